@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .library(name: "VigilStats", targets: ["VigilStats"]),
+        .library(name: "VigilCore", targets: ["VigilCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // BLAS (OpenBLAS) and LAPACKE: apt-get install libopenblas-dev liblapacke-dev
+        .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+        // Pure numerics: no I/O. Only LinearAlgebra/ touches CLAPACK's pointers.
+        .target(name: "VigilStats", dependencies: ["CLAPACK"]),
+        // Domain: records and their readers.
+        .target(name: "VigilCore", dependencies: ["VigilStats"]),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "VigilStats", "VigilCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "vigil-bench", dependencies: ["VigilStats", "VigilCore"]),
+        .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
+                    resources: [.copy("References")]),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "vigilTests", dependencies: ["VigilStats"]),
+    ]
+)

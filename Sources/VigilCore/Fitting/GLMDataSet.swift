@@ -1,0 +1,107 @@
+import VigilStats
+
+/// Problems found while turning a CSV into a GLM problem: each names file, line, column and reason.
+public struct DataSetError: Error, CustomStringConvertible {
+    public let problems: [String]
+    public var description: String { problems.joined(separator: "\n") }
+}
+
+/// Reads the columns of a GLM from a CSV table: the response checked against the family, log(offset),
+/// and covariates that are numeric when every value parses as a number and categorical otherwise.
+public enum GLMDataSet {
+    public static let problemLimit = 20
+
+    public static func load(path: String, family: GLMFit.FamilyKind, response: String, offset: String? = nil,
+                            covariates: [String], references: [String: String] = [:],
+                            commentByte: UInt8? = nil) throws -> GLMProblem {
+        let table: CSVTable
+        do {
+            table = try CSVTable(path: path, commentByte: commentByte, limit: problemLimit)
+        } catch let error as CSVTableError {
+            throw DataSetError(problems: error.problems.map(\.description))
+        } catch let error as CSVError {
+            throw DataSetError(problems: [error.description])
+        }
+        return try problem(from: table, family: family, response: response, offset: offset,
+                           covariates: covariates, references: references)
+    }
+
+    public static func problem(from table: CSVTable, family: GLMFit.FamilyKind, response: String, offset: String?,
+                               covariates: [String], references: [String: String] = [:]) throws -> GLMProblem {
+        var problems: [String] = []
+        func report(_ line: Int, _ column: String, _ reason: String) {
+            if problems.count < problemLimit { problems.append("\(table.source):\(line): \(column): \(reason)") }
+        }
+        let needed = [response] + (offset.map { [$0] } ?? []) + covariates
+        let missing = needed.filter { table.column($0) == nil }
+        guard missing.isEmpty else {
+            throw DataSetError(problems: missing.map {
+                "\(table.source): no column \"\($0)\" (the header has: \(table.header.joined(separator: ", ")))"
+            })
+        }
+        guard table.rowCount > 0 else {
+            throw DataSetError(problems: ["\(table.source): the data set is empty (a header and no rows)"])
+        }
+        let lines = table.lines
+
+        // Response
+        var y = [Double](repeating: 0, count: table.rowCount)
+        for (i, text) in (table.column(response) ?? []).enumerated() {
+            let value = text.trimmingCharacters(in: .whitespaces)
+            switch family {
+            case .binomial:
+                switch value.lowercased() {
+                case "1", "true": y[i] = 1
+                case "0", "false": y[i] = 0
+                default: report(lines[i], response, "\"\(text)\" is not an outcome 0/1 (or true/false)")
+                }
+            case .poisson, .negbin:
+                guard let v = Double(value), v.isFinite else {
+                    report(lines[i], response, "\"\(text)\" is not a number"); continue
+                }
+                guard v >= 0, v == v.rounded() else {
+                    report(lines[i], response, "\"\(text)\" is not a count >= 0"); continue
+                }
+                y[i] = v
+            }
+        }
+
+        // Offset: log of a positive exposure.
+        var logOffset: [Double]? = nil
+        if let offset {
+            var values = [Double](repeating: 0, count: table.rowCount)
+            for (i, text) in (table.column(offset) ?? []).enumerated() {
+                guard let v = Double(text.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+                    report(lines[i], offset, "\"\(text)\" is not a number"); continue
+                }
+                guard v > 0 else { report(lines[i], offset, "\"\(text)\" is not > 0 (log(offset) is the offset)"); continue }
+                values[i] = Foundation.log(v)
+            }
+            logOffset = values
+        }
+
+        // Covariates
+        var built: [DesignMatrix.Covariate] = []
+        for name in covariates {
+            let raw = table.column(name) ?? []
+            let trimmed = raw.map { $0.trimmingCharacters(in: .whitespaces) }
+            for (i, v) in trimmed.enumerated() where v.isEmpty { report(lines[i], name, "empty value") }
+            let numbers = trimmed.map { Double($0) }
+            if references[name] == nil, numbers.allSatisfy({ $0 != nil && $0!.isFinite }) {
+                built.append(.numeric(name: name, values: numbers.map { $0 ?? 0 }))
+            } else {
+                built.append(.categorical(name: name, values: trimmed, reference: references[name]))
+            }
+        }
+        if !problems.isEmpty { throw DataSetError(problems: problems) }
+        let design: DesignMatrix
+        do {
+            design = try DesignMatrix(rowCount: table.rowCount, covariates: built)
+        } catch let error as DesignMatrix.BuildError {
+            throw DataSetError(problems: ["\(table.source): \(error.description)"])
+        }
+        return GLMProblem(response: y, offset: logOffset, design: design)
+    }
+}
+
+import Foundation

@@ -1,0 +1,245 @@
+import Foundation
+
+/// In-control (ARL0) and out-of-control (ARL1) average run lengths of every detector type, by Markov chain
+/// (METHODS.md, "Average run length"), and the threshold that gives a target ARL0.
+public enum ARL {
+    public enum Sided: String, Sendable, CaseIterable { case one, two }
+
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case invalid(String)
+        case noThreshold(target: Double, reason: String)
+        public var description: String {
+            switch self {
+            case let .invalid(message): return message
+            case let .noThreshold(target, reason): return "no threshold gives ARL0 = \(target): \(reason)"
+            }
+        }
+    }
+
+    // MARK: Normal CUSUM (Brook & Evans 1972)
+
+    /// Tabular CUSUM S = max(0, S + z − k), z ~ N(shift, 1), signal when S > h. Two-sided: the upper and
+    /// lower charts combined by 1/ARL = 1/ARL⁺ + 1/ARL⁻ (Lucas & Crosier 1982).
+    public static func normalCUSUM(k: Double, h: Double, shift: Double = 0, sided: Sided = .one,
+                                   headStart: Double = 0) throws -> Double {
+        guard h > 0 else { throw Failure.invalid("h must be > 0") }
+        let up = try oneSidedNormalCUSUM(k: k, h: h, shift: shift, headStart: headStart)
+        guard sided == .two else { return up }
+        let down = try oneSidedNormalCUSUM(k: k, h: h, shift: -shift, headStart: headStart)
+        return 1 / (1 / up + 1 / down)
+    }
+
+    private static func oneSidedNormalCUSUM(k: Double, h: Double, shift: Double, headStart: Double) throws -> Double {
+        try MarkovChain.refine(startingStates: 200, maxStates: 3200, extrapolate: true) { m in
+            // State 0 is the atom at 0 (with [0, w/2)); state i ≥ 1 stands for [iw − w/2, iw + w/2), w = 2h/(2m − 1).
+            let w = 2 * h / Double(2 * m - 1)
+            var q = Matrix(rows: m, columns: m)
+            for i in 0..<m {
+                let s = Double(i) * w
+                var lower = SpecialFunctions.normalCDF(w / 2 - s + k - shift)
+                q[i, 0] = lower
+                for j in 1..<m {
+                    let upper = SpecialFunctions.normalCDF((Double(j) + 0.5) * w - s + k - shift)
+                    q[i, j] = upper - lower
+                    lower = upper
+                }
+            }
+            let start = min(m - 1, Int((headStart / w).rounded()))
+            return try MarkovChain.averageRunLength(transitions: q, start: start)
+        }
+    }
+
+    // MARK: EWMA (Lucas & Saccucci 1990)
+
+    /// EWMA Y = λz + (1 − λ)Y, z ~ N(shift, 1), asymptotic limits ±L√(λ/(2 − λ)). One-sided: upper limit
+    /// only and no reflection (vigil's `ewma`), the lower edge of the chain placed 8 σ_Y below 0.
+    public static func ewma(lambda: Double, L: Double, shift: Double = 0, sided: Sided = .two) throws -> Double {
+        guard lambda > 0, lambda <= 1 else { throw Failure.invalid("lambda must be in (0, 1]") }
+        guard L > 0 else { throw Failure.invalid("L must be > 0") }
+        let sigma = (lambda / (2 - lambda)).squareRoot()
+        let c = L * sigma
+        let bottom = sided == .two ? -c : -max(8, L + 4) * sigma
+        return try MarkovChain.refine(startingStates: 151, maxStates: 2500, extrapolate: true) { m0 in
+            let m = m0 | 1
+            let w = (c - bottom) / Double(m)
+            let centers = (0..<m).map { bottom + (Double($0) + 0.5) * w }
+            var q = Matrix(rows: m, columns: m)
+            for i in 0..<m {
+                let carried = (1 - lambda) * centers[i]
+                var lower = SpecialFunctions.normalCDF((bottom + w - carried) / lambda - shift)
+                // One-sided: values below the chain's bottom stay in its lowest state.
+                q[i, 0] = sided == .two ? lower - SpecialFunctions.normalCDF((bottom - carried) / lambda - shift) : lower
+                for j in 1..<m {
+                    let upper = SpecialFunctions.normalCDF((bottom + Double(j + 1) * w - carried) / lambda - shift)
+                    q[i, j] = upper - lower
+                    lower = upper
+                }
+            }
+            let start = Int(((0 - bottom) / w).rounded(.down))
+            return try MarkovChain.averageRunLength(transitions: q, start: min(max(start, 0), m - 1))
+        }
+    }
+
+    // MARK: Count CUSUMs
+
+    /// CUSUM on integer counts X with reference value k: S = max(0, S + X − k) (`increase`) or
+    /// max(0, S + k − X), signal when S > h; X's distribution is `probability`. k is replaced by its closest
+    /// fraction a/m with at most `maxStates` states, so S lives exactly on the lattice {j/m} (Brook & Evans
+    /// 1972's exact chain for integer steps; `surveillance::arlCusum` rounds k and h to one decimal instead).
+    public static func countCUSUM(k: Double, h: Double, increase: Bool = true, headStart: Double = 0,
+                                  maxStates: Int = 1500, probability: (Int) -> Double) throws -> Double {
+        guard h > 0, k >= 0, k.isFinite, h.isFinite else { throw Failure.invalid("count CUSUM needs h > 0 and k >= 0") }
+        let maxDenominator = max(1, Int(Double(maxStates - 1) / h))
+        var best = (m: 1, error: Double.infinity)
+        for m in 1...maxDenominator {
+            let error = abs(k * Double(m) - (k * Double(m)).rounded())
+            if error / Double(m) < best.error - 1e-15 { best = (m, error / Double(m)) }
+            if error < 1e-12 { break }
+        }
+        let m = best.m
+        let km = Int((k * Double(m)).rounded())
+        let top = Int((h * Double(m) + 1e-9).rounded(.down))   // transient states 0…top
+        let n = top + 1
+        // Probabilities until the tail is negligible.
+        var pmf: [Double] = []
+        var total = 0.0
+        while total < 1 - 1e-15 && pmf.count < 1_000_000 {
+            let p = probability(pmf.count)
+            pmf.append(p)
+            total += p
+            if pmf.count > 50, p < 1e-300 { break }
+        }
+        var q = Matrix(rows: n, columns: n)
+        for j in 0..<n {
+            for (x, p) in pmf.enumerated() where p > 0 {
+                let next = increase ? j + x * m - km : j + km - x * m
+                if next > top { if increase { break } else { continue } }
+                q[j, max(0, next)] += p
+            }
+            if !increase {
+                // Counts beyond the tabulated ones all lead to 0.
+                q[j, 0] += max(0, 1 - pmf.reduce(0, +))
+            }
+        }
+        let start = min(top, Int((headStart * Double(m)).rounded()))
+        return try MarkovChain.averageRunLength(transitions: q, start: start)
+    }
+
+    /// `poisson_cusum` with rate ratio r at expected count E when the true mean is `shift` × E.
+    public static func poissonCUSUM(ratio r: Double, h: Double, expected e: Double, shift: Double = 1,
+                                    headStart: Double = 0) throws -> Double {
+        guard r > 0, r != 1 else { throw Failure.invalid("ratio must be > 0 and != 1") }
+        guard e > 0 else { throw Failure.invalid("expected must be > 0") }
+        // W = ln r · (O − k) with k = (r − 1)E / ln r, in units of |ln r|.
+        let a = log(r)
+        let k = (r - 1) * e / a
+        let poisson = Poisson(mean: e * shift)
+        return try countCUSUM(k: k, h: h / abs(a), increase: a > 0, headStart: headStart / abs(a),
+                              probability: poisson.probability)
+    }
+
+    /// `negbin_cusum` with mean ratio r, size θ, at expected count E when the true mean is `shift` × E.
+    public static func negativeBinomialCUSUM(ratio r: Double, theta: Double, h: Double, expected e: Double,
+                                             shift: Double = 1, headStart: Double = 0) throws -> Double {
+        guard r > 0, r != 1 else { throw Failure.invalid("ratio must be > 0 and != 1") }
+        guard e > 0, theta > 0 else { throw Failure.invalid("expected and theta must be > 0") }
+        // W = O ln r + (O + θ) c = a O + θ c, c = ln((θ + E)/(θ + rE)): W = |a| (±(O − k)), k = −θc/a.
+        let c = log((theta + e) / (theta + r * e))
+        let a = log(r) + c
+        let k = -theta * c / a
+        let nb = NegativeBinomial(mean: e * shift, theta: theta)
+        return try countCUSUM(k: k, h: h / abs(a), increase: a > 0, headStart: headStart / abs(a),
+                              probability: nb.probability)
+    }
+
+    // MARK: Risk-adjusted Bernoulli CUSUM (Steiner et al. 2000)
+
+    /// `bernoulli_cusum` with odds ratio R_A over a mix of patient risks (each patient's risk drawn from
+    /// `risks` with equal weight), when the true odds are `shiftOddsRatio` × the predicted odds. The state
+    /// [0, h] is discretized on a grid with rounding (Steiner et al. 2000, §3), refined until doubling the
+    /// grid moves the ARL by < 0.1%.
+    public static func bernoulliCUSUM(oddsRatio: Double, h: Double, risks: [Double], shiftOddsRatio: Double = 1,
+                                      headStart: Double = 0) throws -> Double {
+        guard oddsRatio > 0, oddsRatio != 1 else { throw Failure.invalid("odds_ratio must be > 0 and != 1") }
+        guard h > 0 else { throw Failure.invalid("h must be > 0") }
+        guard !risks.isEmpty, risks.allSatisfy({ $0 > 0 && $0 < 1 }) else {
+            throw Failure.invalid("risks must be probabilities strictly between 0 and 1")
+        }
+        let mix = RiskMix(risks)
+        // Each outcome: weight W and its probability, over the risk mix.
+        var jumps: [(weight: Double, probability: Double)] = []
+        for (p, share) in zip(mix.risks, mix.shares) {
+            let odds = p / (1 - p) * shiftOddsRatio
+            let q = odds / (1 + odds)
+            let base = -log(1 - p + oddsRatio * p)
+            jumps.append((base + log(oddsRatio), share * q))
+            jumps.append((base, share * (1 - q)))
+        }
+        return try MarkovChain.refine(startingStates: 250, maxStates: 2000, extrapolate: false) { m in
+            let w = h / Double(m)
+            let n = m + 1
+            var q = Matrix(rows: n, columns: n)
+            for i in 0..<n {
+                let s = Double(i) * w
+                for (weight, probability) in jumps {
+                    let next = max(0, s + weight)
+                    if next > h { continue }
+                    q[i, min(m, Int((next / w).rounded()))] += probability
+                }
+            }
+            return try MarkovChain.averageRunLength(transitions: q, start: min(m, Int((headStart / w).rounded())))
+        }
+    }
+
+    /// Risks grouped to at most 400 distinct values (equal-count bins beyond that) with their shares.
+    struct RiskMix {
+        var risks: [Double] = []
+        var shares: [Double] = []
+        init(_ values: [Double], maxBins: Int = 400) {
+            let sorted = values.sorted()
+            let n = Double(sorted.count)
+            var counts: [(Double, Int)] = []
+            for v in sorted {
+                if let last = counts.last, last.0 == v { counts[counts.count - 1].1 += 1 } else { counts.append((v, 1)) }
+            }
+            if counts.count <= maxBins {
+                risks = counts.map(\.0)
+                shares = counts.map { Double($0.1) / n }
+                return
+            }
+            let per = Int((n / Double(maxBins)).rounded(.up))
+            var start = 0
+            while start < sorted.count {
+                let end = min(sorted.count, start + per)
+                let bin = sorted[start..<end]
+                risks.append(bin.reduce(0, +) / Double(bin.count))
+                shares.append(Double(bin.count) / n)
+                start = end
+            }
+        }
+    }
+
+    // MARK: Thresholds
+
+    /// The smallest threshold (h or L) whose ARL0 reaches `target`, by bracketing and bisection on the
+    /// ARL, which increases with the threshold.
+    public static func threshold(forARL0 target: Double, initial: Double = 1,
+                                 relativeTolerance: Double = 1e-6,
+                                 _ arl0: (Double) throws -> Double) throws -> Double {
+        guard target > 1 else { throw Failure.noThreshold(target: target, reason: "ARL0 must be > 1") }
+        var lo = 0.0
+        var hi = initial
+        var steps = 0
+        while try arl0(hi) < target {
+            lo = hi
+            hi *= 2
+            steps += 1
+            if steps > 30 { throw Failure.noThreshold(target: target, reason: "ARL0 stays below it for every threshold tried") }
+        }
+        while hi - lo > relativeTolerance * hi {
+            let mid = 0.5 * (lo + hi)
+            if try arl0(mid) < target { lo = mid } else { hi = mid }
+        }
+        return hi
+    }
+}

@@ -1,0 +1,29 @@
+/// Average run length of a chart whose statistic is approximated by a Markov chain on its transient
+/// (no-signal) states (Brook & Evans 1972): a solves (I − Q) a = 1 (LAPACK dgesv), ARL = a[start].
+public enum MarkovChain {
+    public static func averageRunLength(transitions q: Matrix, start: Int) throws -> Double {
+        precondition(q.rows == q.columns && start >= 0 && start < q.rows)
+        var system = q
+        for i in 0..<system.elements.count { system.elements[i] = -system.elements[i] }
+        for i in 0..<q.rows { system[i, i] += 1 }
+        let a = try LinearAlgebra.solve(system, [Double](repeating: 1, count: q.rows))
+        return a[start]
+    }
+
+    /// Runs `arl(m)` for m, 2m, 4m, … until doubling moves it by less than `tolerance` (relative), then
+    /// returns the Richardson extrapolation of the last two values for an O(1/m²) discretization.
+    static func refine(startingStates m0: Int, maxStates: Int, tolerance: Double = 1e-3,
+                       extrapolate: Bool, _ arl: (Int) throws -> Double) throws -> Double {
+        var m = m0
+        var previous = try arl(m)
+        while m * 2 <= maxStates {
+            m *= 2
+            let current = try arl(m)
+            let change = abs(current - previous) / abs(current)
+            let estimate = extrapolate ? current + (current - previous) / 3 : current
+            if change < tolerance { return estimate }
+            previous = current
+        }
+        return previous
+    }
+}

@@ -1,0 +1,31 @@
+/// Any detector type, for code that holds a model's detectors together and persists their state.
+public enum AnyDetector: Sendable, Codable, Equatable {
+    case poissonCUSUM(PoissonCUSUM)
+    case negativeBinomialCUSUM(NegativeBinomialCUSUM)
+    case normalCUSUM(NormalCUSUM)
+    case ewma(EWMA)
+    case bernoulliCUSUM(BernoulliCUSUM)
+
+    public static let types = [PoissonCUSUM.type, NegativeBinomialCUSUM.type, NormalCUSUM.type, EWMA.type,
+                               BernoulliCUSUM.type]
+
+    public var type: String {
+        switch self {
+        case .poissonCUSUM: PoissonCUSUM.type
+        case .negativeBinomialCUSUM: NegativeBinomialCUSUM.type
+        case .normalCUSUM: NormalCUSUM.type
+        case .ewma: EWMA.type
+        case .bernoulliCUSUM: BernoulliCUSUM.type
+        }
+    }
+
+    @inline(__always) public mutating func update(_ input: DetectorInput) -> DetectorStep {
+        switch self {
+        case var .poissonCUSUM(d): let s = d.update(input); self = .poissonCUSUM(d); return s
+        case var .negativeBinomialCUSUM(d): let s = d.update(input); self = .negativeBinomialCUSUM(d); return s
+        case var .normalCUSUM(d): let s = d.update(input); self = .normalCUSUM(d); return s
+        case var .ewma(d): let s = d.update(input); self = .ewma(d); return s
+        case var .bernoulliCUSUM(d): let s = d.update(input); self = .bernoulliCUSUM(d); return s
+        }
+    }
+}

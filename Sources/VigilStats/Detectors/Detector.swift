@@ -1,0 +1,105 @@
+/// One observation as every detector sees it: observed O (or outcome y), expected E (or risk p), and the
+/// in-control variance V of O (E for Poisson-type expectations, E + E²/θ for NB2, p(1 − p) for a patient).
+public struct DetectorInput: Sendable, Equatable {
+    public var observed: Double
+    public var expected: Double
+    public var variance: Double
+
+    public init(observed: Double, expected: Double, variance: Double) {
+        self.observed = observed
+        self.expected = expected
+        self.variance = variance
+    }
+
+    /// Counts under a Poisson-type expectation: V = E.
+    public static func poisson(observed: Double, expected: Double) -> DetectorInput {
+        DetectorInput(observed: observed, expected: expected, variance: expected)
+    }
+
+    /// Counts under an NB2 expectation of size θ: V = E + E²/θ.
+    public static func negativeBinomial(observed: Double, expected: Double, theta: Double) -> DetectorInput {
+        DetectorInput(observed: observed, expected: expected, variance: expected + expected * expected / theta)
+    }
+
+    /// A patient's outcome y ∈ {0, 1} and predicted risk p.
+    public static func patient(outcome: Bool, risk: Double) -> DetectorInput {
+        DetectorInput(observed: outcome ? 1 : 0, expected: risk, variance: risk * (1 - risk))
+    }
+
+    /// METHODS.md: z = (O − E)/√V.
+    @inline(__always) public var standardizedResidual: Double {
+        (observed - expected) / variance.squareRoot()
+    }
+}
+
+/// What a detector reports after one update; the same shape for every type, so the engine, the trace and
+/// the report never special-case a detector (as `surveillance`'s `upperbound` and `alarm`).
+public struct DetectorStep: Sendable, Equatable {
+    /// The statistic after this update and before any reset.
+    public var statistic: Double
+    public var threshold: Double
+    public var signal: Bool
+    /// Update number (1-based, counted since the detector was created) where the run that led here began:
+    /// the update after the statistic was last 0 or reset (METHODS.md, "After a signal").
+    public var runStart: Int
+}
+
+/// What happens after a signal (METHODS.md, "After a signal").
+public enum ResetMode: String, Sendable, Codable, CaseIterable {
+    /// The statistic restarts at 0.
+    case zero
+    /// CUSUMs restart at h/2 (Lucas & Crosier 1982 fast initial response).
+    case fir
+    /// The statistic goes on.
+    case none
+}
+
+/// Whether a chart on the standardized residual looks for increases or decreases.
+public enum Direction: String, Sendable, Codable, CaseIterable {
+    case up
+    case down
+    @inline(__always) var sign: Double { self == .up ? 1 : -1 }
+}
+
+/// A sequential detector: a value whose whole state is `Codable`, updated one observation at a time.
+public protocol Detector: Sendable, Codable, Equatable {
+    /// The `type` key of SPEC §2.
+    static var type: String { get }
+    /// Number of updates so far.
+    var updates: Int { get }
+    mutating func update(_ input: DetectorInput) -> DetectorStep
+}
+
+/// The upper CUSUM recursion S_t = max(0, S_{t−1} + W_t) shared by every CUSUM type, with the reset
+/// modes and the change-point (run start) bookkeeping.
+public struct CUSUMRecursion: Sendable, Codable, Equatable {
+    public var h: Double
+    public var reset: ResetMode
+    public var statistic: Double
+    public var updates: Int = 0
+    /// Last update at which the statistic was 0 or reset (0 = before the first update).
+    public var lastRestart: Int = 0
+
+    public init(h: Double, reset: ResetMode = .zero, headStart: Bool = false) {
+        precondition(h > 0, "CUSUM threshold h must be > 0")
+        self.h = h
+        self.reset = reset
+        self.statistic = headStart ? h / 2 : 0
+    }
+
+    @inline(__always) public mutating func step(_ weight: Double) -> DetectorStep {
+        updates += 1
+        let s = max(0, statistic + weight)
+        if s == 0 { lastRestart = updates }
+        let result = DetectorStep(statistic: s, threshold: h, signal: s > h, runStart: lastRestart + 1)
+        statistic = s
+        if result.signal {
+            switch reset {
+            case .zero: statistic = 0; lastRestart = updates
+            case .fir: statistic = h / 2; lastRestart = updates
+            case .none: break
+            }
+        }
+        return result
+    }
+}

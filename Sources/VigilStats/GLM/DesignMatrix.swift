@@ -1,0 +1,133 @@
+/// A model matrix held as its columns (numbers and factor codes), never as n × p doubles: IRLS asks it
+/// for one block of rows at a time, so memory stays at block size × p whatever n is.
+public struct DesignMatrix: Sendable {
+    public enum Column: Sendable {
+        case intercept
+        case numeric([Double])
+        /// 1 where `codes[i] == level`, else 0 (dummy coding against a reference level).
+        case indicator(codes: [Int32], level: Int32)
+    }
+
+    /// A covariate as read: numbers, or the levels of a categorical variable.
+    public enum Covariate: Sendable {
+        case numeric(name: String, values: [Double])
+        /// `reference` defaults to the first level in byte order.
+        case categorical(name: String, values: [String], reference: String?)
+    }
+
+    public enum BuildError: Error, Equatable, CustomStringConvertible {
+        case singleLevel(covariate: String, level: String)
+        case unknownReference(covariate: String, reference: String, levels: [String])
+        case lengthMismatch(covariate: String, expected: Int, found: Int)
+
+        public var description: String {
+            switch self {
+            case let .singleLevel(c, level):
+                return "covariate \(c) has one level only (\"\(level)\"): it cannot be estimated; drop it"
+            case let .unknownReference(c, r, levels):
+                return "covariate \(c): reference level \"\(r)\" is not among its levels \(levels)"
+            case let .lengthMismatch(c, e, f):
+                return "covariate \(c) has \(f) values, expected \(e)"
+            }
+        }
+    }
+
+    public let names: [String]
+    public let columns: [Column]
+    public let rowCount: Int
+
+    public var columnCount: Int { columns.count }
+    public var hasIntercept: Bool {
+        if case .intercept = columns.first { return true }
+        return false
+    }
+
+    public init(rowCount: Int, names: [String], columns: [Column]) {
+        precondition(names.count == columns.count)
+        self.rowCount = rowCount
+        self.names = names
+        self.columns = columns
+    }
+
+    /// Intercept first, then each covariate: numeric as is, categorical as one indicator per non-reference
+    /// level named `column[level]` (SPEC §2), levels in byte order.
+    public init(rowCount: Int, intercept: Bool = true, covariates: [Covariate]) throws {
+        var names: [String] = []
+        var columns: [Column] = []
+        if intercept {
+            names.append("intercept")
+            columns.append(.intercept)
+        }
+        for covariate in covariates {
+            switch covariate {
+            case let .numeric(name, values):
+                guard values.count == rowCount else {
+                    throw BuildError.lengthMismatch(covariate: name, expected: rowCount, found: values.count)
+                }
+                names.append(name)
+                columns.append(.numeric(values))
+            case let .categorical(name, values, reference):
+                guard values.count == rowCount else {
+                    throw BuildError.lengthMismatch(covariate: name, expected: rowCount, found: values.count)
+                }
+                let coding = try CategoricalCoding(name: name, values: values, reference: reference)
+                if coding.levels.count == 1 {
+                    throw BuildError.singleLevel(covariate: name, level: coding.levels[0])
+                }
+                for (index, level) in coding.levels.enumerated() where index != coding.referenceIndex {
+                    names.append("\(name)[\(level)]")
+                    columns.append(.indicator(codes: coding.codes, level: Int32(index)))
+                }
+            }
+        }
+        self.init(rowCount: rowCount, names: names, columns: columns)
+    }
+
+    /// The same design restricted to its intercept column (for the null deviance with an offset).
+    public func interceptOnly() -> DesignMatrix {
+        DesignMatrix(rowCount: rowCount, names: ["intercept"], columns: [.intercept])
+    }
+
+    /// Writes rows `range` into the first `range.count` rows of `block` (column-major, `block.rows` ≥ count).
+    public func fill(_ block: inout Matrix, rows range: Range<Int>) {
+        let ld = block.rows
+        let count = range.count
+        precondition(count <= ld && block.columns == columns.count)
+        let start = range.lowerBound
+        for (j, column) in columns.enumerated() {
+            let base = j * ld
+            switch column {
+            case .intercept:
+                for i in 0..<count { block.elements[base + i] = 1 }
+            case let .numeric(values):
+                for i in 0..<count { block.elements[base + i] = values[start + i] }
+            case let .indicator(codes, level):
+                for i in 0..<count { block.elements[base + i] = codes[start + i] == level ? 1 : 0 }
+            }
+        }
+    }
+}
+
+/// Integer codes of a categorical variable, levels sorted by their UTF-8 bytes.
+public struct CategoricalCoding: Sendable {
+    public let levels: [String]
+    public let codes: [Int32]
+    public let referenceIndex: Int
+
+    public init(name: String, values: [String], reference: String?) throws {
+        var index: [String: Int32] = [:]
+        for v in values where index[v] == nil { index[v] = 0 }
+        let levels = index.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for (i, level) in levels.enumerated() { index[level] = Int32(i) }
+        self.levels = levels
+        self.codes = values.map { index[$0] ?? 0 }
+        if let reference {
+            guard let r = levels.firstIndex(of: reference) else {
+                throw DesignMatrix.BuildError.unknownReference(covariate: name, reference: reference, levels: levels)
+            }
+            self.referenceIndex = r
+        } else {
+            self.referenceIndex = 0
+        }
+    }
+}

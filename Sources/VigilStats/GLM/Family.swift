@@ -1,0 +1,71 @@
+import Foundation
+
+/// An exponential-family distribution with its link, as statsmodels' `Family` and R's `family` objects:
+/// everything IRLS needs and nothing else.
+public protocol Family: Sendable {
+    /// Name as R prints it ("poisson", "binomial", "Negative Binomial(2.31)").
+    var name: String { get }
+    var link: Link { get }
+    func variance(_ mu: Double) -> Double
+    /// Unit deviance d(y, μ); the deviance is Σ d.
+    func unitDeviance(_ y: Double, _ mu: Double) -> Double
+    /// Starting mean (R's `family$initialize`).
+    func initialMean(_ y: Double) -> Double
+    func isValidMean(_ mu: Double) -> Bool
+    /// Log density of one observation.
+    func logLikelihood(_ y: Double, _ mu: Double) -> Double
+}
+
+@inline(__always) func yLogY(_ y: Double, _ mu: Double) -> Double {
+    y > 0 ? y * Foundation.log(y / mu) : 0
+}
+
+public struct PoissonFamily: Family {
+    public init() {}
+    public var name: String { "poisson" }
+    public var link: Link { .log }
+    @inline(__always) public func variance(_ mu: Double) -> Double { mu }
+    @inline(__always) public func unitDeviance(_ y: Double, _ mu: Double) -> Double {
+        2 * (yLogY(y, mu) - (y - mu))
+    }
+    public func initialMean(_ y: Double) -> Double { y + 0.1 }
+    @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }
+    public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
+        (y > 0 ? y * Foundation.log(mu) : 0) - mu - SpecialFunctions.logGamma(y + 1)
+    }
+}
+
+/// NB2 with known size θ (MASS's `negative.binomial(theta)`); θ itself is estimated by `NegativeBinomialRegression`.
+public struct NegativeBinomialFamily: Family {
+    public let theta: Double
+    public init(theta: Double) { self.theta = theta }
+    public var name: String { "Negative Binomial(\(theta))" }
+    public var link: Link { .log }
+    @inline(__always) public func variance(_ mu: Double) -> Double { mu + mu * mu / theta }
+    @inline(__always) public func unitDeviance(_ y: Double, _ mu: Double) -> Double {
+        2 * (y * Foundation.log(max(1, y) / mu) - (y + theta) * Foundation.log((y + theta) / (mu + theta)))
+    }
+    public func initialMean(_ y: Double) -> Double { y == 0 ? 1.0 / 6 : y }
+    @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }
+    public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
+        SpecialFunctions.logGamma(theta + y) - SpecialFunctions.logGamma(theta) - SpecialFunctions.logGamma(y + 1)
+            + theta * Foundation.log(theta) + (y > 0 ? y * Foundation.log(mu) : 0)
+            - (theta + y) * Foundation.log(theta + mu)
+    }
+}
+
+/// Bernoulli outcomes (binomial with one trial) with the logit link.
+public struct BinomialFamily: Family {
+    public init() {}
+    public var name: String { "binomial" }
+    public var link: Link { .logit }
+    @inline(__always) public func variance(_ mu: Double) -> Double { mu * (1 - mu) }
+    @inline(__always) public func unitDeviance(_ y: Double, _ mu: Double) -> Double {
+        2 * (yLogY(y, mu) + yLogY(1 - y, 1 - mu))
+    }
+    public func initialMean(_ y: Double) -> Double { (y + 0.5) / 2 }
+    @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 && mu < 1 }
+    public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
+        y > 0.5 ? Foundation.log(mu) : Foundation.log(1 - mu)
+    }
+}

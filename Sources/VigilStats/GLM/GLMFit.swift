@@ -1,0 +1,140 @@
+import Foundation
+
+/// A fitted GLM, with what R's `summary.glm` / `summary.negbin` report.
+public struct GLMFit: Sendable {
+    public struct Coefficient: Sendable, Equatable {
+        public let name: String
+        /// nil when the column is aliased (a linear combination of earlier columns), as R's NA.
+        public let estimate: Double?
+        public let standardError: Double?
+        public let z: Double?
+        public let p: Double?
+        public var isAliased: Bool { estimate == nil }
+    }
+
+    public enum FamilyKind: String, Sendable, Codable, CaseIterable {
+        case poisson
+        case negbin
+        case binomial
+    }
+
+    public let family: FamilyKind
+    public let link: Link
+    public let n: Int
+    public let coefficients: [Coefficient]
+    /// Covariance of the non-aliased estimates, in the order of `keptColumns`.
+    public let covariance: Matrix
+    public let keptColumns: [Int]
+    public let deviance: Double
+    public let nullDeviance: Double
+    public let residualDegreesOfFreedom: Int
+    public let nullDegreesOfFreedom: Int
+    public let logLikelihood: Double
+    public let aic: Double
+    public let iterations: Int
+    public let converged: Bool
+    public let theta: Double?
+    public let thetaStandardError: Double?
+    /// Problems a user must know about, in words (non-convergence, separation, θ at a limit).
+    public let warnings: [String]
+
+    public var rank: Int { keptColumns.count }
+    public var aliasedNames: [String] { coefficients.filter(\.isAliased).map(\.name) }
+
+    /// Estimates with 0 for aliased columns, in design order: what E = exp(xᵀβ) uses.
+    public var estimates: [Double] { coefficients.map { $0.estimate ?? 0 } }
+}
+
+/// Fits Poisson, NB2 and logistic regressions as R's `glm` and `MASS::glm.nb` do.
+public enum GLM {
+    public static func fit(_ problem: GLMProblem, family: GLMFit.FamilyKind,
+                           control: GLMControl = GLMControl()) throws -> GLMFit {
+        switch family {
+        case .poisson:
+            return try fitFixedFamily(problem, PoissonFamily(), kind: .poisson, control: control)
+        case .binomial:
+            return try fitFixedFamily(problem, BinomialFamily(), kind: .binomial, control: control)
+        case .negbin:
+            return try NegativeBinomialRegression(problem: problem, control: control).fit()
+        }
+    }
+
+    static func fitFixedFamily<F: Family>(_ problem: GLMProblem, _ family: F, kind: GLMFit.FamilyKind,
+                                          control: GLMControl) throws -> GLMFit {
+        let result = try IRLS(problem: problem, family: family, control: control).run()
+        let logLikelihood = zip(problem.response, result.fitted).reduce(0.0) { $0 + family.logLikelihood($1.0, $1.1) }
+        let rank = result.factorization.kept.count
+        return try assemble(problem, family: family, kind: kind, result: result, logLikelihood: logLikelihood,
+                            aic: -2 * logLikelihood + 2 * Double(rank), theta: nil,
+                            nullDeviance: try nullDeviance(problem, family: family, control: control),
+                            control: control, extraWarnings: [])
+    }
+
+    /// Builds the report from a converged (or not) IRLS run: standard errors from (XᵀWX)⁻¹ of the final
+    /// iteration, z = β/SE, p = 2Φ(−|z|), the null deviance and the warnings.
+    static func assemble<F: Family>(_ problem: GLMProblem, family: F, kind: GLMFit.FamilyKind, result: IRLSResult,
+                                    logLikelihood: Double, aic: Double,
+                                    theta: (value: Double, standardError: Double)?, nullDeviance: Double,
+                                    control: GLMControl, extraWarnings: [String]) throws -> GLMFit {
+        let design = problem.design
+        let kept = result.factorization.kept
+        let covariance = try result.factorization.inverse()
+        var coefficients: [GLMFit.Coefficient] = []
+        for (j, name) in design.names.enumerated() {
+            if let a = kept.firstIndex(of: j) {
+                let estimate = result.coefficients[j]
+                let se = covariance[a, a].squareRoot()
+                let z = estimate / se
+                coefficients.append(.init(name: name, estimate: estimate, standardError: se, z: z,
+                                          p: SpecialFunctions.twoSidedNormalP(z)))
+            } else {
+                coefficients.append(.init(name: name, estimate: nil, standardError: nil, z: nil, p: nil))
+            }
+        }
+        var warnings: [String] = []
+        if !result.converged {
+            warnings.append("IRLS did not converge in \(control.maxIterations) iterations: the estimates are not reliable")
+        }
+        if result.boundary {
+            warnings.append("the fit reached the boundary of valid means; IRLS halved its steps")
+        }
+        let eps = 10 * Double.ulpOfOne
+        if kind == .binomial, result.fitted.contains(where: { $0 > 1 - eps || $0 < eps }) {
+            warnings.append("fitted probabilities numerically 0 or 1 occurred: a covariate separates the outcomes "
+                + "(complete or quasi-complete separation), so some estimates and standard errors are not meaningful")
+        } else if kind != .binomial, result.fitted.contains(where: { $0 < eps }) {
+            warnings.append("fitted rates numerically 0 occurred: some estimates are not meaningful")
+        }
+        let aliased = design.names.enumerated().filter { !kept.contains($0.offset) }.map(\.element)
+        if !aliased.isEmpty {
+            warnings.append("not estimable, aliased with earlier columns: \(aliased.joined(separator: ", "))")
+        }
+        warnings += extraWarnings
+        let n = problem.rowCount
+        return GLMFit(family: kind, link: family.link, n: n, coefficients: coefficients, covariance: covariance,
+                      keptColumns: kept, deviance: result.deviance, nullDeviance: nullDeviance,
+                      residualDegreesOfFreedom: n - kept.count,
+                      nullDegreesOfFreedom: n - (design.hasIntercept ? 1 : 0), logLikelihood: logLikelihood,
+                      aic: aic, iterations: result.iterations, converged: result.converged,
+                      theta: theta?.value, thetaStandardError: theta?.standardError, warnings: warnings)
+    }
+
+    /// R's null deviance: the intercept-only model (fitted by IRLS when there is an offset), or μ = g⁻¹(offset)
+    /// without an intercept.
+    static func nullDeviance<F: Family>(_ problem: GLMProblem, family: F, control: GLMControl) throws -> Double {
+        let y = problem.response
+        if problem.design.hasIntercept {
+            if problem.offset != nil {
+                let null = GLMProblem(response: y, offset: problem.offset, design: problem.design.interceptOnly())
+                return try IRLS(problem: null, family: family, control: control).run().deviance
+            }
+            let mean = y.reduce(0, +) / Double(y.count)
+            return y.reduce(0.0) { $0 + family.unitDeviance($1, mean) }
+        }
+        var total = 0.0
+        for i in y.indices {
+            total += family.unitDeviance(y[i], family.link.mean(problem.offset?[i] ?? 0))
+        }
+        return total
+    }
+}

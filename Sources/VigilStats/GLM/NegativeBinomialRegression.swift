@@ -1,0 +1,133 @@
+import Foundation
+
+/// NB2 regression with θ by maximum likelihood, alternating with IRLS for β exactly as `MASS::glm.nb`
+/// (Venables & Ripley 2002, §7.4): a Poisson start, then θ by `theta.ml` given μ and β by IRLS given θ until
+/// the log-likelihood and θ both settle.
+struct NegativeBinomialRegression: Sendable {
+    let problem: GLMProblem
+    let control: GLMControl
+
+    /// Counts grouped by value: the digamma, trigamma and lgamma sums of θ.ml depend on y only, so each is
+    /// evaluated once per distinct count instead of once per row.
+    struct CountHistogram: Sendable {
+        let values: [Double]
+        let frequencies: [Double]
+        init(_ y: [Double]) {
+            var counts: [Double: Int] = [:]
+            for v in y { counts[v, default: 0] += 1 }
+            let sorted = counts.sorted { $0.key < $1.key }
+            values = sorted.map(\.key)
+            frequencies = sorted.map { Double($0.value) }
+        }
+        func sum(_ f: (Double) -> Double) -> Double {
+            var s = 0.0
+            for (v, c) in zip(values, frequencies) { s += c * f(v) }
+            return s
+        }
+    }
+
+    struct ThetaEstimate {
+        var theta: Double
+        var standardError: Double
+        var warning: String?
+    }
+
+    func fit() throws -> GLMFit {
+        let y = problem.response
+        let n = Double(y.count)
+        let histogram = CountHistogram(y)
+        var result = try IRLS(problem: problem, family: PoissonFamily(), control: control).run()
+        var mu = result.fitted
+        var estimate = thetaML(y, mu, histogram)
+        var lastFamily = NegativeBinomialFamily(theta: estimate.theta)
+        let d1 = (2 * max(1, n - Double(result.factorization.kept.count))).squareRoot()
+        let d2 = 1.0
+        var delta = 1.0
+        var logLik = logLikelihood(estimate.theta, mu, y, histogram)
+        var logLikOld = logLik + 2 * d1
+        var alternations = 0
+        while true {
+            alternations += 1
+            guard alternations <= control.maxIterations,
+                  abs(logLikOld - logLik) / d1 + abs(delta) / d2 > control.epsilon else { break }
+            lastFamily = NegativeBinomialFamily(theta: estimate.theta)
+            result = try IRLS(problem: problem, family: lastFamily, control: control).run(start: result.coefficients)
+            let previous = estimate.theta
+            estimate = thetaML(y, mu, histogram)   // with μ of the previous fit, as glm.nb
+            mu = result.fitted
+            delta = previous - estimate.theta
+            logLikOld = logLik
+            logLik = logLikelihood(estimate.theta, mu, y, histogram)
+        }
+        var warnings: [String] = []
+        if let w = estimate.warning { warnings.append(w) }
+        if alternations > control.maxIterations {
+            warnings.append("θ and β did not settle in \(control.maxIterations) alternations: the estimates are not reliable")
+        }
+        let rank = Double(result.factorization.kept.count)
+        let finalFamily = NegativeBinomialFamily(theta: estimate.theta)
+        // glm.nb refits the null model under the final θ when there is an offset; otherwise it keeps the
+        // null deviance of its last IRLS run, whose θ is the one before the final update.
+        let nullFamily = problem.offset != nil ? finalFamily : lastFamily
+        return try GLM.assemble(problem, family: finalFamily, kind: .negbin, result: result,
+                                logLikelihood: logLik, aic: -2 * logLik + 2 * rank + 2,
+                                theta: (estimate.theta, estimate.standardError),
+                                nullDeviance: try GLM.nullDeviance(problem, family: nullFamily, control: control),
+                                control: control, extraWarnings: warnings)
+    }
+
+    /// `MASS::theta.ml`: Newton–Raphson on the score of θ given μ, started at the moment estimate
+    /// n / Σ(y/μ − 1)², at most `maxIterations` steps, tolerance ε^¼.
+    func thetaML(_ y: [Double], _ mu: [Double], _ histogram: CountHistogram) -> ThetaEstimate {
+        let n = Double(y.count)
+        let limit = control.maxIterations
+        let eps = pow(Double.ulpOfOne, 0.25)
+        var t0 = n / zip(y, mu).reduce(0.0) { let r = $1.0 / $1.1 - 1; return $0 + r * r }
+        var iterations = 0
+        var delta = 1.0
+        var information = 0.0
+        while true {
+            iterations += 1
+            guard iterations < limit, abs(delta) > eps else { break }
+            t0 = abs(t0)
+            let th = t0
+            let digammaTheta = SpecialFunctions.digamma(th)
+            let trigammaTheta = SpecialFunctions.trigamma(th)
+            var score = histogram.sum { SpecialFunctions.digamma(th + $0) - digammaTheta }
+            var info = histogram.sum { trigammaTheta - SpecialFunctions.trigamma(th + $0) }
+            score += n * (log(th) + 1)
+            info -= n / th
+            for i in y.indices {
+                let s = mu[i] + th
+                let r = (y[i] + th) / s
+                score -= log(s) + r
+                info += 2 / s - r / s
+            }
+            information = info
+            delta = score / info
+            t0 += delta
+        }
+        var warning: String? = nil
+        if t0 < 0 {
+            t0 = 0
+            warning = "θ estimate truncated at zero: the data are not overdispersed enough for a negative binomial"
+        }
+        if iterations == limit {
+            warning = "θ did not converge in \(limit) Newton steps (often: no overdispersion, θ → ∞); prefer a Poisson model"
+        }
+        return ThetaEstimate(theta: t0, standardError: (1 / information).squareRoot(), warning: warning)
+    }
+
+    /// NB2 log-likelihood as `MASS::glm.nb`'s `loglik`.
+    func logLikelihood(_ theta: Double, _ mu: [Double], _ y: [Double], _ histogram: CountHistogram) -> Double {
+        let n = Double(y.count)
+        var total = histogram.sum {
+            SpecialFunctions.logGamma(theta + $0) - SpecialFunctions.logGamma($0 + 1)
+        }
+        total += n * (theta * log(theta) - SpecialFunctions.logGamma(theta))
+        for i in y.indices {
+            total += (y[i] > 0 ? y[i] * log(mu[i]) : 0) - (theta + y[i]) * log(theta + mu[i])
+        }
+        return total
+    }
+}

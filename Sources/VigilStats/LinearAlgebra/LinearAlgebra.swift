@@ -1,0 +1,159 @@
+import CLAPACK
+
+/// The one place vigil calls BLAS and LAPACK. Every other file works with `Matrix` and arrays.
+public enum LinearAlgebra {
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public let routine: String
+        public let info: Int
+        public var description: String { "\(routine) failed (info = \(info))" }
+    }
+
+    // MARK: BLAS
+
+    /// `y[0..<rows] = A[0..<rows, :] · x` (dgemv). `a` may have more rows than are used.
+    public static func multiply(_ a: Matrix, rows: Int, by x: [Double], into y: inout [Double]) {
+        precondition(rows <= a.rows && x.count >= a.columns && y.count >= rows)
+        guard rows > 0, a.columns > 0 else { return }
+        a.elements.withUnsafeBufferPointer { ap in
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    cblas_dgemv(CblasColMajor, CblasNoTrans, blas(rows), blas(a.columns), 1.0,
+                                ap.baseAddress, blas(max(1, a.rows)), xp.baseAddress, 1, 0.0, yp.baseAddress, 1)
+                }
+            }
+        }
+    }
+
+    /// `y += A[0..<rows, :]ᵀ · x` (dgemv, transposed).
+    public static func accumulateTransposedProduct(_ a: Matrix, rows: Int, with x: [Double], into y: inout [Double]) {
+        precondition(rows <= a.rows && x.count >= rows && y.count >= a.columns)
+        guard rows > 0, a.columns > 0 else { return }
+        a.elements.withUnsafeBufferPointer { ap in
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    cblas_dgemv(CblasColMajor, CblasTrans, blas(rows), blas(a.columns), 1.0,
+                                ap.baseAddress, blas(max(1, a.rows)), xp.baseAddress, 1, 1.0, yp.baseAddress, 1)
+                }
+            }
+        }
+    }
+
+    /// `C += A[0..<rows, :]ᵀ · A[0..<rows, :]`, upper triangle only (dsyrk). This is XᵀWX for a block of rows
+    /// already scaled by √w.
+    public static func accumulateGram(_ a: Matrix, rows: Int, into c: inout Matrix) {
+        precondition(rows <= a.rows && c.rows == a.columns && c.columns == a.columns)
+        guard rows > 0, a.columns > 0 else { return }
+        let n = c.rows
+        a.elements.withUnsafeBufferPointer { ap in
+            c.elements.withUnsafeMutableBufferPointer { cp in
+                cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, blas(n), blas(rows), 1.0,
+                            ap.baseAddress, blas(max(1, a.rows)), 1.0, cp.baseAddress, blas(n))
+            }
+        }
+    }
+
+    /// `A · B` (dgemm).
+    public static func multiply(_ a: Matrix, _ b: Matrix) -> Matrix {
+        precondition(a.columns == b.rows)
+        var c = Matrix(rows: a.rows, columns: b.columns)
+        guard a.rows > 0, b.columns > 0, a.columns > 0 else { return c }
+        a.elements.withUnsafeBufferPointer { ap in
+            b.elements.withUnsafeBufferPointer { bp in
+                c.elements.withUnsafeMutableBufferPointer { cp in
+                    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, blas(a.rows), blas(b.columns),
+                                blas(a.columns), 1.0, ap.baseAddress, blas(a.rows), bp.baseAddress,
+                                blas(b.rows), 0.0, cp.baseAddress, blas(c.rows))
+                }
+            }
+        }
+        return c
+    }
+
+    /// Limits OpenBLAS to `n` threads (benchmarks measure one core at a time).
+    public static func setThreadCount(_ n: Int) {
+        openblas_set_num_threads(Int32(n))
+    }
+
+    // MARK: LAPACK
+
+    /// Solves the general square system `A x = B` by LU with partial pivoting (dgesv).
+    public static func solve(_ a: Matrix, _ b: Matrix) throws -> Matrix {
+        precondition(a.rows == a.columns && b.rows == a.rows)
+        var lu = a
+        var x = b
+        var pivots = [Int32](repeating: 0, count: a.rows)
+        let info = lu.elements.withUnsafeMutableBufferPointer { ap in
+            x.elements.withUnsafeMutableBufferPointer { xp in
+                pivots.withUnsafeMutableBufferPointer { pp in
+                    LAPACKE_dgesv(LAPACK_COL_MAJOR, lapack(a.rows), lapack(b.columns), ap.baseAddress,
+                                  lapack(max(1, a.rows)), pp.baseAddress, xp.baseAddress, lapack(max(1, b.rows)))
+                }
+            }
+        }
+        guard info == 0 else { throw Failure(routine: "dgesv", info: Int(info)) }
+        return x
+    }
+
+    public static func solve(_ a: Matrix, _ b: [Double]) throws -> [Double] {
+        try solve(a, Matrix(rows: b.count, columns: 1, columnMajor: b)).elements
+    }
+
+    /// Upper Cholesky factor R with `A = RᵀR` (dpotrf); the strict lower triangle is zeroed.
+    public static func cholesky(_ a: Matrix) throws -> Matrix {
+        precondition(a.rows == a.columns)
+        var r = a
+        let n = a.rows
+        let info = r.elements.withUnsafeMutableBufferPointer { rp in
+            LAPACKE_dpotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), lapack(n), rp.baseAddress, lapack(max(1, n)))
+        }
+        guard info == 0 else { throw Failure(routine: "dpotrf", info: Int(info)) }
+        for j in 0..<n { for i in (j + 1)..<max(n, j + 1) { r[i, j] = 0 } }
+        return r
+    }
+
+    /// Solves `RᵀR x = b` given the upper Cholesky factor R (dpotrs).
+    public static func solveCholesky(_ r: Matrix, _ b: [Double]) throws -> [Double] {
+        let n = r.rows
+        precondition(b.count == n)
+        guard n > 0 else { return [] }
+        var x = b
+        let info = r.elements.withUnsafeBufferPointer { rp in
+            x.withUnsafeMutableBufferPointer { xp in
+                LAPACKE_dpotrs(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), lapack(n), 1, rp.baseAddress, lapack(n),
+                               xp.baseAddress, lapack(n))
+            }
+        }
+        guard info == 0 else { throw Failure(routine: "dpotrs", info: Int(info)) }
+        return x
+    }
+
+    /// `(RᵀR)⁻¹` from the upper Cholesky factor R (dpotri), returned full and symmetric.
+    public static func inverseFromCholesky(_ r: Matrix) throws -> Matrix {
+        let n = r.rows
+        var inv = r
+        guard n > 0 else { return inv }
+        let info = inv.elements.withUnsafeMutableBufferPointer { ip in
+            LAPACKE_dpotri(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), lapack(n), ip.baseAddress, lapack(n))
+        }
+        guard info == 0 else { throw Failure(routine: "dpotri", info: Int(info)) }
+        inv.symmetrizeFromUpper()
+        return inv
+    }
+
+    /// Solves `Rᵀ v = g` for the leading k×k block of an upper triangular R (dtrtrs).
+    static func solveTransposedTriangular(_ r: Matrix, order k: Int, _ g: [Double]) throws -> [Double] {
+        guard k > 0 else { return [] }
+        var v = g
+        let info = r.elements.withUnsafeBufferPointer { rp in
+            v.withUnsafeMutableBufferPointer { vp in
+                LAPACKE_dtrtrs(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")),
+                               lapack(k), 1, rp.baseAddress, lapack(max(1, r.rows)), vp.baseAddress, lapack(k))
+            }
+        }
+        guard info == 0 else { throw Failure(routine: "dtrtrs", info: Int(info)) }
+        return v
+    }
+
+    @inline(__always) private static func blas(_ n: Int) -> blasint { blasint(truncatingIfNeeded: n) }
+    @inline(__always) private static func lapack(_ n: Int) -> Int32 { Int32(truncatingIfNeeded: n) }
+}
