@@ -112,15 +112,15 @@ mu0 <- c(rep(mean(obs[1:52]), 8), base[8:(length(obs) - 1)]) * 0.9 + 0.1
 rng <- seq_along(obs)
 dp <- create.disProg(week = rng, observed = obs, state = rep(0, length(obs)))
 pois <- algo.glrpois(dp, control = list(range = rng, c.ARL = 1e9, mu0 = mu0, theta = log(1.5), ret = "value"))
-pois_reset <- algo.glrpois(dp, control = list(range = rng, c.ARL = 4, mu0 = mu0, theta = log(1.5), ret = "value"))
+pois_reset <- algo.glrpois(dp, control = list(range = rng, c.ARL = 2.5, mu0 = mu0, theta = log(1.5), ret = "value"))
 nb <- algo.glrnb(dp, control = list(range = rng, c.ARL = 1e9, mu0 = mu0, alpha = 1 / 2.5, theta = log(1.5), ret = "value"))
-nb_reset <- algo.glrnb(dp, control = list(range = rng, c.ARL = 5, mu0 = mu0, alpha = 1 / 2.5, theta = log(1.5), ret = "value"))
+nb_reset <- algo.glrnb(dp, control = list(range = rng, c.ARL = 2, mu0 = mu0, alpha = 1 / 2.5, theta = log(1.5), ret = "value"))
 # glr*'s value is the maximum over start points, which may be < 0; the CUSUM is max(0, ·).
 write_table(data.frame(observed = obs, expected = mu0,
                        poisson = pmax(0, pois$upperbound), poisson_alarm = pois$alarm,
-                       poisson_reset4 = pmax(0, pois_reset$upperbound), poisson_reset4_alarm = pois_reset$alarm,
-                       negbin = pmax(0, nb$upperbound), negbin_reset5 = pmax(0, nb_reset$upperbound),
-                       negbin_reset5_alarm = nb_reset$alarm),
+                       poisson_reset = pmax(0, pois_reset$upperbound), poisson_reset_alarm = pois_reset$alarm,
+                       negbin = pmax(0, nb$upperbound), negbin_reset = pmax(0, nb_reset$upperbound),
+                       negbin_reset_alarm = nb_reset$alarm),
             "detector-ha-glr.csv",
             "surveillance::algo.glrpois/algo.glrnb (theta = log 1.5, alpha = 1/2.5, ret = 'value') on data(ha)")
 
