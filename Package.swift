@@ -29,6 +29,6 @@ let package = Package(
         .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
                     resources: [.copy("References")]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
-        .testTarget(name: "vigilTests", dependencies: ["VigilStats"]),
+        .testTarget(name: "vigilTests", dependencies: ["vigil", "VigilCore"]),
     ]
 )

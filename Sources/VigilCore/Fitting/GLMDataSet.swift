@@ -29,8 +29,10 @@ public enum GLMDataSet {
     public static func problem(from table: CSVTable, family: GLMFit.FamilyKind, response: String, offset: String?,
                                covariates: [String], references: [String: String] = [:]) throws -> GLMProblem {
         var problems: [String] = []
+        var unreported = 0
         func report(_ line: Int, _ column: String, _ reason: String) {
             if problems.count < problemLimit { problems.append("\(table.source):\(line): \(column): \(reason)") }
+            else { unreported += 1 }
         }
         let needed = [response] + (offset.map { [$0] } ?? []) + covariates
         let missing = needed.filter { table.column($0) == nil }
@@ -93,6 +95,7 @@ public enum GLMDataSet {
                 built.append(.categorical(name: name, values: trimmed, reference: references[name]))
             }
         }
+        if unreported > 0 { problems.append("\(table.source): … and \(unreported) more problems") }
         if !problems.isEmpty { throw DataSetError(problems: problems) }
         let design: DesignMatrix
         do {

@@ -217,3 +217,12 @@ sir$midp_upper <- mapply(function(o, e) midp(o, FALSE) / e, sir$observed, sir$ex
 sir$exact_lower <- ifelse(sir$observed == 0, 0, qchisq(0.025, 2 * sir$observed) / (2 * sir$expected))
 sir$exact_upper <- qchisq(0.975, 2 * sir$observed + 2) / (2 * sir$expected)
 write_table(sir, "sir-intervals.csv", "uniroot(tol = 1e-14) on ppois/dpois for mid-P; qchisq for Garwood")
+
+# ---- summary() text, for the layout of `vigil fit --format table` ----------------------------------
+write_summary <- function(fit, path) writeLines(capture.output(print(summary(fit))), path)
+write_summary(glm.nb(Days ~ Eth + Sex + Age + Lrn, data = quine2), "summary-quine-negbin.txt")
+write_summary(glm.nb(events ~ beds + teaching + icu_share + size + offset(log(exposure)), data = panel),
+              "summary-panel-negbin.txt")
+write_summary(glm(low ~ age + lwt + race + smoke + ptl + ht + ui + ftv, family = binomial, data = bw),
+              "summary-birthwt-binomial.txt")
+write_summary(glm(events ~ x1 + x2 + x3 + unit, family = poisson, data = al), "summary-aliased-poisson.txt")

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+import VigilStats
+
+struct FitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fit",
+        abstract: "Fit a Poisson, negative binomial (NB2) or logistic GLM to a CSV, as R's glm / MASS::glm.nb.")
+
+    @Option(help: "poisson | negbin | binomial")
+    var family: GLMFit.FamilyKind
+
+    @Option(help: "CSV file with a header row.")
+    var data: String
+
+    @Option(help: "Response column: counts (poisson, negbin) or 0/1, true/false (binomial).")
+    var response: String
+
+    @Option(help: "Exposure column; log(value) is the offset.")
+    var offset: String?
+
+    @Option(help: "Comma-separated covariate columns: numeric when every value parses, otherwise categorical.")
+    var covariates: String = ""
+
+    @Option(name: .customLong("reference"), parsing: .singleValue,
+            help: "Reference level of a categorical covariate, as column=level (repeatable; default: first level in byte order).")
+    var references: [String] = []
+
+    @Option(help: "table (like R's summary()) | json")
+    var format: OutputFormat = .table
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    func validate() throws {
+        for r in references where !r.contains("=") {
+            throw ValidationError("--reference takes column=level, got \"\(r)\"")
+        }
+    }
+
+    func run() throws {
+        let covariateNames = covariates.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        var referenceLevels: [String: String] = [:]
+        for r in references {
+            let parts = r.split(separator: "=", maxSplits: 1).map(String.init)
+            referenceLevels[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        guard FileManager.default.fileExists(atPath: data) else {
+            throw ReportedFailure(message: "\(data): no such file")
+        }
+        let problem: GLMProblem
+        do {
+            problem = try GLMDataSet.load(path: data, family: family, response: response, offset: offset,
+                                          covariates: covariateNames, references: referenceLevels)
+        } catch let error as DataSetError {
+            throw ReportedFailure(message: error.description)
+        }
+        let fit: GLMFit
+        do {
+            fit = try GLM.fit(problem, family: family)
+        } catch {
+            throw ReportedFailure(message: "\(data): the \(family.rawValue) fit failed: \(error)")
+        }
+        switch format {
+        case .json:
+            print(FitReport.json(fit).serialized())
+        case .table:
+            print(FitReport.table(fit, call: callDescription(covariateNames)), terminator: "")
+        }
+    }
+
+    private func callDescription(_ covariates: [String]) -> String {
+        var terms = covariates
+        if let offset { terms.append("offset(log(\(offset)))") }
+        let rhs = terms.isEmpty ? "1" : terms.joined(separator: " + ")
+        let function = family == .negbin ? "glm.nb" : "glm"
+        let familyArgument = family == .negbin ? "" : ", family = \(family.rawValue)"
+        return "\(function)(formula = \(response) ~ \(rhs)\(familyArgument), data = \(data))"
+    }
+}
+
+extension GLMFit.FamilyKind: ExpressibleByArgument {}

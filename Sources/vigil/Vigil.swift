@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Vigil: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Risk-adjusted surveillance of healthcare-associated infections and hospitalizations.",
+        subcommands: [FitCommand.self, ARLCommand.self])
+}
+
+/// A failure the message explains: printed to stderr, exit status 1 (SPEC §5).
+struct ReportedFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+import VigilCore
+
+/// Runs the built `vigil` binary as a user would.
+enum VigilBinary {
+    static var url: URL {
+        let candidates = [Bundle.main.bundleURL.appendingPathComponent("vigil"),
+                          Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("vigil")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
+
+/// A temporary CSV file, removed when the test ends.
+final class TemporaryCSV {
+    let path: String
+    init(_ contents: String, name: String = "data.csv") throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        path = dir.appendingPathComponent(name).path
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+}
+
+struct FitCommandTests {
+    /// The bundled example, fitted by `vigil fit --format json`, against MASS::glm.nb on the same rows.
+    @Test func jsonMatchesMASSOnTheBundledExample() throws {
+        let data = VigilBinary.repositoryRoot.appendingPathComponent("Examples/facility-months.csv").path
+        let result = try VigilBinary.run(["fit", "--family", "negbin", "--data", data, "--response", "events",
+                                          "--offset", "exposure", "--covariates", "beds,teaching,icu_share,size",
+                                          "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["family"] as? String == "negbin")
+        #expect(object["link"] as? String == "log")
+        #expect(object["n"] as? Int == 3000)
+        #expect(object["converged"] as? Bool == true)
+        let reference = try CSVTable(path: VigilBinary.repositoryRoot
+            .appendingPathComponent("Tests/VigilStatsTests/References/glm-panel-negbin-fit.csv").path,
+            commentByte: UInt8(ascii: "#"))
+        var expected: [String: Double] = [:]
+        for i in 0..<reference.rowCount where reference.column("kind")![i] == "estimate" {
+            expected[reference.column("name")![i]] = Double(reference.column("value")![i])
+        }
+        let coefficients = try #require(object["coefficients"] as? [[String: Any]])
+        #expect(coefficients.map { $0["name"] as? String } == ["intercept", "beds", "teaching", "icu_share",
+                                                               "size[medium]", "size[small]"])
+        for c in coefficients {
+            let name = c["name"] as! String
+            let estimate = try #require(c["estimate"] as? Double)
+            let reference = try #require(expected[name])
+            #expect(abs(estimate - reference) <= 1e-6 * abs(reference), "\(name)")
+            for key in ["std_error", "z", "p"] { #expect(c[key] is Double, "\(name).\(key)") }
+        }
+        for key in ["deviance", "null_deviance", "aic", "log_likelihood", "theta", "theta_std_error"] {
+            #expect(object[key] is Double, "\(key)")
+        }
+        #expect(object["iterations"] is Int)
+    }
+
+    @Test func tableLooksLikeRsSummary() throws {
+        let csv = try TemporaryCSV("y,x,g\n1,0.5,a\n0,1.5,b\n3,2.5,a\n2,3.5,b\n5,4.5,a\n4,5.5,b\n")
+        let result = try VigilBinary.run(["fit", "--family", "poisson", "--data", csv.path, "--response", "y",
+                                          "--covariates", "x,g"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for line in ["Coefficients:", "Estimate Std. Error z value Pr(>|z|)", "intercept", "g[b]",
+                     "(Dispersion parameter for poisson family taken to be 1)", "Null deviance:", "AIC:",
+                     "Number of Fisher Scoring iterations:"] {
+            #expect(result.stdout.contains(line), "missing \(line)")
+        }
+    }
+
+    struct BadInput: CustomTestStringConvertible, Sendable {
+        let label: String
+        let csv: String
+        let arguments: [String]
+        let message: String
+        var testDescription: String { label }
+    }
+
+    static let badInputs: [BadInput] = [
+        BadInput(label: "missing column", csv: "y,x\n1,2\n", arguments: ["--family", "poisson", "--response", "z"],
+                 message: "no column \"z\""),
+        BadInput(label: "non-numeric response", csv: "y,x\n1,2\nabc,3\n4,5\n",
+                 arguments: ["--family", "poisson", "--response", "y", "--covariates", "x"],
+                 message: "data.csv:3: y: \"abc\" is not a number"),
+        BadInput(label: "negative count", csv: "y,x\n1,2\n-2,3\n4,5\n",
+                 arguments: ["--family", "negbin", "--response", "y", "--covariates", "x"],
+                 message: "data.csv:3: y: \"-2\" is not a count >= 0"),
+        BadInput(label: "non-integer count", csv: "y,x\n1,2\n2,3\n4.5,5\n",
+                 arguments: ["--family", "poisson", "--response", "y", "--covariates", "x"],
+                 message: "data.csv:4: y: \"4.5\" is not a count >= 0"),
+        BadInput(label: "binomial response", csv: "y,x\n1,2\n0,3\n2,5\ntrue,1\n",
+                 arguments: ["--family", "binomial", "--response", "y", "--covariates", "x"],
+                 message: "data.csv:4: y: \"2\" is not an outcome 0/1 (or true/false)"),
+        BadInput(label: "offset <= 0", csv: "y,days\n1,20\n2,0\n3,-4\n",
+                 arguments: ["--family", "poisson", "--response", "y", "--offset", "days"],
+                 message: "data.csv:3: days: \"0\" is not > 0"),
+        BadInput(label: "empty data set", csv: "y,x\n", arguments: ["--family", "poisson", "--response", "y"],
+                 message: "the data set is empty"),
+        BadInput(label: "single-level covariate", csv: "y,unit\n1,ICU\n2,ICU\n3,ICU\n",
+                 arguments: ["--family", "poisson", "--response", "y", "--covariates", "unit"],
+                 message: "covariate unit has one level only"),
+        BadInput(label: "wrong field count", csv: "y,x\n1,2\n2,3,4\n",
+                 arguments: ["--family", "poisson", "--response", "y", "--covariates", "x"],
+                 message: "data.csv:3: 3 fields, the header has 2"),
+    ]
+
+    @Test(arguments: badInputs)
+    func badInputIsAClearError(_ bad: BadInput) throws {
+        let csv = try TemporaryCSV(bad.csv)
+        let result = try VigilBinary.run(["fit", "--data", csv.path] + bad.arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(bad.message), "stderr: \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func missingFile() throws {
+        let result = try VigilBinary.run(["fit", "--family", "poisson", "--data", "/nonexistent/x.csv", "--response", "y"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("/nonexistent/x.csv: no such file"))
+    }
+
+    @Test func usageErrorExits64() throws {
+        let result = try VigilBinary.run(["fit", "--family", "gamma", "--data", "x.csv", "--response", "y"])
+        #expect(result.status == 64)
+    }
+
+    /// Every bad row is reported, not only the first.
+    @Test func reportsEveryBadRow() throws {
+        let csv = try TemporaryCSV("y,x\n-1,2\n2,3\nx,4\n1.5,5\n")
+        let result = try VigilBinary.run(["fit", "--data", csv.path, "--family", "poisson", "--response", "y"])
+        for line in [2, 4, 5] { #expect(result.stderr.contains("data.csv:\(line): y:"), "line \(line)") }
+    }
+}
+
+struct ARLCommandTests {
+    private func object(_ arguments: [String]) throws -> [String: Any] {
+        let result = try VigilBinary.run(["arl"] + arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+
+    /// METHODS.md's table (spc 0.6.7): one-sided CUSUM k = 0.5, h = 4: ARL0 335.37, ARL1 8.38 at 1σ.
+    @Test func normalCUSUMAgainstMethodsTable() throws {
+        let o = try object(["--type", "normal_cusum", "--k", "0.5", "--h", "4", "--shift", "1"])
+        #expect(abs((o["arl0"] as! Double) - 335.37) < 0.005 * 335.37)
+        #expect(abs((o["arl1"] as! Double) - 8.38) < 0.005 * 8.38)
+    }
+
+    @Test func ewmaSolvesL() throws {
+        let o = try object(["--type", "ewma", "--lambda", "0.2", "--arl0", "371.10", "--sided", "two"])
+        #expect(abs((o["L"] as! Double) - 2.86) < 0.005)
+        #expect(abs((o["arl1"] as! Double) - 9.80) < 0.05)
+    }
+
+    @Test func negbinCUSUMSolvesH() throws {
+        let o = try object(["--type", "negbin_cusum", "--ratio", "1.5", "--theta", "2.5", "--expected", "3", "--arl0", "120"])
+        let h = try #require(o["h"] as? Double)
+        #expect((o["arl0"] as! Double) >= 120)
+        #expect((o["arl1"] as! Double) < 120)
+        #expect(h > 0)
+    }
+
+    @Test func bernoulliCUSUMWithRiskFile() throws {
+        let csv = try TemporaryCSV("p\n0.02\n0.05\n0.1\n0.2\n")
+        let o = try object(["--type", "bernoulli_cusum", "--odds_ratio", "2", "--h", "3", "--risks", csv.path])
+        #expect((o["arl0"] as! Double) > (o["arl1"] as! Double))
+    }
+
+    @Test func missingKeysAreUsageErrors() throws {
+        #expect(try VigilBinary.run(["arl", "--type", "poisson_cusum", "--ratio", "1.5", "--h", "4"]).status == 64)
+        #expect(try VigilBinary.run(["arl", "--type", "nope", "--h", "4"]).status == 64)
+        #expect(try VigilBinary.run(["arl", "--type", "normal_cusum", "--h", "4", "--arl0", "100"]).status == 64)
+    }
+}
