@@ -43,7 +43,9 @@ public struct NegativeBinomialFamily: Family {
     public var link: Link { .log }
     @inline(__always) public func variance(_ mu: Double) -> Double { mu + mu * mu / theta }
     @inline(__always) public func unitDeviance(_ y: Double, _ mu: Double) -> Double {
-        2 * (y * Foundation.log(max(1, y) / mu) - (y + theta) * Foundation.log((y + theta) / (mu + theta)))
+        // For y = 0 the first term is 0 (and most HAI counts are 0): skip its log.
+        let first = y > 0 ? y * Foundation.log(max(1, y) / mu) : 0
+        return 2 * (first - (y + theta) * Foundation.log((y + theta) / (mu + theta)))
     }
     public func initialMean(_ y: Double) -> Double { y == 0 ? 1.0 / 6 : y }
     @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }

@@ -62,7 +62,13 @@ public enum GLM {
     static func fitFixedFamily<F: Family>(_ problem: GLMProblem, _ family: F, kind: GLMFit.FamilyKind,
                                           control: GLMControl) throws -> GLMFit {
         let result = try IRLS(problem: problem, family: family, control: control).run()
-        let logLikelihood = zip(problem.response, result.fitted).reduce(0.0) { $0 + family.logLikelihood($1.0, $1.1) }
+        let y = problem.response
+        let mu = result.fitted
+        let logLikelihood = RowSegments(count: y.count).sum { s, rows in
+            var total = 0.0
+            for (i, m) in zip(rows, mu.parts[s]) { total += family.logLikelihood(y[i], m) }
+            return total
+        }
         let rank = result.factorization.kept.count
         return try assemble(problem, family: family, kind: kind, result: result, logLikelihood: logLikelihood,
                             aic: -2 * logLikelihood + 2 * Double(rank), theta: nil,

@@ -49,7 +49,7 @@ struct IRLSResult: Sendable {
     var coefficients: [Double]          // aliased entries are 0
     var factorization: AliasingCholesky // of XᵀWX with the weights of the final iteration
     var deviance: Double
-    var fitted: [Double]
+    var fitted: SegmentedVector
     var iterations: Int
     var converged: Bool
     var boundary: Bool
@@ -60,25 +60,26 @@ struct IRLSResult: Sendable {
 ///
 /// Each pass over the data computes the deviance at the current coefficients and accumulates the next
 /// XᵀWX and XᵀWz block by block with BLAS (dsyrk, dgemv), so one pass both tests convergence and
-/// prepares the next solve.
+/// prepares the next solve. Passes run over fixed row segments on all cores.
 struct IRLS<F: Family>: Sendable {
     let problem: GLMProblem
     let family: F
     let control: GLMControl
 
-    private struct Pass {
+    private struct Pass: Sendable {
         var deviance = 0.0
         var valid = true
         var gram: Matrix
         var rhs: [Double]
+        var fitted: [[Double]] = []
     }
 
     func run(start: [Double]? = nil) throws -> IRLSResult {
         let n = problem.rowCount
         guard n > 0 else { throw GLMError.emptyData }
-        var fitted = [Double](repeating: 0, count: n)
+        let segments = RowSegments(count: n)
 
-        var current = pass(coefficients: start, fitted: &fitted)
+        var current = pass(coefficients: start, segments)
         guard current.valid, current.deviance.isFinite else { throw GLMError.noValidCoefficients }
         var devianceOld = current.deviance
         var coefficientsOld: [Double]? = nil
@@ -87,6 +88,7 @@ struct IRLS<F: Family>: Sendable {
         var coefficients = [Double](repeating: 0, count: problem.design.columnCount)
         var factorization: AliasingCholesky
         var deviance = devianceOld
+        var fitted = current.fitted
         var iterations = 0
         var converged = false
         repeat {
@@ -94,7 +96,7 @@ struct IRLS<F: Family>: Sendable {
             factorization = try AliasingCholesky(gram: current.gram, tolerance: control.aliasingTolerance)
             guard !factorization.kept.isEmpty else { throw GLMError.allColumnsAliased }
             coefficients = try factorization.solve(current.rhs)
-            var next = pass(coefficients: coefficients, fitted: &fitted)
+            var next = pass(coefficients: coefficients, segments)
             // Step halving when the deviance is not finite or the means leave the family's range.
             var halvings = 0
             while !(next.valid && next.deviance.isFinite) {
@@ -104,9 +106,10 @@ struct IRLS<F: Family>: Sendable {
                 halvings += 1
                 boundary = true
                 coefficients = zip(coefficients, old).map { ($0 + $1) / 2 }
-                next = pass(coefficients: coefficients, fitted: &fitted)
+                next = pass(coefficients: coefficients, segments)
             }
             deviance = next.deviance
+            fitted = next.fitted
             if abs(deviance - devianceOld) / (abs(deviance) + 0.1) < control.epsilon {
                 converged = true
                 break
@@ -117,51 +120,71 @@ struct IRLS<F: Family>: Sendable {
         } while iterations < control.maxIterations
 
         return IRLSResult(coefficients: coefficients, factorization: factorization, deviance: deviance,
-                          fitted: fitted, iterations: iterations, converged: converged, boundary: boundary)
+                          fitted: SegmentedVector(parts: fitted), iterations: iterations, converged: converged,
+                          boundary: boundary)
     }
 
     /// One pass: fitted means and deviance at `coefficients` (or at the family's starting means when nil),
-    /// and the working weights' XᵀWX, XᵀWz.
-    private func pass(coefficients: [Double]?, fitted: inout [Double]) -> Pass {
+    /// and the working weights' XᵀWX, XᵀWz, summed over segments in order.
+    private func pass(coefficients: [Double]?, _ segments: RowSegments) -> Pass {
+        let parts = segments.map { _, rows in self.pass(coefficients: coefficients, rows: rows) }
+        var total = Pass(gram: parts[0].gram, rhs: parts[0].rhs)
+        total.deviance = parts[0].deviance
+        total.valid = parts[0].valid
+        for part in parts.dropFirst() {
+            total.deviance += part.deviance
+            total.valid = total.valid && part.valid
+            for k in total.gram.elements.indices { total.gram.elements[k] += part.gram.elements[k] }
+            for k in total.rhs.indices { total.rhs[k] += part.rhs[k] }
+        }
+        total.fitted = parts.map { $0.fitted[0] }
+        return total
+    }
+
+    private func pass(coefficients: [Double]?, rows: Range<Int>) -> Pass {
         let design = problem.design
         let p = design.columnCount
-        let n = problem.rowCount
-        let blockSize = min(control.blockSize, n)
+        let blockSize = min(control.blockSize, rows.count)
         let link = family.link
+        let response = problem.response
+        let offset = problem.offset
         var block = Matrix(rows: blockSize, columns: p)
         var eta = [Double](repeating: 0, count: blockSize)
         var scaledResponse = [Double](repeating: 0, count: blockSize)
         var rootWeight = [Double](repeating: 0, count: blockSize)
+        var fitted = [Double](repeating: 0, count: rows.count)
         var result = Pass(gram: Matrix(rows: p, columns: p), rhs: [Double](repeating: 0, count: p))
 
-        var start = 0
-        while start < n {
-            let end = min(n, start + blockSize)
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let end = min(rows.upperBound, start + blockSize)
             let count = end - start
             design.fill(&block, rows: start..<end)
             if let coefficients {
                 LinearAlgebra.multiply(block, rows: count, by: coefficients, into: &eta)
-                if let offset = problem.offset {
+                if let offset {
                     for i in 0..<count { eta[i] += offset[start + i] }
                 }
             } else {
-                for i in 0..<count { eta[i] = link.eta(family.initialMean(problem.response[start + i])) }
+                for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i])) }
             }
+            var deviance = 0.0
+            var valid = true
             for i in 0..<count {
-                let y = problem.response[start + i]
+                let y = response[start + i]
                 let e = eta[i]
-                let mu = link.mean(e)
-                fitted[start + i] = mu
-                if !family.isValidMean(mu) { result.valid = false }
-                result.deviance += family.unitDeviance(y, mu)
-                let d = link.derivative(e)
+                let (mu, d) = link.meanAndDerivative(e)
+                fitted[start - rows.lowerBound + i] = mu
+                valid = valid && family.isValidMean(mu)
+                deviance += family.unitDeviance(y, mu)
                 let w = d * d / family.variance(mu)
-                let off = problem.offset?[start + i] ?? 0
-                let z = e - off + (y - mu) / d
+                let off = offset?[start + i] ?? 0
                 let sw = w.squareRoot()
                 rootWeight[i] = sw
-                scaledResponse[i] = z * sw
+                scaledResponse[i] = (e - off + (y - mu) / d) * sw
             }
+            result.deviance += deviance
+            result.valid = result.valid && valid
             for j in 0..<p {
                 let base = j * blockSize
                 for i in 0..<count { block.elements[base + i] *= rootWeight[i] }
@@ -170,6 +193,7 @@ struct IRLS<F: Family>: Sendable {
             LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
             start = end
         }
+        result.fitted = [fitted]
         return result
     }
 }

@@ -27,6 +27,17 @@ public enum Link: String, Sendable, Codable {
         }
     }
 
+    /// μ and dμ/dη at η together (one `exp` for both).
+    @inline(__always) public func meanAndDerivative(_ eta: Double) -> (mean: Double, derivative: Double) {
+        switch self {
+        case .log:
+            let m = max(Foundation.exp(eta), Self.epsilon)
+            return (m, m)
+        case .logit:
+            return (mean(eta), derivative(eta))
+        }
+    }
+
     /// dμ/dη at η
     @inline(__always) public func derivative(_ eta: Double) -> Double {
         switch self {

@@ -78,11 +78,16 @@ struct NegativeBinomialRegression: Sendable {
 
     /// `MASS::theta.ml`: Newton–Raphson on the score of θ given μ, started at the moment estimate
     /// n / Σ(y/μ − 1)², at most `maxIterations` steps, tolerance ε^¼.
-    func thetaML(_ y: [Double], _ mu: [Double], _ histogram: CountHistogram) -> ThetaEstimate {
+    func thetaML(_ y: [Double], _ mu: SegmentedVector, _ histogram: CountHistogram) -> ThetaEstimate {
         let n = Double(y.count)
         let limit = control.maxIterations
         let eps = pow(Double.ulpOfOne, 0.25)
-        var t0 = n / zip(y, mu).reduce(0.0) { let r = $1.0 / $1.1 - 1; return $0 + r * r }
+        let segments = RowSegments(count: y.count)
+        var t0 = n / segments.sum { s, rows in
+            var total = 0.0
+            for (i, m) in zip(rows, mu.parts[s]) { let r = y[i] / m - 1; total += r * r }
+            return total
+        }
         var iterations = 0
         var delta = 1.0
         var information = 0.0
@@ -97,11 +102,19 @@ struct NegativeBinomialRegression: Sendable {
             var info = histogram.sum { trigammaTheta - SpecialFunctions.trigamma(th + $0) }
             score += n * (log(th) + 1)
             info -= n / th
-            for i in y.indices {
-                let s = mu[i] + th
-                let r = (y[i] + th) / s
-                score -= log(s) + r
-                info += 2 / s - r / s
+            // Σ over rows of log(μ + θ) + (y + θ)/(μ + θ) and 2/(μ + θ) − (y + θ)/(μ + θ)², per segment.
+            for part in segments.map({ s, rows -> (Double, Double) in
+                var scoreTerms = 0.0, infoTerms = 0.0
+                for (i, m) in zip(rows, mu.parts[s]) {
+                    let sum = m + th
+                    let r = (y[i] + th) / sum
+                    scoreTerms += log(sum) + r
+                    infoTerms += (2 - r) / sum
+                }
+                return (scoreTerms, infoTerms)
+            }) {
+                score -= part.0
+                info += part.1
             }
             information = info
             delta = score / info
@@ -119,14 +132,18 @@ struct NegativeBinomialRegression: Sendable {
     }
 
     /// NB2 log-likelihood as `MASS::glm.nb`'s `loglik`.
-    func logLikelihood(_ theta: Double, _ mu: [Double], _ y: [Double], _ histogram: CountHistogram) -> Double {
+    func logLikelihood(_ theta: Double, _ mu: SegmentedVector, _ y: [Double], _ histogram: CountHistogram) -> Double {
         let n = Double(y.count)
         var total = histogram.sum {
             SpecialFunctions.logGamma(theta + $0) - SpecialFunctions.logGamma($0 + 1)
         }
         total += n * (theta * log(theta) - SpecialFunctions.logGamma(theta))
-        for i in y.indices {
-            total += (y[i] > 0 ? y[i] * log(mu[i]) : 0) - (theta + y[i]) * log(theta + mu[i])
+        total += RowSegments(count: y.count).sum { s, rows in
+            var part = 0.0
+            for (i, m) in zip(rows, mu.parts[s]) {
+                part += (y[i] > 0 ? y[i] * log(m) : 0) - (theta + y[i]) * log(theta + m)
+            }
+            return part
         }
         return total
     }

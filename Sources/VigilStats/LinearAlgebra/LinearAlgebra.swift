@@ -69,6 +69,12 @@ public enum LinearAlgebra {
         return c
     }
 
+    /// OpenBLAS's build description (version, kernel, threading), for benchmark reports.
+    public static var blasConfiguration: String {
+        guard let text = openblas_get_config() else { return "unknown" }
+        return String(cString: text)
+    }
+
     /// Limits OpenBLAS to `n` threads (benchmarks measure one core at a time).
     public static func setThreadCount(_ n: Int) {
         openblas_set_num_threads(Int32(n))

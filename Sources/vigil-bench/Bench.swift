@@ -1,0 +1,138 @@
+import Foundation
+import VigilStats
+
+/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F]`
+///
+/// Generates, with fixed seeds, a national panel (6,000 facilities × 6 measures × 120 months of NB2
+/// counts = 4.32M rows) and 1,000,000 admissions with 30 risk factors; fits NB2 and logistic GLMs with
+/// vigil and, when installed, with R (MASS::glm.nb, glm) and statsmodels on the same files; measures the
+/// machine's dgemm ceiling, vigil's XᵀWX accumulation and detector updates. Prints markdown for
+/// BENCHMARKS.md.
+@main
+struct Bench {
+    static func main() throws {
+        var dataDir = "bench-data"
+        var external = true
+        var scale = 1.0
+        var arguments = CommandLine.arguments.dropFirst()
+        while let a = arguments.popFirst() {
+            switch a {
+            case "--data-dir": dataDir = arguments.popFirst() ?? dataDir
+            case "--skip-external": external = false
+            case "--scale": scale = Double(arguments.popFirst() ?? "1") ?? 1
+            default:
+                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F]\n".utf8))
+                exit(64)
+            }
+        }
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        print("## Machine\n")
+        print(Machine.describe())
+        print("")
+
+        // 1. Ceilings
+        LinearAlgebra.setThreadCount(1)
+        let dgemm1 = Kernels.dgemmGFLOPS(n: 1500)
+        LinearAlgebra.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
+        let dgemmAll = Kernels.dgemmGFLOPS(n: 2000)
+        LinearAlgebra.setThreadCount(1)
+        print("## BLAS ceilings\n")
+        print("| kernel | GFLOP/s |\n|---|---|")
+        print("| dgemm 1500² (1 thread) | \(f(dgemm1, 1)) |")
+        print("| dgemm 2000² (\(ProcessInfo.processInfo.activeProcessorCount) threads) | \(f(dgemmAll, 1)) |")
+        for p in [7, 11, 31] {
+            let g = Kernels.gramGFLOPS(rows: 4096, columns: p)
+            print("| XᵀWX block dsyrk 4096 × \(p) (1 thread) | \(f(g, 1)) (\(f(100 * g / dgemm1, 0))% of dgemm) |")
+        }
+        print("")
+
+        // 2. Data
+        let facilities = max(10, Int(6000 * scale))
+        let patients = max(1000, Int(1_000_000 * scale))
+        var clock = Date()
+        let panel = NationalPanel(facilities: facilities, months: 120, seed: 20261122)
+        let admissions = Admissions(count: patients, seed: 7)
+        let generated = Date().timeIntervalSince(clock)
+        let panelPath = "\(dataDir)/panel.csv", admissionsPath = "\(dataDir)/admissions.csv"
+        clock = Date()
+        try panel.writeCSV(to: panelPath)
+        try admissions.writeCSV(to: admissionsPath)
+        FileHandle.standardError.write(Data("generated \(panel.count) panel rows and \(admissions.outcome.count) admissions in \(f(generated, 1)) s; CSV written in \(f(Date().timeIntervalSince(clock), 1)) s\n".utf8))
+
+        // 3. vigil's fits
+        let baselineRows = panel.baseline(measure: NationalPanel.measures.firstIndex(of: "CLABSI")!, months: 24)
+        let jobs: [(String, String, () throws -> GLMProblem, GLMFit.FamilyKind)] = [
+            ("nb_baseline", "NB2, one measure × 24 months", { try panel.problem(rows: baselineRows, withMeasure: false) }, .negbin),
+            ("nb_full", "NB2, full panel + measure", { try panel.problem(rows: nil, withMeasure: true) }, .negbin),
+            ("logit_5", "logistic, 5 covariates", { try admissions.problem(covariates: 5) }, .binomial),
+            ("logit_30", "logistic, 30 covariates", { try admissions.problem(covariates: 30) }, .binomial),
+        ]
+        var vigil: [String: (seconds: Double, fit: GLMFit, rows: Int)] = [:]
+        for (name, _, make, family) in jobs {
+            let problem = try make()
+            var best = Double.infinity
+            var fit: GLMFit? = nil
+            for _ in 0..<(problem.rowCount > 2_000_000 ? 1 : 3) {
+                let start = Date()
+                fit = try GLM.fit(problem, family: family)
+                best = min(best, Date().timeIntervalSince(start))
+            }
+            vigil[name] = (best, fit!, problem.rowCount)
+            FileHandle.standardError.write(Data("vigil \(name): \(f(best, 3)) s\n".utf8))
+        }
+
+        // 4. R and statsmodels on the same files
+        var r: [String: ExternalFit] = [:], python: [String: ExternalFit] = [:]
+        if external {
+            let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+            r = External.run("Rscript", script: External.rScript(panel: absolute(panelPath), admissions: absolute(admissionsPath)),
+                             scriptPath: "\(dataDir)/bench.R", timeout: 1800) ?? [:]
+            python = External.run("python3", script: External.pythonScript(panel: absolute(panelPath), admissions: absolute(admissionsPath)),
+                                  scriptPath: "\(dataDir)/bench.py", timeout: 1800) ?? [:]
+        }
+        print("## GLM fits (fit only; data already in memory; vigil best of 3, 1 for the 4.32M-row fit)\n")
+        print("| fit | rows × p | vigil s | R s | R / vigil | statsmodels s | statsmodels / vigil | max rel. Δβ vs R | vs statsmodels |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for (name, label, _, _) in jobs {
+            guard let v = vigil[name] else { continue }
+            let rs = r[name], ps = python[name]
+            print("| \(label) | \(v.rows) × \(v.fit.coefficients.count) | \(f(v.seconds, 3)) | \(rs.map { f($0.seconds, 2) } ?? "—") | "
+                + "\(rs.map { f($0.seconds / v.seconds, 1) + "×" } ?? "—") | \(ps.map { f($0.seconds, 2) } ?? "—") | "
+                + "\(ps.map { f($0.seconds / v.seconds, 1) + "×" } ?? "—") | \(rs.map { e(maxRelative(v.fit.estimates, $0.estimates)) } ?? "—") | "
+                + "\(ps.map { e(maxRelative(v.fit.estimates, $0.estimates)) } ?? "—") |")
+        }
+        print("")
+
+        // 5. Detectors
+        print("## Detector updates (1 thread)\n")
+        print("| detector | updates / s |\n|---|---|")
+        for (name, rate) in Kernels.detectorRates(panel: panel) {
+            print("| \(name) | \(f(rate / 1e6, 1)) M |")
+        }
+    }
+
+    static func f(_ x: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", x) }
+    static func e(_ x: Double) -> String { String(format: "%.1e", x) }
+
+    static func maxRelative(_ a: [Double], _ b: [Double]) -> Double {
+        guard a.count == b.count else { return .nan }
+        return zip(a, b).map { abs($0 - $1) / max(abs($1), 1e-8) }.max() ?? 0
+    }
+}
+
+enum Machine {
+    static func describe() -> String {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+        let memory = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?
+            .split(separator: "\n").first?.split(separator: " ").dropFirst().first.flatMap { Double($0) }
+            .map { String(format: "%.1f GiB", $0 / 1_048_576) } ?? "unknown"
+        return """
+        - CPU: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores
+        - memory: \(memory)
+        - OS: \(ProcessInfo.processInfo.operatingSystemVersionString)
+        - BLAS: \(LinearAlgebra.blasConfiguration)
+        """
+    }
+}
