@@ -1,3 +1,4 @@
+import Foundation
 import VigilStats
 
 /// Problems found while turning a CSV into a GLM problem: each names file, line, column and reason.
@@ -106,5 +107,3 @@ public enum GLMDataSet {
         return GLMProblem(response: y, offset: logOffset, design: design)
     }
 }
-
-import Foundation
