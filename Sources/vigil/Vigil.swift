@@ -5,7 +5,7 @@ struct Vigil: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Risk-adjusted surveillance of healthcare-associated infections and hospitalizations.",
-        subcommands: [FitCommand.self, ARLCommand.self])
+        subcommands: [ReplayCommand.self, ValidateCommand.self, CalibrateCommand.self, FitCommand.self, ARLCommand.self])
 }
 
 /// A failure the message explains: printed to stderr, exit status 1 (SPEC §5).

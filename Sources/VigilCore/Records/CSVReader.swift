@@ -27,11 +27,12 @@ public struct CSVReader: Sendable {
     /// Lines starting with this byte are skipped (not RFC 4180; used by vigil's own reference files).
     public var commentByte: UInt8?
 
-    public init(path: String, commentByte: UInt8? = nil) throws {
+    /// `source` names the file in messages (default: the path).
+    public init(path: String, source: String? = nil, commentByte: UInt8? = nil) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CSVError(source: path, line: 0, reason: "cannot open the file (missing or not readable)")
         }
-        self.source = path
+        self.source = source ?? path
         self.bytes = ByteSource(handle: handle)
         self.commentByte = commentByte
     }

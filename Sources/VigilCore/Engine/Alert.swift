@@ -1,0 +1,83 @@
+import Crypto
+import Foundation
+import VigilStats
+
+/// The alert object of SPEC §3, the same in every sink.
+public struct Alert: Sendable, Equatable {
+    public enum Status: String, Sendable { case firing, resolved }
+
+    public let id: String
+    public var status: Status
+    public let model: String
+    public let modelVersion: String
+    public let detector: String
+    public let detectorType: String
+    public let facility: String
+    public let measure: String
+    public let period: String
+    public let signalStart: String
+    public let observed: Int
+    public let expected: Double
+    public let statistic: Double
+    public let threshold: Double
+    public let severity: Severity
+    public var raisedAt: Date
+    /// Patients in the run (patient-level models), nil for aggregate models.
+    public let patients: Int?
+
+    /// SIR = O/E, nil when E = 0.
+    public var sir: Double? { expected > 0 ? Double(observed) / expected : nil }
+
+    /// NHSN's mid-P exact 95% interval of the SIR.
+    public var sirInterval: (lower: Double, upper: Double)? {
+        guard expected > 0 else { return nil }
+        return StandardizedRatio(observed: observed, expected: expected).midPInterval()
+    }
+
+    /// Derived from (model, detector, facility, measure, period of the signal): the same signal gets the same
+    /// id across restarts and replays (SPEC §3). 128 bits of SHA-256, hex.
+    public static func id(model: String, detector: String, facility: String, measure: String, period: String) -> String {
+        let key = [model, detector, facility, measure, period].joined(separator: "\u{1F}")
+        return SHA256.hash(data: Array(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public var summary: String {
+        let name = detectorType == "ewma" ? "EWMA" : "CUSUM"
+        let sirText = sir.map { String(format: "%.2f", $0) } ?? "n/a"
+        let stat = "\(name) \(String(format: "%.2f", statistic)) > \(Self.short(threshold))"
+        if let patients {
+            return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
+                + "\(patients) patient\(patients == 1 ? "" : "s") from \(signalStart) to \(period) (O/E \(sirText)); \(stat)"
+        }
+        return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
+            + "\(period) (SIR \(sirText)); \(stat)"
+    }
+
+    static func short(_ x: Double) -> String {
+        let s = String(format: "%.4g", x)
+        return s.contains(".") || s.contains("e") ? s : s + ".0"
+    }
+
+    public static let timestampFormat: Date.ISO8601FormatStyle = .iso8601
+
+    public var json: JSON {
+        var fields: [(String, JSON)] = [
+            ("schema", .string("vigil.alert/v1")), ("id", .string(id)), ("status", .string(status.rawValue)),
+            ("model", .string(model)), ("model_version", .string(modelVersion)),
+            ("detector", .string(detector)), ("detector_type", .string(detectorType)),
+            ("facility_id", .string(facility)), ("measure", .string(measure)),
+            ("period", .string(period)), ("signal_start", .string(signalStart)),
+            ("observed", .integer(observed)), ("expected", .finite(expected)), ("sir", .finite(sir)),
+        ]
+        if let ci = sirInterval { fields.append(("sir_ci95", .array([.finite(ci.lower), .finite(ci.upper)]))) }
+        else { fields.append(("sir_ci95", .null)) }
+        if let patients { fields.append(("patients", .integer(patients))) }
+        fields += [
+            ("statistic", .finite(statistic)), ("threshold", .finite(threshold)),
+            ("severity", .string(severity.rawValue)),
+            ("raised_at", .string(raisedAt.formatted(Self.timestampFormat))),
+            ("summary", .string(summary)),
+        ]
+        return .object(fields)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import VigilStats
+
+/// Why a record cannot get an expectation from a model: the field at fault and the reason.
+public struct FieldProblem: Error, Sendable, Equatable {
+    public let field: String
+    public let reason: String
+}
+
+/// A model's expectation ready to evaluate: E = g⁻¹(η) × exposure for counts, p = g⁻¹(η) for patients,
+/// with the variance that the standardized residual needs (METHODS.md, notation).
+public struct Expectation: Sendable {
+    public enum Form: Sendable {
+        case mean(Double)
+        case rate(Double)
+        case linear(LinearPredictor, logit: Bool)
+    }
+
+    public let form: Form
+    public let offset: Bool
+    /// NB2 size of a `negative_binomial` expectation (variance E + E²/θ).
+    public let theta: Double?
+    /// The baseline fit it came from, when fitted.
+    public let fit: GLMFit?
+
+    /// E (or p) of a record with these covariates and exposure.
+    public func value(covariates: Covariates, exposure: Double?) -> Result<Double, FieldProblem> {
+        switch form {
+        case let .mean(m):
+            return .success(m)
+        case let .rate(r):
+            guard let exposure else { return .failure(FieldProblem(field: "exposure", reason: "missing; E = rate × exposure")) }
+            return .success(r * exposure)
+        case let .linear(predictor, logit):
+            switch predictor.eta(covariates) {
+            case let .failure(p): return .failure(p)
+            case let .success(eta):
+                if logit { return .success(1 / (1 + Foundation.exp(-eta))) }
+                guard offset else { return .success(Foundation.exp(eta)) }
+                guard let exposure else {
+                    return .failure(FieldProblem(field: "exposure", reason: "missing; the model's offset is log(exposure)"))
+                }
+                return .success(Foundation.exp(eta) * exposure)
+            }
+        }
+    }
+
+    /// What the detectors see for a count with this expectation.
+    public func input(observed: Double, expected: Double) -> DetectorInput {
+        if let theta { return .negativeBinomial(observed: observed, expected: expected, theta: theta) }
+        return .poisson(observed: observed, expected: expected)
+    }
+}
+
+/// η = intercept + Σ terms, from published coefficients or a baseline fit.
+public struct LinearPredictor: Sendable {
+    public enum Term: Sendable {
+        /// β × the covariate's numeric value.
+        case linear(String, Double)
+        /// β of the record's level; levels absent from the table are an error (not the reference).
+        case levels(String, [String: Double])
+        /// β when every condition holds.
+        case when([PublishedModel.Condition], Double)
+    }
+
+    public let intercept: Double
+    public let terms: [Term]
+
+    /// Covariates this predictor reads.
+    public var covariates: [String] {
+        var names: [String] = []
+        for term in terms {
+            switch term {
+            case let .linear(n, _), let .levels(n, _): if !names.contains(n) { names.append(n) }
+            case let .when(conditions, _): for c in conditions where !names.contains(c.covariate) { names.append(c.covariate) }
+            }
+        }
+        return names
+    }
+
+    public func eta(_ covariates: Covariates) -> Result<Double, FieldProblem> {
+        var eta = intercept
+        for term in terms {
+            switch term {
+            case let .linear(name, beta):
+                switch Self.number(covariates, name) {
+                case let .success(x): eta += beta * x
+                case let .failure(p): return .failure(p)
+                }
+            case let .levels(name, table):
+                guard let level = covariates[name] else { return .failure(FieldProblem(field: name, reason: "missing; the model needs it")) }
+                guard let beta = table[level] else {
+                    return .failure(FieldProblem(field: name, reason: "level \"\(level)\" was not in the baseline (the fitted levels are \(table.keys.sorted().joined(separator: ", ")))"))
+                }
+                eta += beta
+            case let .when(conditions, beta):
+                var holds = true
+                for condition in conditions {
+                    switch Self.test(condition, covariates) {
+                    case let .success(h): holds = holds && h
+                    case let .failure(p): return .failure(p)
+                    }
+                }
+                if holds { eta += beta }
+            }
+        }
+        return .success(eta)
+    }
+
+    static func number(_ covariates: Covariates, _ name: String) -> Result<Double, FieldProblem> {
+        guard let text = covariates[name] else { return .failure(FieldProblem(field: name, reason: "missing; the model needs it")) }
+        guard let x = Double(text.trimmingCharacters(in: .whitespaces)), x.isFinite else {
+            return .failure(FieldProblem(field: name, reason: "\"\(text)\" is not a number"))
+        }
+        return .success(x)
+    }
+
+    static func test(_ condition: PublishedModel.Condition, _ covariates: Covariates) -> Result<Bool, FieldProblem> {
+        switch condition.test {
+        case let .levels(levels):
+            guard let value = covariates[condition.covariate] else {
+                return .failure(FieldProblem(field: condition.covariate, reason: "missing; the model needs it"))
+            }
+            return .success(levels.contains(value.trimmingCharacters(in: .whitespaces)))
+        case let .bounds(gt, ge, lt, le):
+            switch number(covariates, condition.covariate) {
+            case let .failure(p): return .failure(p)
+            case let .success(x):
+                if let gt, !(x > gt) { return .success(false) }
+                if let ge, !(x >= ge) { return .success(false) }
+                if let lt, !(x < lt) { return .success(false) }
+                if let le, !(x <= le) { return .success(false) }
+                return .success(true)
+            }
+        }
+    }
+}
+
+extension Expectation {
+    /// The expectation a model states without data (`mean`, `rate`, `coefficients`), nil for fitted kinds.
+    public init?(stated spec: ExpectedSpec) {
+        switch spec.kind {
+        case let .mean(m): self.init(form: .mean(m), offset: false, theta: nil, fit: nil)
+        case let .rate(r): self.init(form: .rate(r), offset: true, theta: nil, fit: nil)
+        case let .coefficients(published):
+            let terms: [LinearPredictor.Term] = published.terms.map { term in
+                switch term.body {
+                case let .linear(name): .linear(name, term.beta)
+                case let .when(conditions): .when(conditions, term.beta)
+                }
+            }
+            self.init(form: .linear(LinearPredictor(intercept: published.intercept, terms: terms), logit: published.link == .logit),
+                      offset: spec.offset, theta: nil, fit: nil)
+        case .poisson, .negativeBinomial, .logistic:
+            return nil
+        }
+    }
+}

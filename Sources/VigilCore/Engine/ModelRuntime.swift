@@ -1,0 +1,104 @@
+import Foundation
+import VigilStats
+
+/// A model with what its data gave it: the expectation (stated or fitted on the baseline) and each
+/// detector's threshold (stated or calibrated from `arl0`).
+public struct ModelRuntime: Sendable {
+    public let config: ModelConfig
+    public internal(set) var expectation: Expectation?
+    /// Threshold per detector (h, or L for an EWMA); nil until an `arl0` can be calibrated.
+    public internal(set) var thresholds: [Double?]
+    /// Why the model cannot evaluate yet (no baseline, a failed fit or calibration), or nil.
+    public internal(set) var problem: String?
+
+    init(config: ModelConfig) {
+        self.config = config
+        self.expectation = Expectation(stated: config.expected)
+        self.thresholds = config.detectors.map(\.threshold)
+    }
+
+    /// Covariates a record must carry for this model.
+    public var neededCovariates: [String] {
+        if case let .coefficients(published) = config.expected.kind { return published.covariates }
+        return config.expected.covariates
+    }
+
+    public var needsExposure: Bool {
+        switch config.expected.kind {
+        case .rate: true
+        case .mean: false
+        default: config.expected.offset
+        }
+    }
+
+    /// Fresh detectors with the current thresholds, nil when one is still unknown.
+    func makeDetectors() -> [AnyDetector]? {
+        var out: [AnyDetector] = []
+        for (spec, threshold) in zip(config.detectors, thresholds) {
+            guard let t = threshold else { return nil }
+            switch spec.kind {
+            case .poissonCUSUM:
+                out.append(.poissonCUSUM(PoissonCUSUM(ratio: spec.ratio ?? 2, h: t, reset: spec.reset)))
+            case .negbinCUSUM:
+                guard let theta = spec.theta ?? expectation?.theta else { return nil }
+                out.append(.negativeBinomialCUSUM(NegativeBinomialCUSUM(ratio: spec.ratio ?? 2, theta: theta, h: t, reset: spec.reset)))
+            case .normalCUSUM:
+                out.append(.normalCUSUM(NormalCUSUM(k: spec.k ?? ModelDefaults.normalCUSUMk, h: t, direction: spec.direction, reset: spec.reset)))
+            case .ewma:
+                out.append(.ewma(EWMA(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: t, direction: spec.direction, reset: spec.reset)))
+            case .bernoulliCUSUM:
+                out.append(.bernoulliCUSUM(BernoulliCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: t, reset: spec.reset)))
+            }
+        }
+        return out
+    }
+
+    /// Solves every `arl0:` threshold (METHODS.md, "Average run length"): normal CUSUM and EWMA need no data;
+    /// count CUSUMs are calibrated at `arl_expected` or the median baseline E, the Bernoulli CUSUM over the
+    /// risk mix of the baseline patients.
+    mutating func calibrate(baselineExpected: [Double]) {
+        for (i, spec) in config.detectors.enumerated() where spec.threshold == nil {
+            guard let target = spec.arl0 else { continue }
+            do {
+                thresholds[i] = try Self.threshold(spec, arl0: target, theta: spec.theta ?? expectation?.theta,
+                                                   baselineExpected: baselineExpected)
+            } catch {
+                thresholds[i] = nil
+                problem = "model \(config.name), detector \(spec.id): cannot calibrate arl0 \(spec.arl0 ?? 0): \(error)"
+            }
+        }
+    }
+
+    struct CalibrationFailure: Error, CustomStringConvertible { let description: String }
+
+    static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double]) throws -> Double {
+        func typicalE() throws -> Double {
+            if let e = spec.arlExpected { return e }
+            let sorted = baselineExpected.filter { $0 > 0 }.sorted()
+            guard !sorted.isEmpty else {
+                throw CalibrationFailure(description: "no baseline expectations to calibrate at; give arl_expected")
+            }
+            let n = sorted.count
+            return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+        }
+        switch spec.kind {
+        case .normalCUSUM:
+            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.normalCUSUM(k: spec.k ?? ModelDefaults.normalCUSUMk, h: $0, sided: .one) }
+        case .ewma:
+            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.ewma(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: $0, sided: .one) }
+        case .poissonCUSUM:
+            let e = try typicalE()
+            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.poissonCUSUM(ratio: spec.ratio ?? 2, h: $0, expected: e) }
+        case .negbinCUSUM:
+            guard let theta else { throw CalibrationFailure(description: "no theta yet (the baseline fit gives it)") }
+            let e = try typicalE()
+            return try ARL.threshold(forARL0: arl0, initial: 2) {
+                try ARL.negativeBinomialCUSUM(ratio: spec.ratio ?? 2, theta: theta, h: $0, expected: e)
+            }
+        case .bernoulliCUSUM:
+            let risks = baselineExpected.filter { $0 > 0 && $0 < 1 }
+            guard !risks.isEmpty else { throw CalibrationFailure(description: "no baseline patients to calibrate over") }
+            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.bernoulliCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: $0, risks: risks) }
+        }
+    }
+}

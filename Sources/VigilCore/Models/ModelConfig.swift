@@ -1,0 +1,161 @@
+import VigilStats
+
+/// One model file of `Models/` (SPEC §2), validated.
+public struct ModelConfig: Sendable {
+    public let name: String
+    public let measure: String
+    public let unit: PeriodUnit
+    public let description: String?
+    public let expected: ExpectedSpec
+    public var detectors: [DetectorSpec]
+    public let alert: AlertSpec
+    /// SHA-256 of the file's bytes, first 12 hex digits (SPEC §3 `model_version`).
+    public let version: String
+    public let path: String
+
+    public var isPatientLevel: Bool { unit == .patient }
+}
+
+/// Every default of a model file, written once (README "Model files" lists them).
+public enum ModelDefaults {
+    public static let unit = PeriodUnit.month
+    public static let severity = Severity.warning
+    public static let cooldown = 0
+    public static let reset = ResetMode.zero
+    public static let direction = Direction.up
+    public static let normalCUSUMk = 0.5
+    public static let ewmaLambda = 0.2
+    /// `offset: exposure` for count models; logistic models have no offset.
+    public static let countOffset = true
+}
+
+public enum Severity: String, Sendable, Codable, CaseIterable {
+    case info, warning, critical
+}
+
+/// How E (aggregate) or p (patient) is obtained.
+public struct ExpectedSpec: Sendable {
+    public enum Kind: Sendable {
+        case mean(Double)
+        case rate(Double)
+        case poisson
+        case negativeBinomial
+        case logistic
+        case coefficients(PublishedModel)
+
+        public var name: String {
+            switch self {
+            case .mean: "mean"
+            case .rate: "rate"
+            case .poisson: "poisson"
+            case .negativeBinomial: "negative_binomial"
+            case .logistic: "logistic"
+            case .coefficients: "coefficients"
+            }
+        }
+
+        /// Fitted on the baseline window by the statistical core.
+        public var family: GLMFit.FamilyKind? {
+            switch self {
+            case .poisson: .poisson
+            case .negativeBinomial: .negbin
+            case .logistic: .binomial
+            default: nil
+            }
+        }
+    }
+
+    public let kind: Kind
+    public let covariates: [String]
+    /// log(exposure) is the offset.
+    public let offset: Bool
+    public let baseline: BaselineWindow?
+    /// Reference level per categorical covariate.
+    public let references: [String: String]
+}
+
+/// Inclusive baseline window: periods of the model's unit, or days for patient-level models.
+public struct BaselineWindow: Sendable, Equatable {
+    public let from: Period
+    public let to: Period
+
+    public func contains(_ p: Period) -> Bool { p >= from && p <= to }
+}
+
+/// Published estimates: an intercept plus `when` and `linear` terms (SPEC §2).
+public struct PublishedModel: Sendable {
+    public enum LinkName: String, Sendable, CaseIterable { case log, logit }
+    public let link: LinkName
+    public let intercept: Double
+    public let terms: [Term]
+
+    public struct Term: Sendable {
+        public enum Body: Sendable {
+            case when([Condition])
+            case linear(String)
+        }
+        public let body: Body
+        public let beta: Double
+    }
+
+    public struct Condition: Sendable {
+        public enum Test: Sendable {
+            case levels([String])
+            case bounds(gt: Double?, ge: Double?, lt: Double?, le: Double?)
+        }
+        public let covariate: String
+        public let test: Test
+    }
+
+    /// Covariates the terms read, in first-use order.
+    public var covariates: [String] {
+        var seen: [String] = []
+        for term in terms {
+            switch term.body {
+            case let .when(conditions): for c in conditions where !seen.contains(c.covariate) { seen.append(c.covariate) }
+            case let .linear(name): if !seen.contains(name) { seen.append(name) }
+            }
+        }
+        return seen
+    }
+}
+
+/// One detector of a model: its type and keys (SPEC §2 table). `h`/`L` may be nil until calibration
+/// fills them from `arl0`.
+public struct DetectorSpec: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case poissonCUSUM = "poisson_cusum"
+        case negbinCUSUM = "negbin_cusum"
+        case normalCUSUM = "normal_cusum"
+        case ewma
+        case bernoulliCUSUM = "bernoulli_cusum"
+    }
+
+    public let id: String
+    public let kind: Kind
+    public var ratio: Double?
+    public var theta: Double?
+    public var k: Double?
+    public var lambda: Double?
+    public var oddsRatio: Double?
+    /// `h` for CUSUMs, `L` for the EWMA.
+    public var threshold: Double?
+    public var arl0: Double?
+    /// The expected count at which a count CUSUM's `arl0` is met (default: the median baseline E).
+    public var arlExpected: Double?
+    public var direction: Direction
+    public var reset: ResetMode
+    /// Where the detector is written, for calibration messages.
+    public let line: Int
+    public let column: Int
+
+    /// The threshold key of this type in model files.
+    public var thresholdKey: String { kind == .ewma ? "L" : "h" }
+}
+
+public struct AlertSpec: Sendable {
+    public let severity: Severity
+    public let cooldown: Int
+    /// nil: every sink.
+    public let sinks: [String]?
+}

@@ -1,0 +1,389 @@
+import Crypto
+import Foundation
+import VigilStats
+
+/// Reads and validates model files, reporting every problem with its file, line and column.
+public enum ModelConfigParser {
+    static let topKeys = ["model", "measure", "unit", "description", "expected", "detectors", "alert"]
+
+    /// Loads every `*.yaml`/`*.yml` of a directory (sorted by name), or one file; model names must be
+    /// unique across them.
+    public static func load(path: String) throws -> [ModelConfig] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigErrors(problems: [ConfigProblem(file: path, line: 0, column: 0, message: "no such file or directory")])
+        }
+        var files = [path]
+        if isDirectory.boolValue {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            files = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "\(path)/\($0)" }
+            guard !files.isEmpty else {
+                throw ConfigErrors(problems: [ConfigProblem(file: path, line: 0, column: 0, message: "no model files (*.yaml) here")])
+            }
+        }
+        return try load(files: files)
+    }
+
+    public static func load(files: [String]) throws -> [ModelConfig] {
+        var models: [ModelConfig] = []
+        var problems: [ConfigProblem] = []
+        var seen: [String: String] = [:]
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                problems.append(ConfigProblem(file: file, line: 0, column: 0, message: "cannot read the file"))
+                continue
+            }
+            switch parse(data: [UInt8](data), file: file) {
+            case let .success(model):
+                if let other = seen[model.name] {
+                    problems.append(ConfigProblem(file: file, line: 1, column: 1,
+                                                  message: "model: \"\(model.name)\" is also the name of \(other)"))
+                }
+                seen[model.name] = file
+                models.append(model)
+            case let .failure(errors):
+                problems += errors.problems
+            }
+        }
+        if !problems.isEmpty { throw ConfigErrors(problems: problems) }
+        return models
+    }
+
+    public static func version(of bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).prefix(6).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func parse(data: [UInt8], file: String) -> Result<ModelConfig, ConfigErrors> {
+        let diagnostics = Diagnostics(file: file)
+        guard let text = String(validating: data, as: UTF8.self) else {
+            return .failure(ConfigErrors(problems: [ConfigProblem(file: file, line: 1, column: 1, message: "not valid UTF-8")]))
+        }
+        guard let root = YAMLValue.root(text, file: file, diagnostics: diagnostics),
+              let top = root.mapping(allowed: topKeys) else {
+            return .failure(ConfigErrors(problems: diagnostics.problems))
+        }
+        let name = top["model"].flatMap { v -> String? in
+            guard let s = v.string() else { return nil }
+            guard !s.isEmpty, s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) else {
+                v.report("must match [a-z0-9_-]+"); return nil
+            }
+            return s
+        }
+        if top["model"] == nil { root.missing("model") }
+        let measure = top["measure"].flatMap { v -> String? in
+            guard let s = v.string(), !s.isEmpty else { v.report("must be a non-empty text"); return nil }
+            return s
+        }
+        if top["measure"] == nil { root.missing("measure") }
+        let unit = top["unit"].map { $0.choice(PeriodUnit.self, among: PeriodUnit.allCases) } ?? ModelDefaults.unit
+        // With a bad unit, the rest is still checked (as monthly), so one run shows every problem.
+        let checkUnit = unit ?? ModelDefaults.unit
+        let description = top["description"]?.string()
+        var expected: ExpectedSpec? = nil
+        if let e = top["expected"] {
+            expected = parseExpected(e, unit: checkUnit)
+        } else {
+            root.missing("expected")
+        }
+        var detectors: [DetectorSpec] = []
+        if let d = top["detectors"], let items = d.items {
+            if items.isEmpty { d.report("must list at least one detector") }
+            var ids: Set<String> = []
+            for item in items {
+                guard let spec = parseDetector(item, unit: checkUnit, expected: expected) else { continue }
+                if !ids.insert(spec.id).inserted { item.report("id \"\(spec.id)\" is used twice in this model") }
+                detectors.append(spec)
+            }
+        } else if top["detectors"] == nil {
+            root.missing("detectors")
+        }
+        let alert = parseAlert(top["alert"])
+        if let expected {
+            for spec in detectors where spec.arl0 != nil && expected.baseline == nil {
+                if spec.kind == .bernoulliCUSUM {
+                    diagnostics.report(line: spec.line, column: spec.column,
+                                       "detectors.\(spec.id).arl0: a Bernoulli CUSUM is calibrated over the baseline's patients; give expected.baseline or h")
+                } else if (spec.kind == .poissonCUSUM || spec.kind == .negbinCUSUM) && spec.arlExpected == nil {
+                    diagnostics.report(line: spec.line, column: spec.column,
+                                       "detectors.\(spec.id).arl0: a count CUSUM is calibrated at an expected count; give arl_expected or expected.baseline")
+                }
+            }
+        }
+        guard diagnostics.problems.isEmpty, let name, let measure, let unit, let expected, let alert else {
+            return .failure(ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }))
+        }
+        return .success(ModelConfig(name: name, measure: measure, unit: unit, description: description,
+                                    expected: expected, detectors: detectors, alert: alert,
+                                    version: version(of: data), path: file))
+    }
+
+    // MARK: expected
+
+    static func parseExpected(_ value: YAMLValue, unit: PeriodUnit) -> ExpectedSpec? {
+        guard let m = value.mapping(allowed: ["kind", "mean", "rate", "covariates", "offset", "baseline", "reference",
+                                              "link", "intercept", "terms"]) else { return nil }
+        guard let kindValue = m["kind"] else { value.missing("kind"); return nil }
+        let kinds = ["mean", "rate", "poisson", "negative_binomial", "logistic", "coefficients"]
+        guard let kindName = kindValue.scalarText, kinds.contains(kindName) else {
+            kindValue.report("must be one of \(kinds.joined(separator: ", "))"); return nil
+        }
+        let patient = unit == .patient
+        func needs(_ key: String) -> YAMLValue? {
+            if let v = m[key] { return v }
+            value.missing(key)
+            return nil
+        }
+        func refuse(_ keys: [String]) {
+            for key in keys { if let v = m[key] { v.report("does not apply to kind \(kindName)") } }
+        }
+        func positive(_ key: String) -> Double? {
+            guard let v = needs(key), let x = v.number() else { return nil }
+            guard x > 0 else { v.report("must be a number > 0"); return nil }
+            return x
+        }
+        var kind: ExpectedSpec.Kind? = nil
+        switch kindName {
+        case "mean":
+            refuse(["rate", "covariates", "baseline", "reference", "link", "intercept", "terms", "offset"])
+            kind = positive("mean").map { .mean($0) }
+        case "rate":
+            refuse(["mean", "covariates", "baseline", "reference", "link", "intercept", "terms", "offset"])
+            kind = positive("rate").map { .rate($0) }
+        case "poisson", "negative_binomial", "logistic":
+            refuse(["mean", "rate", "link", "intercept", "terms"])
+            kind = kindName == "poisson" ? .poisson : kindName == "logistic" ? .logistic : .negativeBinomial
+            if m["baseline"] == nil { value.missing("baseline") }
+        default:
+            refuse(["mean", "rate", "covariates", "reference"])
+            kind = parsePublished(m, value, unit: unit).map { .coefficients($0) }
+        }
+        if kindName == "logistic" && !patient {
+            kindValue.report("logistic models are patient-level: set unit: patient")
+        }
+        if ["mean", "rate", "poisson", "negative_binomial"].contains(kindName) && patient {
+            kindValue.report("\(kindName) is for aggregate counts; unit: patient needs logistic or coefficients with link: logit")
+        }
+        if case let .coefficients(published)? = kind {
+            if published.link == .logit && !patient { m["link"]?.report("logit is for patient-level models (unit: patient)") }
+            if published.link == .log && patient { m["link"]?.report("log is for aggregate counts; patient-level models use logit") }
+        }
+        let covariates = m["covariates"]?.strings() ?? []
+        var offset = !patient && ModelDefaults.countOffset
+        if let o = m["offset"] {
+            switch o.scalarText {
+            case "exposure" where !patient: offset = true
+            case "none": offset = false
+            default: o.report(patient ? "must be none (patient-level models have no exposure)" : "must be exposure or none")
+            }
+        }
+        if case .rate = kind { offset = true }
+        var baseline: BaselineWindow? = nil
+        if let b = m["baseline"] { baseline = parseBaseline(b, unit: unit) }
+        var references: [String: String] = [:]
+        if let r = m["reference"], let entries = r.entries {
+            for (key, level) in entries {
+                if !covariates.contains(key) { level.report("\(key) is not among covariates") }
+                if let s = level.string() { references[key] = s }
+            }
+        }
+        guard let kind else { return nil }
+        return ExpectedSpec(kind: kind, covariates: covariates, offset: offset, baseline: baseline, references: references)
+    }
+
+    static func parseBaseline(_ value: YAMLValue, unit: PeriodUnit) -> BaselineWindow? {
+        guard let m = value.mapping(allowed: ["from", "to"]) else { return nil }
+        func period(_ key: String, end: Bool) -> Period? {
+            guard let v = m[key] else { value.missing(key); return nil }
+            guard let text = v.scalarText, let p = Period.parse(Substring(text)) else {
+                v.report("must be a period such as \(unit == .patient ? "2022-01-01 or 2022-01" : example(unit))"); return nil
+            }
+            if unit == .patient {
+                switch p.unit {
+                case .day: return p
+                case .month:   // the whole month
+                    let year = p.ordinal.floorDiv(12), month = p.ordinal - year * 12 + 1
+                    let day = end ? CivilDate.days(year, month, CivilDate.daysInMonth(year, month)) : CivilDate.days(year, month, 1)
+                    return Period(unit: .day, ordinal: day)
+                default:
+                    v.report("must be a date (2022-01-01) or a month (2022-01) for a patient-level model"); return nil
+                }
+            }
+            guard p.unit == unit else {
+                v.report("must be a period of the model's unit (\(unit.rawValue)), such as \(example(unit))"); return nil
+            }
+            return p
+        }
+        guard let from = period("from", end: false), let to = period("to", end: true) else { return nil }
+        guard from <= to else { value.report("from (\(from)) is after to (\(to))"); return nil }
+        return BaselineWindow(from: from, to: to)
+    }
+
+    static func example(_ unit: PeriodUnit) -> String {
+        switch unit {
+        case .day, .patient: "2022-01-01"
+        case .week: "2022-W01"
+        case .month: "2022-01"
+        case .quarter: "2022-Q1"
+        case .year: "2022"
+        }
+    }
+
+    static func parsePublished(_ m: [String: YAMLValue], _ value: YAMLValue, unit: PeriodUnit) -> PublishedModel? {
+        var link: PublishedModel.LinkName = unit == .patient ? .logit : .log
+        if let l = m["link"] { link = l.choice(PublishedModel.LinkName.self, among: PublishedModel.LinkName.allCases) ?? link }
+        guard let interceptValue = m["intercept"] else { value.missing("intercept"); return nil }
+        let intercept = interceptValue.number()
+        var terms: [PublishedModel.Term] = []
+        var ok = intercept != nil
+        if let t = m["terms"], let items = t.items {
+            for item in items {
+                if let term = parseTerm(item) { terms.append(term) } else { ok = false }
+            }
+        }
+        guard ok, let intercept else { return nil }
+        return PublishedModel(link: link, intercept: intercept, terms: terms)
+    }
+
+    static func parseTerm(_ item: YAMLValue) -> PublishedModel.Term? {
+        guard let m = item.mapping(allowed: ["when", "linear", "beta"]) else { return nil }
+        guard let betaValue = m["beta"] else { item.missing("beta"); return nil }
+        let beta = betaValue.number()
+        switch (m["when"], m["linear"]) {
+        case let (when?, nil):
+            guard let entries = when.entries else { return nil }
+            if entries.isEmpty { when.report("must name at least one condition") }
+            var conditions: [PublishedModel.Condition] = []
+            for (covariate, test) in entries {
+                guard let t = parseTest(test) else { continue }
+                conditions.append(PublishedModel.Condition(covariate: covariate, test: t))
+            }
+            guard let beta, conditions.count == entries.count, !entries.isEmpty else { return nil }
+            return PublishedModel.Term(body: .when(conditions), beta: beta)
+        case let (nil, linear?):
+            guard let name = linear.string(), let beta else { return nil }
+            return PublishedModel.Term(body: .linear(name), beta: beta)
+        case (nil, nil):
+            item.report("a term needs when: (conditions) or linear: (a covariate)"); return nil
+        default:
+            item.report("a term has when: or linear:, not both"); return nil
+        }
+    }
+
+    static func parseTest(_ value: YAMLValue) -> PublishedModel.Condition.Test? {
+        switch value.node {
+        case .scalar:
+            return value.string().map { .levels([$0]) }
+        case .sequence:
+            guard let levels = value.strings(), !levels.isEmpty else { value.report("must list at least one level"); return nil }
+            return .levels(levels)
+        case .mapping:
+            guard let m = value.mapping(allowed: ["gt", "ge", "lt", "le"]) else { return nil }
+            guard !m.isEmpty else { value.report("needs a bound: gt, ge, lt or le"); return nil }
+            let gt = m["gt"]?.number(), ge = m["ge"]?.number(), lt = m["lt"]?.number(), le = m["le"]?.number()
+            if (m["gt"] != nil && gt == nil) || (m["ge"] != nil && ge == nil) || (m["lt"] != nil && lt == nil)
+                || (m["le"] != nil && le == nil) { return nil }
+            if gt != nil && ge != nil { value.report("gt and ge together: keep one"); return nil }
+            if lt != nil && le != nil { value.report("lt and le together: keep one"); return nil }
+            return .bounds(gt: gt, ge: ge, lt: lt, le: le)
+        case .alias:
+            value.report("aliases are not supported here"); return nil
+        }
+    }
+
+    // MARK: detectors
+
+    static let detectorKeys: [DetectorSpec.Kind: [String]] = [
+        .poissonCUSUM: ["ratio", "h", "arl0", "arl_expected", "reset"],
+        .negbinCUSUM: ["ratio", "theta", "h", "arl0", "arl_expected", "reset"],
+        .normalCUSUM: ["k", "h", "arl0", "direction", "reset"],
+        .ewma: ["lambda", "L", "arl0", "direction", "reset"],
+        .bernoulliCUSUM: ["odds_ratio", "h", "arl0", "reset"],
+    ]
+
+    static func parseDetector(_ item: YAMLValue, unit: PeriodUnit, expected: ExpectedSpec?) -> DetectorSpec? {
+        guard let entries = item.entries else { return nil }
+        let typeNames = DetectorSpec.Kind.allCases.map(\.rawValue)
+        guard let typeValue = entries.first(where: { $0.key == "type" })?.value else { item.missing("type"); return nil }
+        guard let typeText = typeValue.scalarText, let kind = DetectorSpec.Kind(rawValue: typeText) else {
+            typeValue.report("must be one of \(typeNames.joined(separator: ", "))"); return nil
+        }
+        guard let m = item.mapping(allowed: ["id", "type"] + (detectorKeys[kind] ?? [])) else { return nil }
+        var ok = true
+        func fail(_ v: YAMLValue, _ message: String) { v.report(message); ok = false }
+        var id = ""
+        if let v = m["id"], let s = v.string() {
+            if s.isEmpty || !s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) {
+                fail(v, "must match [a-z0-9_-]+")
+            }
+            id = s
+        } else if m["id"] == nil { item.missing("id"); ok = false } else { ok = false }
+        if kind == .bernoulliCUSUM && unit != .patient {
+            fail(typeValue, "bernoulli_cusum watches patient-level records: the model needs unit: patient")
+        }
+        if kind != .bernoulliCUSUM && unit == .patient {
+            fail(typeValue, "\(kind.rawValue) watches counts per period; patient-level models use bernoulli_cusum")
+        }
+        func positive(_ key: String) -> Double? {
+            guard let v = m[key] else { return nil }
+            guard let x = v.number() else { ok = false; return nil }
+            guard x > 0 else { fail(v, "must be a number > 0"); return nil }
+            return x
+        }
+        func ratioKey(_ key: String) -> Double? {
+            guard let v = m[key] else { item.missing(key); ok = false; return nil }
+            guard let x = v.number(), x > 0, x != 1 else { fail(v, "must be a number > 0 and != 1"); return nil }
+            return x
+        }
+        var spec = DetectorSpec(id: id, kind: kind, direction: ModelDefaults.direction, reset: ModelDefaults.reset,
+                                line: item.line, column: item.column)
+        switch kind {
+        case .poissonCUSUM: spec.ratio = ratioKey("ratio")
+        case .negbinCUSUM:
+            spec.ratio = ratioKey("ratio")
+            spec.theta = positive("theta")
+            if m["theta"] == nil, let expected, expected.kind.family != .negbin {
+                fail(typeValue, "negbin_cusum needs theta: give it, or use expected.kind: negative_binomial (whose fitted θ it takes)")
+            }
+        case .normalCUSUM:
+            spec.k = ModelDefaults.normalCUSUMk
+            if let v = m["k"] { if let x = v.number() { if x < 0 { fail(v, "must be a number >= 0") } else { spec.k = x } } else { ok = false } }
+        case .ewma:
+            spec.lambda = ModelDefaults.ewmaLambda
+            if let v = m["lambda"] {
+                if let x = v.number(), x > 0, x <= 1 { spec.lambda = x } else { fail(v, "must be a number in (0, 1]") }
+            }
+        case .bernoulliCUSUM: spec.oddsRatio = ratioKey("odds_ratio")
+        }
+        let thresholdKey = spec.thresholdKey
+        spec.threshold = positive(thresholdKey)
+        if let v = m["arl0"] {
+            if let x = v.number(), x > 1 { spec.arl0 = x } else { fail(v, "must be a number > 1 (periods, or patients)") }
+        }
+        spec.arlExpected = positive("arl_expected")
+        switch (m[thresholdKey], m["arl0"]) {
+        case (nil, nil): item.report("give \(thresholdKey) (the threshold) or arl0 (to have vigil calibrate it)"); ok = false
+        case let (_?, a?): fail(a, "give \(thresholdKey) or arl0, not both")
+        default: break
+        }
+        if let v = m["direction"] { if let d = v.choice(Direction.self, among: Direction.allCases) { spec.direction = d } else { ok = false } }
+        if let v = m["reset"] { if let r = v.choice(ResetMode.self, among: ResetMode.allCases) { spec.reset = r } else { ok = false } }
+        return ok ? spec : nil
+    }
+
+    // MARK: alert
+
+    static func parseAlert(_ value: YAMLValue?) -> AlertSpec? {
+        guard let value else { return AlertSpec(severity: ModelDefaults.severity, cooldown: ModelDefaults.cooldown, sinks: nil) }
+        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks"]) else { return nil }
+        var ok = true
+        var severity = ModelDefaults.severity
+        if let v = m["severity"] { if let s = v.choice(Severity.self, among: Severity.allCases) { severity = s } else { ok = false } }
+        var cooldown = ModelDefaults.cooldown
+        if let v = m["cooldown"] {
+            if let c = Int(v.scalarText ?? ""), c >= 0 { cooldown = c } else { v.report("must be a whole number >= 0 (periods)"); ok = false }
+        }
+        var sinks: [String]? = nil
+        if let v = m["sinks"] { if let s = v.strings() { sinks = s } else { ok = false } }
+        return ok ? AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks) : nil
+    }
+}

@@ -1,0 +1,173 @@
+/// The time unit a model counts in (SPEC §2 `unit`).
+public enum PeriodUnit: String, Sendable, Codable, CaseIterable, Comparable {
+    case day, week, month, quarter, year, patient
+
+    /// Coarseness order: a period can be bucketed into its own unit or a coarser one.
+    var rank: Int {
+        switch self {
+        case .day: 0
+        case .week: 1
+        case .month: 2
+        case .quarter: 3
+        case .year: 4
+        case .patient: -1
+        }
+    }
+
+    public static func < (a: PeriodUnit, b: PeriodUnit) -> Bool { a.rank < b.rank }
+}
+
+/// A period of one unit, held as an ordinal so that periods sort and subtract: days since 1970-01-01,
+/// ISO weeks since the week of 1970-01-01 (Monday 1969-12-29), months, quarters and years since year 0.
+public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let unit: PeriodUnit
+    public let ordinal: Int
+
+    public init(unit: PeriodUnit, ordinal: Int) {
+        self.unit = unit
+        self.ordinal = ordinal
+    }
+
+    public static func < (a: Period, b: Period) -> Bool { a.ordinal < b.ordinal }
+
+    /// `YYYY-MM`, `YYYY-Www`, `YYYY-Qn`, `YYYY` or `YYYY-MM-DD`, as a period of its own unit, or nil.
+    public static func parse(_ text: Substring) -> Period? {
+        let u = Array(text.utf8)
+        func digits(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= u.count else { return nil }
+            var v = 0
+            for i in range {
+                let d = Int(u[i]) - 48
+                guard d >= 0 && d <= 9 else { return nil }
+                v = v * 10 + d
+            }
+            return v
+        }
+        guard u.count >= 4, let year = digits(0..<4) else { return nil }
+        if u.count == 4 { return Period(unit: .year, ordinal: year) }
+        guard u[4] == UInt8(ascii: "-") else { return nil }
+        switch u.count {
+        case 7 where u[5] == UInt8(ascii: "Q") || u[5] == UInt8(ascii: "q"):
+            guard let q = digits(6..<7), (1...4).contains(q) else { return nil }
+            return Period(unit: .quarter, ordinal: year * 4 + q - 1)
+        case 7:
+            guard let m = digits(5..<7), (1...12).contains(m) else { return nil }
+            return Period(unit: .month, ordinal: year * 12 + m - 1)
+        case 8 where u[5] == UInt8(ascii: "W") || u[5] == UInt8(ascii: "w"):
+            guard let w = digits(6..<8), w >= 1, w <= CivilDate.isoWeeksInYear(year) else { return nil }
+            let monday = CivilDate.isoWeekOneMonday(year) + (w - 1) * 7
+            return Period(unit: .week, ordinal: CivilDate.weekOrdinal(day: monday))
+        case 10 where u[7] == UInt8(ascii: "-"):
+            guard let m = digits(5..<7), let d = digits(8..<10), (1...12).contains(m),
+                  d >= 1, d <= CivilDate.daysInMonth(year, m) else { return nil }
+            return Period(unit: .day, ordinal: CivilDate.days(year, m, d))
+        default:
+            return nil
+        }
+    }
+
+    /// The period of `unit` that contains this one, or nil when `unit` is finer (a month has no week).
+    /// Weeks go to the month, quarter or year of their Thursday (ISO 8601's rule for the week's year).
+    public func bucketed(into target: PeriodUnit) -> Period? {
+        if target == unit { return self }
+        guard target != .patient, unit != .patient, unit < target else { return nil }
+        switch unit {
+        case .day:
+            if target == .week { return Period(unit: .week, ordinal: CivilDate.weekOrdinal(day: ordinal)) }
+            let (y, m, _) = CivilDate.civil(ordinal)
+            return Period(unit: .month, ordinal: y * 12 + m - 1).bucketed(into: target)
+        case .week:
+            if target == .year {
+                return Period(unit: .year, ordinal: CivilDate.civil(CivilDate.weekMonday(ordinal) + 3).year)
+            }
+            return Period(unit: .day, ordinal: CivilDate.weekMonday(ordinal) + 3).bucketed(into: target)
+        case .month:
+            let year = ordinal.floorDiv(12), month0 = ordinal - year * 12
+            return target == .quarter ? Period(unit: .quarter, ordinal: year * 4 + month0 / 3)
+                                      : Period(unit: .year, ordinal: year)
+        case .quarter:
+            return Period(unit: .year, ordinal: ordinal.floorDiv(4))
+        case .year, .patient:
+            return nil
+        }
+    }
+
+    /// The canonical text of the period: `2025-03`, `2025-W09`, `2025-Q1`, `2025`, `2025-03-01`.
+    public var description: String {
+        func pad(_ v: Int, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        switch unit {
+        case .year: return pad(ordinal, 4)
+        case .quarter: return "\(pad(ordinal.floorDiv(4), 4))-Q\(ordinal - ordinal.floorDiv(4) * 4 + 1)"
+        case .month: return "\(pad(ordinal.floorDiv(12), 4))-\(pad(ordinal - ordinal.floorDiv(12) * 12 + 1, 2))"
+        case .week:
+            let thursday = CivilDate.weekMonday(ordinal) + 3
+            let year = CivilDate.civil(thursday).year
+            let week = (CivilDate.weekMonday(ordinal) - CivilDate.isoWeekOneMonday(year)) / 7 + 1
+            return "\(pad(year, 4))-W\(pad(week, 2))"
+        case .day, .patient:
+            let (y, m, d) = CivilDate.civil(ordinal)
+            return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+        }
+    }
+}
+
+extension Int {
+    @inline(__always) func floorDiv(_ d: Int) -> Int {
+        let q = self / d
+        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
+    }
+}
+
+/// Proleptic Gregorian calendar arithmetic on day numbers (days since 1970-01-01), after Howard Hinnant's
+/// `days_from_civil` / `civil_from_days`.
+public enum CivilDate {
+    public static func days(_ y: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y - 1 : y
+        let era = y.floorDiv(400)
+        let yoe = y - era * 400
+        let mp = (m + 9) % 12
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    public static func civil(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719468
+        let era = z.floorDiv(146097)
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    public static func isLeap(_ y: Int) -> Bool { y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) }
+
+    public static func daysInMonth(_ y: Int, _ m: Int) -> Int {
+        [31, isLeap(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
+    }
+
+    /// 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
+    public static func weekday(_ days: Int) -> Int { days + 3 - (days + 3).floorDiv(7) * 7 }
+
+    /// The Monday of ISO week 1: the week holding the year's first Thursday (the week of 4 January).
+    public static func isoWeekOneMonday(_ year: Int) -> Int {
+        let jan4 = days(year, 1, 4)
+        return jan4 - weekday(jan4)
+    }
+
+    /// 53 when the year starts on a Thursday, or is a leap year starting on a Wednesday; else 52.
+    public static func isoWeeksInYear(_ year: Int) -> Int {
+        (isoWeekOneMonday(year + 1) - isoWeekOneMonday(year)) / 7
+    }
+
+    /// Week ordinal of the ISO week holding `day`: weeks since the one starting Monday 1969-12-29.
+    public static func weekOrdinal(day: Int) -> Int { (day + 3).floorDiv(7) }
+
+    public static func weekMonday(_ ordinal: Int) -> Int { ordinal * 7 - 3 }
+}

@@ -1,0 +1,318 @@
+import Foundation
+
+/// How a feed's own column names map to SPEC §1's fields (NHSN exports say `orgID`, `summaryYM`,
+/// `numCLABSI`, `numCLDays`), and the measure of files that have no `measure` column.
+public struct ColumnMapping: Sendable, Equatable {
+    /// Source column name → SPEC field name (`facility_id`, `period`, `events`, `exposure`, …).
+    public var columns: [String: String]
+    /// The measure of every record whose file has no `measure` column.
+    public var measure: String?
+
+    public init(columns: [String: String] = [:], measure: String? = nil) {
+        self.columns = columns
+        self.measure = measure
+    }
+}
+
+/// The two wire formats of SPEC §1, chosen by file extension or HTTP Content-Type.
+public enum RecordFormat: String, Sendable {
+    case csv, ndjson
+
+    public init?(path: String) {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "csv": self = .csv
+        case "ndjson", "jsonl": self = .ndjson
+        default: return nil
+        }
+    }
+
+    public init?(contentType: String) {
+        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        switch media {
+        case "text/csv": self = .csv
+        case "application/x-ndjson", "application/jsonl", "application/ndjson": self = .ndjson
+        default: return nil
+        }
+    }
+}
+
+/// Turns CSV or NDJSON rows into records, one row at a time: a good row goes to `accept`, a bad one to
+/// `reject` with its line, field and reason, and reading goes on (SPEC §1).
+public struct RecordReader {
+    public static let aggregateFields: Set<String> = ["facility_id", "measure", "period", "events", "exposure"]
+    public static let patientFields: Set<String> = ["facility_id", "measure", "time", "outcome", "episode_id"]
+
+    public let mapping: ColumnMapping
+
+    public init(mapping: ColumnMapping = ColumnMapping()) {
+        self.mapping = mapping
+    }
+
+    /// Reads a file; throws only when it cannot be opened or its format is unknown.
+    public func read(path: String, format: RecordFormat? = nil, accept: (Record) -> Void,
+                     reject: (RowError) -> Void) throws {
+        guard let format = format ?? RecordFormat(path: path) else {
+            throw RowError(source: path, line: 0, field: nil,
+                           reason: "unknown format: name the file .csv, .ndjson or .jsonl")
+        }
+        let name = (path as NSString).lastPathComponent
+        switch format {
+        case .csv:
+            var reader: CSVReader
+            do {
+                reader = try CSVReader(path: path, source: name)
+            } catch {
+                throw RowError(source: path, line: 0, field: nil, reason: "cannot open the file (missing or not readable)")
+            }
+            readCSV(reader: &reader, accept: accept, reject: reject)
+        case .ndjson:
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw RowError(source: path, line: 0, field: nil, reason: "cannot open the file (missing or not readable)")
+            }
+            defer { try? handle.close() }
+            // Whole lines at a time, so memory stays at one chunk plus the longest line.
+            var pending: [UInt8] = []
+            var line = 0
+            while true {
+                let chunk = handle.readData(ofLength: 1 << 20)
+                if chunk.isEmpty { break }
+                pending.append(contentsOf: chunk)
+                guard let last = pending.lastIndex(of: 0x0A) else { continue }
+                readNDJSON(source: name, bytes: pending[...last], firstLine: line, accept: accept, reject: reject)
+                line += pending[...last].reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+                pending.removeFirst(last + 1)
+            }
+            if !pending.isEmpty { readNDJSON(source: name, bytes: pending[...], firstLine: line, accept: accept, reject: reject) }
+        }
+    }
+
+    /// Reads a body held in memory (an HTTP batch, a spool file).
+    public func read(source: String, bytes: [UInt8], format: RecordFormat, accept: (Record) -> Void,
+                     reject: (RowError) -> Void) {
+        switch format {
+        case .csv:
+            var reader = CSVReader(source: source, contents: bytes)
+            readCSV(reader: &reader, accept: accept, reject: reject)
+        case .ndjson: readNDJSON(source: source, bytes: bytes[...], firstLine: 0, accept: accept, reject: reject)
+        }
+    }
+
+    // MARK: CSV
+
+    private func readCSV(reader: inout CSVReader, accept: (Record) -> Void, reject: (RowError) -> Void) {
+        let source = reader.source
+        let header: CSVRecord
+        do {
+            guard let h = try reader.next() else {
+                return reject(RowError(source: source, line: 1, field: nil, reason: "the file is empty (no header row)"))
+            }
+            header = h
+        } catch let error as CSVError {
+            return reject(RowError(source: source, line: error.line, field: nil, reason: error.reason))
+        } catch {
+            return reject(RowError(source: source, line: 1, field: nil, reason: "\(error)"))
+        }
+        let names = header.fields.map { name -> String in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            return mapping.columns[trimmed] ?? trimmed
+        }
+        let layout: Layout
+        switch Layout.make(names: names, measure: mapping.measure) {
+        case let .success(l): layout = l
+        case let .failure(reason): return reject(RowError(source: source, line: header.line, field: nil, reason: reason.text))
+        }
+        while true {
+            let row: CSVRecord
+            do {
+                guard let r = try reader.next() else { break }
+                row = r
+            } catch let error as CSVError {
+                reject(RowError(source: source, line: error.line, field: nil, reason: error.reason))
+                continue
+            } catch {
+                continue
+            }
+            if row.fields.count == 1 && row.fields[0].isEmpty { continue }   // blank line
+            guard row.fields.count == names.count else {
+                reject(RowError(source: source, line: row.line, field: nil,
+                                reason: "\(row.fields.count) fields, the header has \(names.count)"))
+                continue
+            }
+            let origin = RecordOrigin(source: source, line: row.line)
+            let covariates = Covariates(names: layout.covariateNames, values: layout.covariateColumns.map { row.fields[$0] })
+            switch layout.record(origin: origin, covariates: covariates, field: { i in row.fields[i] }) {
+            case let .success(record): accept(record)
+            case let .failure(error): reject(error)
+            }
+        }
+    }
+
+    // MARK: NDJSON
+
+    private func readNDJSON(source: String, bytes: ArraySlice<UInt8>, firstLine: Int, accept: (Record) -> Void,
+                            reject: (RowError) -> Void) {
+        var start = bytes.startIndex
+        var line = firstLine
+        if firstLine == 0 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start += 3 }
+        while start < bytes.endIndex {
+            line += 1
+            var end = start
+            while end < bytes.endIndex, bytes[end] != 0x0A { end += 1 }
+            let text = bytes[start..<end]
+            start = end + 1
+            if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            let members: [(String, JSONLine.Value)]
+            do {
+                members = try JSONLine.parseObject(text)
+            } catch let failure as JSONLine.Failure {
+                reject(RowError(source: source, line: line, field: nil, reason: "not a JSON object: \(failure.reason)"))
+                continue
+            } catch {
+                continue
+            }
+            var fields: [String: String] = [:]
+            var covariateNames: [String] = []
+            var covariateValues: [String] = []
+            var conflict: String? = nil
+            func add(_ key: String, _ value: JSONLine.Value, nested: Bool) {
+                let name = mapping.columns[key] ?? key
+                guard case let .text(text) = value else {
+                    if case .object = value { conflict = conflict ?? "\(key): an object is not a value" }
+                    return
+                }
+                if !nested && (Self.aggregateFields.contains(name) || Self.patientFields.contains(name)) {
+                    fields[name] = text
+                } else {
+                    covariateNames.append(name)
+                    covariateValues.append(text)
+                }
+            }
+            for (key, value) in members {
+                if key == "covariates", case let .object(inner) = value {
+                    for (k, v) in inner { add(k, v, nested: true) }
+                } else {
+                    add(key, value, nested: false)
+                }
+            }
+            if let conflict {
+                reject(RowError(source: source, line: line, field: nil, reason: conflict))
+                continue
+            }
+            let names = Array(fields.keys)
+            let layout: Layout
+            switch Layout.make(names: names, measure: mapping.measure) {
+            case let .success(l): layout = l
+            case let .failure(reason):
+                reject(RowError(source: source, line: line, field: nil, reason: reason.replacingOccurrences(of: "the header has", with: "the object has")))
+                continue
+            }
+            let covariates = Covariates(names: CovariateNames(covariateNames), values: covariateValues)
+            switch layout.record(origin: RecordOrigin(source: source, line: line), covariates: covariates,
+                                 field: { i in fields[names[i]] ?? "" }) {
+            case let .success(record): accept(record)
+            case let .failure(error): reject(error)
+            }
+        }
+    }
+}
+
+/// Where SPEC's fields sit in a header, and the checks that turn field text into a record.
+struct Layout {
+    enum Kind { case aggregate, patient }
+    let kind: Kind
+    let facility: Int, measure: Int?, constantMeasure: String?
+    let period: Int, events: Int, exposure: Int?          // aggregate (time, outcome, episode for patient)
+    let covariateNames: CovariateNames
+    let covariateColumns: [Int]
+
+    static func make(names: [String], measure constant: String?) -> Result<Layout, LayoutFailure> {
+        func index(_ n: String) -> Int? { names.firstIndex(of: n) }
+        let kind: Kind
+        if index("events") != nil { kind = .aggregate }
+        else if index("outcome") != nil { kind = .patient }
+        else {
+            return .failure(LayoutFailure("the header has neither events (aggregate records) nor outcome (patient-level records); header: \(names.joined(separator: ", "))"))
+        }
+        let required = kind == .aggregate ? ["facility_id", "period", "events"] : ["facility_id", "time", "outcome"]
+        var missing = required.filter { index($0) == nil }
+        if index("measure") == nil && constant == nil { missing.append("measure") }
+        guard missing.isEmpty else {
+            return .failure(LayoutFailure("missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (the header has \(names.joined(separator: ", ")))"))
+        }
+        let known = kind == .aggregate ? RecordReader.aggregateFields : RecordReader.patientFields
+        var covariateColumns: [Int] = []
+        for (i, n) in names.enumerated() where !known.contains(n) { covariateColumns.append(i) }
+        return .success(Layout(
+            kind: kind, facility: index("facility_id")!, measure: index("measure"), constantMeasure: constant,
+            period: index(kind == .aggregate ? "period" : "time")!,
+            events: index(kind == .aggregate ? "events" : "outcome")!,
+            exposure: index(kind == .aggregate ? "exposure" : "episode_id"),
+            covariateNames: CovariateNames(covariateColumns.map { names[$0] }), covariateColumns: covariateColumns))
+    }
+
+    func record(origin: RecordOrigin, covariates: Covariates, field: (Int) -> String) -> Result<Record, RowError> {
+        func fail(_ f: String?, _ reason: String) -> Result<Record, RowError> {
+            .failure(RowError(source: origin.source, line: origin.line, field: f, reason: reason))
+        }
+        let facility = field(facility).trimmingCharacters(in: .whitespaces)
+        guard !facility.isEmpty else { return fail("facility_id", "missing") }
+        let measureText = measure.map { field($0).trimmingCharacters(in: .whitespaces) } ?? constantMeasure ?? ""
+        guard !measureText.isEmpty else { return fail("measure", "missing") }
+        switch kind {
+        case .aggregate:
+            let periodText = field(period).trimmingCharacters(in: .whitespaces)
+            guard !periodText.isEmpty else { return fail("period", "missing") }
+            guard let p = Period.parse(Substring(periodText)) else {
+                return fail("period", "\"\(periodText)\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY or YYYY-MM-DD)")
+            }
+            let eventsText = field(events).trimmingCharacters(in: .whitespaces)
+            guard !eventsText.isEmpty else { return fail("events", "missing") }
+            guard let count = Self.count(eventsText) else { return fail("events", "\"\(eventsText)\" is not a count >= 0") }
+            var exposureValue: Double? = nil
+            if let exposure {
+                let text = field(exposure).trimmingCharacters(in: .whitespaces)
+                if !text.isEmpty {
+                    guard let v = Double(text), v.isFinite else { return fail("exposure", "\"\(text)\" is not a number") }
+                    guard v > 0 else { return fail("exposure", "\"\(text)\" is not > 0") }
+                    exposureValue = v
+                }
+            }
+            return .success(.aggregate(AggregateRecord(
+                facility: facility, measure: measureText, period: p, events: count, exposure: exposureValue,
+                covariates: covariates, origin: origin)))
+        case .patient:
+            let timeText = field(period).trimmingCharacters(in: .whitespaces)
+            guard !timeText.isEmpty else { return fail("time", "missing") }
+            guard let time = Timestamp.parse(timeText) else {
+                return fail("time", "\"\(timeText)\" is not a date (YYYY-MM-DD) or RFC 3339 date-time")
+            }
+            let outcomeText = field(events).trimmingCharacters(in: .whitespaces)
+            let outcome: Bool
+            switch outcomeText.lowercased() {
+            case "1", "true": outcome = true
+            case "0", "false": outcome = false
+            case "": return fail("outcome", "missing")
+            default: return fail("outcome", "\"\(outcomeText)\" is not an outcome 0/1 (or true/false)")
+            }
+            let episode = exposure.map { field($0).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+            return .success(.patient(PatientRecord(
+                facility: facility, measure: measureText, time: time, outcome: outcome, episode: episode,
+                covariates: covariates, origin: origin)))
+        }
+    }
+
+    /// A non-negative integer, also written as a float with no fraction (`3.0`, as some exports do).
+    static func count(_ text: String) -> Int? {
+        if let v = Int(text) { return v >= 0 ? v : nil }
+        guard let d = Double(text), d.isFinite, d >= 0, d == d.rounded(), d < 9e15 else { return nil }
+        return Int(d)
+    }
+}
+
+struct LayoutFailure: Error, ExpressibleByStringLiteral, CustomStringConvertible {
+    let text: String
+    init(_ text: String) { self.text = text }
+    init(stringLiteral value: String) { text = value }
+    var description: String { text }
+    func replacingOccurrences(of a: String, with b: String) -> String { text.replacingOccurrences(of: a, with: b) }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run the daemon's engine over historical files, in memory; write the trace and the alerts.")
+
+    @Option(help: "A model file or a directory of them.")
+    var models: String
+
+    @Option(name: .customLong("input"), parsing: .upToNextOption,
+            help: "Record files (.csv, .ndjson, .jsonl), applied one batch per file in this order.")
+    var inputs: [String]
+
+    @Option(help: "Write the per-period trace CSV here (- for standard output).")
+    var trace: String?
+
+    @Option(help: "Write the alert events (JSON Lines) here (- for standard output).")
+    var alerts: String?
+
+    @Option(help: "A column mapping (YAML) for feeds with their own column names.")
+    var columns: String?
+
+    @Flag(help: "Exit 1 when any row was rejected.")
+    var strict = false
+
+    func run() throws {
+        let configs: [ModelConfig]
+        let mapping: ColumnMapping
+        do {
+            configs = try ModelConfigParser.load(path: models)
+            mapping = try columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping()
+        } catch let error as ConfigErrors {
+            throw ReportedFailure(message: error.description)
+        }
+        let replay = Replay(models: configs, mapping: mapping)
+        let summary: Replay.Summary
+        do {
+            summary = try replay.run(inputs: inputs) { error in
+                FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+            }
+        } catch let error as RowError {
+            throw ReportedFailure(message: error.description)
+        }
+        if let alerts {
+            let writer = try LineWriter(path: alerts)
+            for event in summary.events { writer.write(event.json.serialized() + "\n") }
+            try writer.close()
+        }
+        var traceRows = 0
+        if let trace { traceRows = try replay.writeTrace(to: trace) }
+        let firing = summary.events.filter { $0.status == .firing }.count
+        let resolved = summary.events.count - firing
+        var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
+            + "\(summary.rejected.count) rejected, \(summary.unmatched) for measures no model watches"]
+        lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end")
+        if trace != nil { lines.append("trace: \(traceRows) rows") }
+        for problem in summary.modelProblems { lines.append("warning: \(problem)") }
+        let out = trace == "-" || alerts == "-" ? FileHandle.standardError : FileHandle.standardOutput
+        out.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        if strict && !summary.rejected.isEmpty {
+            throw ReportedFailure(message: "\(summary.rejected.count) rows rejected (--strict)")
+        }
+    }
+}
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check model files; print file:line:col: message per problem; exit 0 when clean, 1 otherwise.")
+
+    @Argument(help: "Model files or directories of them.")
+    var paths: [String]
+
+    func run() throws {
+        var problems: [ConfigProblem] = []
+        var count = 0
+        for path in paths {
+            do {
+                count += try ModelConfigParser.load(path: path).count
+            } catch let error as ConfigErrors {
+                problems += error.problems
+            }
+        }
+        guard problems.isEmpty else {
+            FileHandle.standardError.write(Data((problems.map(\.description).joined(separator: "\n") + "\n").utf8))
+            throw ExitCode.failure
+        }
+        print("\(count) model\(count == 1 ? "" : "s") valid")
+    }
+}
+
+struct CalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Solve every arl0: detector's threshold and print it.",
+        discussion: """
+            Normal CUSUM and EWMA thresholds need no data. Count CUSUMs are calibrated at arl_expected or at the \
+            median expected count of the baseline; the Bernoulli CUSUM over the risk mix of the baseline patients: \
+            give the baseline records with --input.
+            """)
+
+    @Option(help: "A model file or a directory of them.")
+    var models: String
+
+    @Option(name: .customLong("input"), parsing: .upToNextOption, help: "Record files holding the baseline.")
+    var inputs: [String] = []
+
+    @Option(help: "A column mapping (YAML) for feeds with their own column names.")
+    var columns: String?
+
+    func run() throws {
+        let configs: [ModelConfig]
+        let mapping: ColumnMapping
+        do {
+            configs = try ModelConfigParser.load(path: models)
+            mapping = try columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping()
+        } catch let error as ConfigErrors {
+            throw ReportedFailure(message: error.description)
+        }
+        let replay = Replay(models: configs, mapping: mapping)
+        _ = try replay.run(inputs: inputs)
+        var failed: [String] = []
+        print("model\tdetector\ttype\tarl0\tthreshold")
+        for model in replay.engine.models {
+            for (spec, threshold) in zip(model.config.detectors, model.thresholds) where spec.arl0 != nil {
+                if let threshold {
+                    print("\(model.config.name)\t\(spec.id)\t\(spec.kind.rawValue)\t\(spec.arl0 ?? 0)\t\(spec.thresholdKey): \(threshold)")
+                } else {
+                    failed.append(model.problem ?? "model \(model.config.name), detector \(spec.id): not calibrated")
+                }
+            }
+        }
+        if !failed.isEmpty { throw ReportedFailure(message: failed.joined(separator: "\n")) }
+    }
+}
