@@ -34,7 +34,7 @@ let package = Package(
         .executableTarget(name: "vigil-bench", dependencies: ["VigilStats", "VigilCore"]),
         .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
                     resources: [.copy("References")]),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Replay")]),
         .testTarget(name: "vigilTests", dependencies: ["vigil", "VigilCore"]),
     ]
 )

@@ -108,9 +108,16 @@ public final class Engine {
                 let fresh = evaluate(model: m, facility: facility, now: now, trace: nil)
                 var current = firing[id] ?? [:]
                 let freshIDs = Set(fresh.map(\.id))
-                for alert in fresh where current[alert.id] == nil {
-                    current[alert.id] = alert
-                    outcome.events.append(alert)
+                for alert in fresh {
+                    if let held = current[alert.id] {
+                        // Still signalling: keep when it was raised, take the revised numbers (no new event).
+                        var updated = alert
+                        updated.raisedAt = held.raisedAt
+                        current[alert.id] = updated
+                    } else {
+                        current[alert.id] = alert
+                        outcome.events.append(alert)
+                    }
                 }
                 for (key, alert) in current.sorted(by: { $0.key < $1.key }) where !freshIDs.contains(key) {
                     var resolved = alert
