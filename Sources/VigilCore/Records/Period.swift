@@ -66,8 +66,8 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
-    /// The period of `unit` that contains this one, or nil when `unit` is finer (a month has no week).
-    /// Weeks go to the month, quarter or year of their Thursday (ISO 8601's rule for the week's year).
+    /// The period of `unit` that contains this one, or nil when `unit` is finer (a month has no week) or
+    /// the period straddles two of them (a week in a monthly model).
     public func bucketed(into target: PeriodUnit) -> Period? {
         if target == unit { return self }
         guard target != .patient, unit != .patient, unit < target else { return nil }
@@ -77,10 +77,8 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
             let (y, m, _) = CivilDate.civil(ordinal)
             return Period(unit: .month, ordinal: y * 12 + m - 1).bucketed(into: target)
         case .week:
-            if target == .year {
-                return Period(unit: .year, ordinal: CivilDate.civil(CivilDate.weekMonday(ordinal) + 3).year)
-            }
-            return Period(unit: .day, ordinal: CivilDate.weekMonday(ordinal) + 3).bucketed(into: target)
+            // A week can straddle two months, quarters or years: it is counted only by weekly models.
+            return nil
         case .month:
             let year = ordinal.floorDiv(12), month0 = ordinal - year * 12
             return target == .quarter ? Period(unit: .quarter, ordinal: year * 4 + month0 / 3)

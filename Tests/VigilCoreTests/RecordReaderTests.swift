@@ -1,0 +1,144 @@
+import Testing
+@testable import VigilCore
+
+struct RecordReaderTests {
+    func read(_ text: String, format: RecordFormat = .csv, mapping: ColumnMapping = ColumnMapping()) -> ([Record], [String]) {
+        var records: [Record] = []
+        var errors: [String] = []
+        RecordReader(mapping: mapping).read(source: "feed.\(format.rawValue)", bytes: Array(text.utf8), format: format,
+                                            accept: { records.append($0) }, reject: { errors.append($0.description) })
+        return (records, errors)
+    }
+
+    /// Every reason of SPEC §1 once, each next to good rows that are still taken.
+    @Test func everyBadRowIsReportedAndGoodRowsAreTaken() {
+        let text = """
+            facility_id,measure,period,events,exposure,teaching
+            A,CLABSI,2025-01,2,1000,yes
+            A,CLABSI,2025-02,-2,1000,yes
+            A,CLABSI,2025-13,1,1000,yes
+            A,CLABSI,2025-03,1,0,yes
+            ,CLABSI,2025-04,1,1000,yes
+            A,CLABSI,2025-05,1,1000
+            A,CLABSI,2025-06,x,1000,yes
+            A,CLABSI,2025-07,1,abc,yes
+            A,CLABSI,2025-08,1,,no
+
+            """
+        var bytes = Array(text.utf8)
+        bytes += Array("A,CLABSI,2025-09,1,1000,".utf8) + [0xFF, 0xFE] + Array("\n".utf8)
+        var records: [Record] = []
+        var errors: [String] = []
+        RecordReader().read(source: "feed.csv", bytes: bytes, format: .csv,
+                            accept: { records.append($0) }, reject: { errors.append($0.description) })
+        #expect(errors == [
+            "feed.csv:3: events: \"-2\" is not a count >= 0",
+            "feed.csv:4: period: \"2025-13\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY or YYYY-MM-DD)",
+            "feed.csv:5: exposure: \"0\" is not > 0",
+            "feed.csv:6: facility_id: missing",
+            "feed.csv:7: 5 fields, the header has 6",
+            "feed.csv:8: events: \"x\" is not a count >= 0",
+            "feed.csv:9: exposure: \"abc\" is not a number",
+            "feed.csv:11: field 6 is not valid UTF-8",
+        ])
+        #expect(records.count == 2)
+        if case let .aggregate(r) = records[1] {
+            #expect(r.exposure == nil && r.covariates["teaching"] == "no" && r.origin.line == 10)
+        } else { Issue.record("not aggregate") }
+    }
+
+    @Test func missingColumnsAreOneFileError() {
+        let (records, errors) = read("facility_id,period,events\nA,2025-01,1\n")
+        #expect(records.isEmpty)
+        #expect(errors == ["feed.csv:1: missing column measure (the header has facility_id, period, events)"])
+        let (_, e2) = read("facility,when,count\nA,2025-01,1\n")
+        #expect(e2.first?.contains("neither events") == true)
+    }
+
+    @Test func columnMappingForNHSNExports() {
+        let mapping = ColumnMapping(columns: ["orgID": "facility_id", "summaryYM": "period", "numCLABSI": "events", "numCLDays": "exposure"],
+                                    measure: "CLABSI")
+        let (records, errors) = read("orgID,summaryYM,numCLABSI,numCLDays,locationType\n10101,2025-03,2,812,CC\n", mapping: mapping)
+        #expect(errors.isEmpty)
+        guard case let .aggregate(r)? = records.first else { Issue.record("no record"); return }
+        #expect(r.facility == "10101" && r.measure == "CLABSI" && r.events == 2 && r.exposure == 812)
+        #expect(r.covariates["locationType"] == "CC")
+    }
+
+    @Test func ndjsonWithNestedCovariatesAndBadLines() {
+        let text = """
+            {"facility_id":"A","measure":"CLABSI","period":"2025-01","events":2,"exposure":1000.5,"covariates":{"bedsize":"large","icu":0.2}}
+            {"facility_id":"A","measure":"CLABSI","period":"2025-02","events":1.5}
+            not json
+            {"facility_id":"B","measure":"SSI_COLO","time":"2025-01-02T10:00:00Z","outcome":true,"episode_id":"e1","age":70}
+
+            """
+        let (records, errors) = read(text, format: .ndjson)
+        #expect(errors.count == 2)
+        #expect(errors.first == "feed.ndjson:2: events: \"1.5\" is not a count >= 0")
+        #expect(errors.last?.hasPrefix("feed.ndjson:3: not a JSON object") == true)
+        #expect(records.count == 2)
+        if case let .aggregate(r) = records[0] {
+            #expect(r.covariates["bedsize"] == "large" && r.covariates["icu"] == "0.2" && r.exposure == 1000.5)
+        } else { Issue.record("not aggregate") }
+        if case let .patient(p) = records[1] {
+            #expect(p.outcome && p.episode == "e1" && p.covariates["age"] == "70" && p.origin.line == 4)
+        } else { Issue.record("not patient") }
+    }
+
+    @Test func patientRowsAndTheirReasons() {
+        let (records, errors) = read("""
+            facility_id,measure,time,outcome,age
+            A,SSI_COLO,2025-01-02,1,70
+            A,SSI_COLO,2025-01-32,1,70
+            A,SSI_COLO,2025-01-03,yes,70
+
+            """)
+        #expect(records.count == 1)
+        #expect(errors == ["feed.csv:3: time: \"2025-01-32\" is not a date (YYYY-MM-DD) or RFC 3339 date-time",
+                           "feed.csv:4: outcome: \"yes\" is not an outcome 0/1 (or true/false)"])
+    }
+
+    /// A covariate the model needs, an exposure it needs, a period it cannot bucket: rejected by the engine
+    /// with the model named, and nothing stored.
+    @Test func engineRejectsWhatAModelCannotUse() throws {
+        let yaml = """
+            model: cdi-cah
+            measure: CDI
+            unit: month
+            expected:
+              kind: coefficients
+              intercept: -9.4938
+              terms:
+                - { when: { cdi_test_type: NAAT }, beta: 0.3893 }
+                - { when: { alos: { ge: 2.6 } }, beta: 0.5290 }
+            detectors:
+              - { id: cusum, type: poisson_cusum, ratio: 2, h: 3 }
+
+            """
+        let model = try ModelConfigParser.parse(data: Array(yaml.utf8), file: "cdi.yaml").get()
+        let engine = Engine(models: [model])
+        let (records, _) = read("""
+            facility_id,measure,period,events,exposure,cdi_test_type,alos
+            A,CDI,2025-01,1,3000,NAAT,3.1
+            A,CDI,2025-02,1,3000,,3.1
+            A,CDI,2025-03,1,,NAAT,3.1
+            A,CDI,2025-W14,1,3000,NAAT,3.1
+            A,CDI,2025-05,1,3000,NAAT,long
+
+            """)
+        let outcome = engine.apply(records)
+        #expect(outcome.accepted == 1)
+        #expect(outcome.rejected.map(\.description) == [
+            "feed.csv:3: cdi_test_type: missing; the model needs it (model cdi-cah)",
+            "feed.csv:4: exposure: missing; model cdi-cah needs it (E is proportional to exposure)",
+            "feed.csv:5: period: \"2025-W14\" is a week; model cdi-cah counts by month",
+            "feed.csv:6: alos: \"long\" is not a number (model cdi-cah)",
+        ])
+        var trace: [TraceRow] = []
+        engine.trace { trace.append($0) }
+        // NHSN CAH CDI: exp(-9.4938 + 0.3893 + 0.5290) × 3000 (hand calculation).
+        #expect(trace.count == 1)
+        #expect(abs(trace[0].expected - 0.5660162831651472) < 1e-12)
+    }
+}
