@@ -62,6 +62,16 @@ public final class Engine {
         }
     }
 
+    /// Models that take this record: its measure's models whose `select` it satisfies.
+    func models(for record: Record) -> [Int] {
+        let covariates: Covariates
+        switch record {
+        case let .aggregate(r): covariates = r.covariates
+        case let .patient(r): covariates = r.covariates
+        }
+        return (routes[record.measure] ?? []).filter { models[$0].config.selects(covariates) }
+    }
+
     /// Alerts currently firing, sorted by id.
     public var firingAlerts: [Alert] { firing.values.flatMap(\.values).sorted { $0.id < $1.id } }
 
@@ -80,7 +90,7 @@ public final class Engine {
             }
             outcome.accepted += 1
             arrivals += 1
-            for m in routes[record.measure] ?? [] {
+            for m in models(for: record) {
                 dirty[m, default: []].insert(record.facility)
                 if inBaseline(record, model: m) { refit.insert(m) }
             }
@@ -137,7 +147,7 @@ public final class Engine {
         func reject(_ field: String?, _ reason: String) -> RowError {
             RowError(source: origin.source, line: origin.line, field: field, reason: reason)
         }
-        for m in routes[record.measure] ?? [] {
+        for m in models(for: record) {
             let model = models[m]
             let config = model.config
             switch record {
@@ -205,11 +215,12 @@ public final class Engine {
         var rows: [BaselineFit.Row] = []
         for facility in facilities(of: m).sorted() {
             if config.isPatientLevel {
-                for entry in orderedPatients(config.measure, facility) where inBaseline(Period(unit: .day, ordinal: entry.record.time.day), config) {
+                for entry in orderedPatients(config.measure, facility)
+                where inBaseline(Period(unit: .day, ordinal: entry.record.time.day), config) && config.selects(entry.record.covariates) {
                     rows.append(.init(y: entry.record.outcome ? 1 : 0, exposure: nil, covariates: entry.record.covariates))
                 }
             } else {
-                for bucket in buckets(config, facility) where inBaseline(bucket.period, config) {
+                for bucket in buckets(config, facility) where inBaseline(bucket.period, config) && config.selects(bucket.covariates) {
                     rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure, covariates: bucket.covariates))
                 }
             }
@@ -283,6 +294,7 @@ public final class Engine {
             for entry in orderedPatients(config.measure, facility) {
                 let r = entry.record
                 if let after, r.time.day <= after.ordinal { continue }
+                if !config.select.isEmpty && !config.selects(r.covariates) { continue }
                 guard case let .success(p) = expectation.value(covariates: r.covariates, exposure: nil) else { continue }
                 n += 1
                 let label = r.episode.map { "\(r.time.text)#\($0)" } ?? r.time.text
@@ -292,6 +304,7 @@ public final class Engine {
         } else {
             for b in buckets(config, facility) {
                 if let after, b.period <= after { continue }
+                if !config.select.isEmpty && !config.selects(b.covariates) { continue }
                 guard case let .success(e) = expectation.value(covariates: b.covariates, exposure: b.exposure) else { continue }
                 observations.append(Observation(label: b.period.description, position: b.period.ordinal, observed: b.events,
                                                 input: expectation.input(observed: Double(b.events), expected: e)))

@@ -6,6 +6,9 @@ public struct ModelConfig: Sendable {
     public let measure: String
     public let unit: PeriodUnit
     public let description: String?
+    /// Records of the measure that this model takes: every condition must hold (SPEC §2 extension; NHSN's
+    /// models are per facility type). Empty: all of them.
+    public let select: [PublishedModel.Condition]
     public let expected: ExpectedSpec
     public var detectors: [DetectorSpec]
     public let alert: AlertSpec
@@ -14,6 +17,11 @@ public struct ModelConfig: Sendable {
     public let path: String
 
     public var isPatientLevel: Bool { unit == .patient }
+
+    /// Whether a record's covariates satisfy `select` (a record lacking a selected covariate is not taken).
+    public func selects(_ covariates: Covariates) -> Bool {
+        select.allSatisfy { (try? LinearPredictor.test($0, covariates).get()) == true }
+    }
 }
 
 /// Every default of a model file, written once (README "Model files" lists them).

@@ -4,7 +4,7 @@ import VigilStats
 
 /// Reads and validates model files, reporting every problem with its file, line and column.
 public enum ModelConfigParser {
-    static let topKeys = ["model", "measure", "unit", "description", "expected", "detectors", "alert"]
+    static let topKeys = ["model", "measure", "unit", "description", "select", "expected", "detectors", "alert"]
 
     /// Loads every `*.yaml`/`*.yml` of a directory (sorted by name), or one file; model names must be
     /// unique across them.
@@ -79,6 +79,12 @@ public enum ModelConfigParser {
         // With a bad unit, the rest is still checked (as monthly), so one run shows every problem.
         let checkUnit = unit ?? ModelDefaults.unit
         let description = top["description"]?.string()
+        var select: [PublishedModel.Condition] = []
+        if let v = top["select"], let entries = v.entries {
+            for (covariate, test) in entries {
+                if let t = parseTest(test) { select.append(PublishedModel.Condition(covariate: covariate, test: t)) }
+            }
+        }
         var expected: ExpectedSpec? = nil
         if let e = top["expected"] {
             expected = parseExpected(e, unit: checkUnit)
@@ -112,7 +118,7 @@ public enum ModelConfigParser {
         guard diagnostics.problems.isEmpty, let name, let measure, let unit, let expected, let alert else {
             return .failure(ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }))
         }
-        return .success(ModelConfig(name: name, measure: measure, unit: unit, description: description,
+        return .success(ModelConfig(name: name, measure: measure, unit: unit, description: description, select: select,
                                     expected: expected, detectors: detectors, alert: alert,
                                     version: version(of: data), path: file))
     }

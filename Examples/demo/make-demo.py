@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Generates vigil's demo feeds with a fixed seed (python3 make-demo.py, from this directory).
+
+- hai-monthly.csv: monthly HAI counts. 160 acute care hospitals (ACH; CLABSI, CAUTI, CDI, MRSA, NB2 counts
+  around a log-linear model of teaching status, bed size and ICU share), 30 critical access hospitals (CAH;
+  CLABSI and CDI from NHSN's 2022-baseline CAH models), 20 LTACHs (CAUTI, NHSN's LTACH model) and 12 NICUs
+  (CLABSI per birthweight category, facility_id "<orgID>:<category>"), 2022-01 to 2025-06. A few
+  facilities have outbreaks (rate x2.5 to x4) from 2024-07 on, so the demo shows real alerts.
+- ssi-colo.csv: 12 hospitals' colon surgeries 2023-01 to 2025-06 with age, ASA class and wound class; one
+  hospital's SSI odds triple from 2025-01.
+- admissions-weekly.csv: weekly hospital admissions of 40 hospitals, 2023-W01 to 2025-W26, with a
+  respiratory-season surge at two hospitals in 2025.
+"""
+import datetime
+import math
+import random
+
+rng = random.Random(20261122)
+
+
+def poisson(lam):
+    if lam > 50:
+        return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
+    l, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p < l:
+            return k
+        k += 1
+
+
+def negbin(mu, theta):
+    return poisson(rng.gammavariate(theta, mu / theta))
+
+
+months = [f"{y}-{m:02d}" for y in range(2022, 2026) for m in range(1, 13)][:42]
+outbreak_from = months.index("2024-07")
+
+with open("hai-monthly.csv", "w") as f:
+    f.write("facility_id,measure,period,events,exposure,facility_type,teaching,bedsize,icu_share,"
+            "critical_care,alos,outpatient_co_prev,inpatient_co_prev,cdi_test_type,beds,icu_bed_share\n")
+    # Acute care hospitals: NB2 (theta 3) around a fitted-style model.
+    base = {"CLABSI": (-7.2, "line days", 300, 3000), "CAUTI": (-7.4, "catheter days", 400, 4000),
+            "CDI": (-9.3, "patient days", 3000, 20000), "MRSA": (-10.2, "patient days", 3000, 20000)}
+    for i in range(160):
+        fid = f"{330100 + i}"
+        teaching = rng.random() < 0.3
+        bedsize = rng.choice(["small", "medium", "large"])
+        icu = round(rng.uniform(0.05, 0.35), 3)
+        for measure, (b0, _, lo, hi) in base.items():
+            size = {"small": 0.5, "medium": 1.0, "large": 2.0}[bedsize]
+            eta = b0 + 0.25 * teaching + {"small": 0, "medium": 0.15, "large": 0.3}[bedsize] + 1.2 * icu
+            shift = 3.0 if (i, measure) in {(7, "CLABSI"), (42, "CAUTI"), (99, "CDI"), (123, "MRSA"), (150, "CLABSI")} else 1.0
+            for t, period in enumerate(months):
+                exposure = round(rng.uniform(lo, hi) * size)
+                mu = math.exp(eta) * exposure * (shift if t >= outbreak_from else 1.0)
+                f.write(f"{fid},{measure},{period},{negbin(mu, 3.0)},{exposure},ACH,{'yes' if teaching else 'no'},"
+                        f"{bedsize},{icu},,,,,,,\n")
+    # Critical access hospitals: NHSN 2022 CAH models (CLABSI, CDI).
+    for i in range(30):
+        fid = f"{150100 + i}"
+        cc = rng.random() < 0.4
+        alos = round(rng.uniform(2.0, 12.0), 1)
+        out_prev = round(max(0.0, rng.gauss(0.05, 0.05)), 3)
+        in_prev = round(rng.uniform(0.0, 0.6), 3)
+        test = rng.choice(["NAAT", "EIA"])
+        beds = rng.randint(10, 25)
+        eta_clabsi = -9.029 + (1.598 if cc else (1.027 if alos >= 8.9 else 0))
+        eta_cdi = (-9.4938 + 0.4943 * (out_prev > 0) + 0.4895 * (in_prev >= 0.313) + 0.3893 * (test == "NAAT")
+                   + 0.5290 * (alos >= 2.6) + 0.2403 * (beds < 25))
+        for t, period in enumerate(months):
+            line_days = rng.randint(40, 250)
+            patient_days = rng.randint(200, 700)
+            s = 4.0 if i == 3 and t >= outbreak_from else 1.0
+            common = f"CAH,,,,{'yes' if cc else 'no'},{alos},{out_prev},{in_prev},{test},{beds},"
+            f.write(f"{fid},CLABSI,{period},{poisson(math.exp(eta_clabsi) * line_days * s)},{line_days},{common}\n")
+            s = 3.0 if i == 11 and t >= outbreak_from else 1.0
+            f.write(f"{fid},CDI,{period},{poisson(math.exp(eta_cdi) * patient_days * 10 * s)},{patient_days * 10},{common}\n")
+    # LTACHs: NHSN 2022 CAUTI model.
+    for i in range(20):
+        fid = f"{452000 + i}"
+        alos = round(rng.uniform(18, 34), 1)
+        icu_share = round(rng.uniform(0.0, 0.25), 3)
+        eta = -7.8086 + (0.5783 if 22.2 <= alos < 27.8 else 0) + (1.1001 if alos >= 27.8 else 0) + 0.3579 * (icu_share < 0.103)
+        for t, period in enumerate(months):
+            days = rng.randint(600, 1800)
+            s = 3.0 if i == 5 and t >= outbreak_from else 1.0
+            f.write(f"{fid},CAUTI,{period},{poisson(math.exp(eta) * days * s)},{days},LTACH,,,,,{alos},,,,,{icu_share}\n")
+    # NICUs: NHSN 2022 NICU CLABSI model, one series per birthweight category.
+    with open("nicu-clabsi.csv", "w") as g:
+        g.write("facility_id,measure,period,events,exposure,birthweight,icu_beds,alos\n")
+        bw_beta = {"A": 1.3132, "B": 0.8392, "C": 0.2747, "D": 0.0, "E": 0.0}
+        for i in range(12):
+            org = f"NICU{i + 1:02d}"
+            beds = rng.randint(20, 80)
+            alos = round(rng.uniform(3.5, 7.0), 1)
+            for bw, beta in bw_beta.items():
+                eta = -7.7658 + beta + 0.3514 * (beds < 56) + 0.1957 * (alos >= 4.9)
+                for t, period in enumerate(months):
+                    days = rng.randint(50, 400)
+                    s = 3.0 if org == "NICU04" and bw == "A" and t >= outbreak_from else 1.0
+                    g.write(f"{org}:{bw},CLABSI_NICU,{period},{poisson(math.exp(eta) * days * s)},{days},{bw},{beds},{alos}\n")
+
+# Colon surgeries (patient level).
+with open("ssi-colo.csv", "w") as f:
+    f.write("facility_id,measure,time,outcome,episode_id,age,asa,wound_class\n")
+    start = datetime.date(2023, 1, 1)
+    n = 0
+    for h in range(12):
+        fid = f"{330100 + h * 7}"
+        for _ in range(380):
+            day = start + datetime.timedelta(days=rng.randint(0, 910))
+            age = max(18, min(95, int(rng.gauss(64, 12))))
+            asa = rng.choices(["I", "II", "III", "IV"], [0.1, 0.45, 0.38, 0.07])[0]
+            wound = rng.choices(["clean-contaminated", "contaminated", "dirty"], [0.7, 0.2, 0.1])[0]
+            lp = (-3.1 + 0.015 * (age - 64) + {"I": 0, "II": 0.3, "III": 0.7, "IV": 1.0}[asa]
+                  + {"clean-contaminated": 0, "contaminated": 0.35, "dirty": 0.6}[wound])
+            if h == 4 and day >= datetime.date(2025, 1, 1):
+                lp += math.log(3)
+            n += 1
+            outcome = 1 if rng.random() < 1 / (1 + math.exp(-lp)) else 0
+            f.write(f"{fid},SSI_COLO,{day.isoformat()},{outcome},S{n:06d},{age},{asa},{wound}\n")
+
+# Weekly admissions.
+with open("admissions-weekly.csv", "w") as f:
+    f.write("facility_id,measure,period,events,exposure\n")
+    weeks = []
+    d = datetime.date.fromisocalendar(2023, 1, 1)
+    while d <= datetime.date.fromisocalendar(2025, 26, 1):
+        y, w, _ = d.isocalendar()
+        weeks.append((f"{y}-W{w:02d}", w))
+        d += datetime.timedelta(days=7)
+    for i in range(40):
+        fid = f"{330100 + i}"
+        beds = rng.randint(60, 600)
+        for label, w in weeks:
+            season = 1 + 0.04 * math.cos(2 * math.pi * (w - 3) / 52)
+            surge = 1.6 if i in (8, 31) and label >= "2025-W02" and label <= "2025-W12" else 1.0
+            f.write(f"{fid},ADMISSIONS,{label},{negbin(beds * 0.35 * season * surge, 60.0)},{beds}\n")
