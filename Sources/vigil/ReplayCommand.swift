@@ -27,15 +27,7 @@ struct ReplayCommand: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let configs: [ModelConfig]
-        let mapping: ColumnMapping
-        do {
-            configs = try ModelConfigParser.load(path: models)
-            mapping = try columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping()
-        } catch let error as ConfigErrors {
-            throw ReportedFailure(message: error.description)
-        }
-        let replay = Replay(models: configs, mapping: mapping)
+        let replay = try Replay.load(models: models, columns: columns)
         let summary: Replay.Summary
         do {
             summary = try replay.run(inputs: inputs) { error in
@@ -112,15 +104,7 @@ struct CalibrateCommand: ParsableCommand {
     var columns: String?
 
     func run() throws {
-        let configs: [ModelConfig]
-        let mapping: ColumnMapping
-        do {
-            configs = try ModelConfigParser.load(path: models)
-            mapping = try columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping()
-        } catch let error as ConfigErrors {
-            throw ReportedFailure(message: error.description)
-        }
-        let replay = Replay(models: configs, mapping: mapping)
+        let replay = try Replay.load(models: models, columns: columns)
         _ = try replay.run(inputs: inputs)
         var failed: [String] = []
         print("model\tdetector\ttype\tarl0\tthreshold")
@@ -134,5 +118,17 @@ struct CalibrateCommand: ParsableCommand {
             }
         }
         if !failed.isEmpty { throw ReportedFailure(message: failed.joined(separator: "\n")) }
+    }
+}
+
+extension Replay {
+    /// The models and column mapping named on the command line, their problems as one failure.
+    static func load(models: String, columns: String?) throws -> Replay {
+        do {
+            return Replay(models: try ModelConfigParser.load(path: models),
+                          mapping: try columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping())
+        } catch let error as ConfigErrors {
+            throw ReportedFailure(message: error.description)
+        }
     }
 }

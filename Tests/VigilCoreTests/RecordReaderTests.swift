@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import VigilCore
 
@@ -84,6 +85,20 @@ struct RecordReaderTests {
         if case let .patient(p) = records[1] {
             #expect(p.outcome && p.episode == "e1" && p.covariates["age"] == "70" && p.origin.line == 4)
         } else { Issue.record("not patient") }
+    }
+
+    /// A file read in 1 MiB chunks keeps its line numbers across chunk boundaries.
+    @Test func ndjsonFileLineNumbersAcrossChunks() throws {
+        let good = #"{"facility_id":"A","measure":"CLABSI","period":"2025-01","events":2,"padding":"\#(String(repeating: "x", count: 200))"}"#
+        let lines = Array(repeating: good, count: 9000) + ["{\"facility_id\":\"A\"", good]
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-chunks-\(UInt64.random(in: 0...UInt64.max)).ndjson").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var count = 0
+        var errors: [RowError] = []
+        try RecordReader().read(path: path, accept: { _ in count += 1 }, reject: { errors.append($0) })
+        #expect(count == 9001)
+        #expect(errors.map(\.line) == [9001])
     }
 
     @Test func patientRowsAndTheirReasons() {

@@ -66,6 +66,6 @@ enum BaselineFit {
         }
         let predictor = LinearPredictor(intercept: estimate["intercept"] ?? 0, terms: terms)
         return Expectation(form: .linear(predictor, logit: family == .binomial), offset: spec.offset,
-                           theta: family == .negbin ? fit.theta : nil, fit: fit)
+                           theta: family == .negbin ? fit.theta : nil)
     }
 }

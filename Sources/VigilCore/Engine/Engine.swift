@@ -64,12 +64,7 @@ public final class Engine {
 
     /// Models that take this record: its measure's models whose `select` it satisfies.
     func models(for record: Record) -> [Int] {
-        let covariates: Covariates
-        switch record {
-        case let .aggregate(r): covariates = r.covariates
-        case let .patient(r): covariates = r.covariates
-        }
-        return (routes[record.measure] ?? []).filter { models[$0].config.selects(covariates) }
+        (routes[record.measure] ?? []).filter { models[$0].config.selects(record.covariates) }
     }
 
     /// Alerts currently firing, sorted by id.

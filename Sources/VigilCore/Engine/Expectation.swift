@@ -20,8 +20,6 @@ public struct Expectation: Sendable {
     public let offset: Bool
     /// NB2 size of a `negative_binomial` expectation (variance E + E²/θ).
     public let theta: Double?
-    /// The baseline fit it came from, when fitted.
-    public let fit: GLMFit?
 
     /// E (or p) of a record with these covariates and exposure.
     public func value(covariates: Covariates, exposure: Double?) -> Result<Double, FieldProblem> {
@@ -65,18 +63,6 @@ public struct LinearPredictor: Sendable {
 
     public let intercept: Double
     public let terms: [Term]
-
-    /// Covariates this predictor reads.
-    public var covariates: [String] {
-        var names: [String] = []
-        for term in terms {
-            switch term {
-            case let .linear(n, _), let .levels(n, _): if !names.contains(n) { names.append(n) }
-            case let .when(conditions, _): for c in conditions where !names.contains(c.covariate) { names.append(c.covariate) }
-            }
-        }
-        return names
-    }
 
     public func eta(_ covariates: Covariates) -> Result<Double, FieldProblem> {
         var eta = intercept
@@ -140,8 +126,8 @@ extension Expectation {
     /// The expectation a model states without data (`mean`, `rate`, `coefficients`), nil for fitted kinds.
     public init?(stated spec: ExpectedSpec) {
         switch spec.kind {
-        case let .mean(m): self.init(form: .mean(m), offset: false, theta: nil, fit: nil)
-        case let .rate(r): self.init(form: .rate(r), offset: true, theta: nil, fit: nil)
+        case let .mean(m): self.init(form: .mean(m), offset: false, theta: nil)
+        case let .rate(r): self.init(form: .rate(r), offset: true, theta: nil)
         case let .coefficients(published):
             let terms: [LinearPredictor.Term] = published.terms.map { term in
                 switch term.body {
@@ -150,7 +136,7 @@ extension Expectation {
                 }
             }
             self.init(form: .linear(LinearPredictor(intercept: published.intercept, terms: terms), logit: published.link == .logit),
-                      offset: spec.offset, theta: nil, fit: nil)
+                      offset: spec.offset, theta: nil)
         case .poisson, .negativeBinomial, .logistic:
             return nil
         }

@@ -127,11 +127,6 @@ struct YAMLValue {
 
     // MARK: Scalars
 
-    var isNull: Bool {
-        if case .scalar = node { return node.null != nil && (node.string == "" || node.string == "~" || node.string == "null") }
-        return false
-    }
-
     var scalarText: String? {
         guard case let .scalar(s) = node else { return nil }
         return s.string
@@ -145,13 +140,6 @@ struct YAMLValue {
     func number() -> Double? {
         guard let s = scalarText, let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else {
             report("must be a number"); return nil
-        }
-        return v
-    }
-
-    func integer() -> Int? {
-        guard let s = scalarText, let v = Int(s.trimmingCharacters(in: .whitespaces)) else {
-            report("must be a whole number"); return nil
         }
         return v
     }

@@ -2,19 +2,10 @@
 /// nested objects (SPEC §1 allows covariates under `covariates`). Numbers keep their text, as a CSV field
 /// would, so that `"events": 3` and `events,3` read the same.
 enum JSONLine {
-    enum Value: Equatable {
+    enum Value {
         case text(String)
         case null
         case object([(String, Value)])
-
-        static func == (a: Value, b: Value) -> Bool {
-            switch (a, b) {
-            case let (.text(x), .text(y)): x == y
-            case (.null, .null): true
-            case let (.object(x), .object(y)): x.map(\.0) == y.map(\.0) && zip(x, y).allSatisfy { $0.1 == $1.1 }
-            default: false
-            }
-        }
     }
 
     struct Failure: Error { let reason: String }

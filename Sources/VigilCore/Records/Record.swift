@@ -103,6 +103,13 @@ public enum Record: Sendable {
         }
     }
 
+    public var covariates: Covariates {
+        switch self {
+        case let .aggregate(r): r.covariates
+        case let .patient(r): r.covariates
+        }
+    }
+
     public var origin: RecordOrigin {
         switch self {
         case let .aggregate(r): r.origin

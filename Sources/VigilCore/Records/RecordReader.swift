@@ -78,11 +78,10 @@ public struct RecordReader {
                 if chunk.isEmpty { break }
                 pending.append(contentsOf: chunk)
                 guard let last = pending.lastIndex(of: 0x0A) else { continue }
-                readNDJSON(source: name, bytes: pending[...last], firstLine: line, accept: accept, reject: reject)
-                line += pending[...last].reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+                line = readNDJSON(source: name, bytes: pending[...last], firstLine: line, accept: accept, reject: reject)
                 pending.removeFirst(last + 1)
             }
-            if !pending.isEmpty { readNDJSON(source: name, bytes: pending[...], firstLine: line, accept: accept, reject: reject) }
+            if !pending.isEmpty { _ = readNDJSON(source: name, bytes: pending[...], firstLine: line, accept: accept, reject: reject) }
         }
     }
 
@@ -93,7 +92,7 @@ public struct RecordReader {
         case .csv:
             var reader = CSVReader(source: source, contents: bytes)
             readCSV(reader: &reader, accept: accept, reject: reject)
-        case .ndjson: readNDJSON(source: source, bytes: bytes[...], firstLine: 0, accept: accept, reject: reject)
+        case .ndjson: _ = readNDJSON(source: source, bytes: bytes[...], firstLine: 0, accept: accept, reject: reject)
         }
     }
 
@@ -117,9 +116,9 @@ public struct RecordReader {
             return mapping.columns[trimmed] ?? trimmed
         }
         let layout: Layout
-        switch Layout.make(names: names, measure: mapping.measure) {
+        switch Layout.make(names: names, measure: mapping.measure, holder: "header") {
         case let .success(l): layout = l
-        case let .failure(reason): return reject(RowError(source: source, line: header.line, field: nil, reason: reason.text))
+        case let .failure(failure): return reject(RowError(source: source, line: header.line, field: nil, reason: failure.reason))
         }
         while true {
             let row: CSVRecord
@@ -149,8 +148,9 @@ public struct RecordReader {
 
     // MARK: NDJSON
 
+    /// Reads whole lines after line `firstLine`; returns the number of the last line read.
     private func readNDJSON(source: String, bytes: ArraySlice<UInt8>, firstLine: Int, accept: (Record) -> Void,
-                            reject: (RowError) -> Void) {
+                            reject: (RowError) -> Void) -> Int {
         var start = bytes.startIndex
         var line = firstLine
         if firstLine == 0 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start += 3 }
@@ -200,10 +200,10 @@ public struct RecordReader {
             }
             let names = Array(fields.keys)
             let layout: Layout
-            switch Layout.make(names: names, measure: mapping.measure) {
+            switch Layout.make(names: names, measure: mapping.measure, holder: "object") {
             case let .success(l): layout = l
-            case let .failure(reason):
-                reject(RowError(source: source, line: line, field: nil, reason: reason.replacingOccurrences(of: "the header has", with: "the object has")))
+            case let .failure(failure):
+                reject(RowError(source: source, line: line, field: nil, reason: failure.reason))
                 continue
             }
             let covariates = Covariates(names: CovariateNames(covariateNames), values: covariateValues)
@@ -213,6 +213,7 @@ public struct RecordReader {
             case let .failure(error): reject(error)
             }
         }
+        return line
     }
 }
 
@@ -225,19 +226,20 @@ struct Layout {
     let covariateNames: CovariateNames
     let covariateColumns: [Int]
 
-    static func make(names: [String], measure constant: String?) -> Result<Layout, LayoutFailure> {
+    /// `holder` names what lists the fields in messages: a CSV "header", an NDJSON "object".
+    static func make(names: [String], measure constant: String?, holder: String) -> Result<Layout, LayoutFailure> {
         func index(_ n: String) -> Int? { names.firstIndex(of: n) }
         let kind: Kind
         if index("events") != nil { kind = .aggregate }
         else if index("outcome") != nil { kind = .patient }
         else {
-            return .failure(LayoutFailure("the header has neither events (aggregate records) nor outcome (patient-level records); header: \(names.joined(separator: ", "))"))
+            return .failure(LayoutFailure(reason: "the \(holder) has neither events (aggregate records) nor outcome (patient-level records); \(holder): \(names.joined(separator: ", "))"))
         }
         let required = kind == .aggregate ? ["facility_id", "period", "events"] : ["facility_id", "time", "outcome"]
         var missing = required.filter { index($0) == nil }
         if index("measure") == nil && constant == nil { missing.append("measure") }
         guard missing.isEmpty else {
-            return .failure(LayoutFailure("missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (the header has \(names.joined(separator: ", ")))"))
+            return .failure(LayoutFailure(reason: "missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (the \(holder) has \(names.joined(separator: ", ")))"))
         }
         let known = kind == .aggregate ? RecordReader.aggregateFields : RecordReader.patientFields
         var covariateColumns: [Int] = []
@@ -309,10 +311,6 @@ struct Layout {
     }
 }
 
-struct LayoutFailure: Error, ExpressibleByStringLiteral, CustomStringConvertible {
-    let text: String
-    init(_ text: String) { self.text = text }
-    init(stringLiteral value: String) { text = value }
-    var description: String { text }
-    func replacingOccurrences(of a: String, with b: String) -> String { text.replacingOccurrences(of: a, with: b) }
+struct LayoutFailure: Error {
+    let reason: String
 }
