@@ -26,11 +26,19 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Exit 1 when any row was rejected.")
     var strict = false
 
+    @Flag(help: "Print how long reading, fitting and evaluating each file took (standard error).")
+    var timings = false
+
     func run() throws {
         let replay = try Replay.load(models: models, columns: columns)
+        if timings {
+            replay.engine.timings = { step, seconds in
+                FileHandle.standardError.write(Data("\(step): \(String(format: "%.2f", seconds)) s\n".utf8))
+            }
+        }
         let summary: Replay.Summary
         do {
-            summary = try replay.run(inputs: inputs) { error in
+            summary = try replay.run(inputs: inputs, trace: trace) { error in
                 FileHandle.standardError.write(Data("\(error.description)\n".utf8))
             }
         } catch let error as RowError {
@@ -41,14 +49,12 @@ struct ReplayCommand: ParsableCommand {
             for event in summary.events { writer.write(event.json.serialized() + "\n") }
             try writer.close()
         }
-        var traceRows = 0
-        if let trace { traceRows = try replay.writeTrace(to: trace) }
         let firing = summary.events.filter { $0.status == .firing }.count
         let resolved = summary.events.count - firing
         var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
             + "\(summary.rejected.count) rejected, \(summary.unmatched) for measures no model watches"]
         lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end")
-        if trace != nil { lines.append("trace: \(traceRows) rows") }
+        if trace != nil { lines.append("trace: \(summary.traceRows) rows") }
         for problem in summary.modelProblems { lines.append("warning: \(problem)") }
         let out = trace == "-" || alerts == "-" ? FileHandle.standardError : FileHandle.standardOutput
         out.write(Data((lines.joined(separator: "\n") + "\n").utf8))

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import VigilCore
 
@@ -28,5 +29,41 @@ struct CSVReaderTests {
 
     @Test func noTrailingNewline() throws {
         #expect(try records("a\n1").map(\.fields) == [["a"], ["1"]])
+    }
+
+    /// Records split across read chunks (down to 1 byte) come out the same as from memory, quoted newlines
+    /// and CRLF included, with the same line numbers.
+    @Test func chunkBoundaries() throws {
+        let text = "\u{FEFF}id,note,n\r\nF1,\"a, \"\"b\"\"\nc\",1\r\nF2,plain,2\nF3,\"\",3\r\n\nF4,last,4"
+        let expected = try records(text)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-chunks-\(UUID().uuidString).csv").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for chunk in [1, 2, 3, 5, 7, 64] {
+            var reader = try CSVReader(path: path, source: "t.csv", chunkSize: chunk)
+            var got: [CSVRecord] = []
+            while let r = try reader.next() { got.append(r) }
+            #expect(got == expected, "chunk size \(chunk)")
+        }
+        #expect(expected.map(\.line) == [1, 2, 4, 5, 6, 7])
+        #expect(expected[1].fields == ["F1", "a, \"b\"\nc", "1"])
+    }
+
+    /// The fast decimal reader gives strtod's value whenever it answers.
+    @Test func fastDecimalsAreStrtods() {
+        for i in 1...100_000 {
+            // Digits and a point position from a multiplicative hash of i: the same cases every run.
+            let hash = UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+            let digits = Int(hash % 15) + 1
+            var text = String(String(hash >> 8).suffix(digits))
+            let point = Int((hash >> 4) % UInt64(digits + 1))
+            if point < text.count { text.insert(".", at: text.index(text.startIndex, offsetBy: point)) }
+            let fast = Layout.decimal(ArraySlice(text.utf8))
+            #expect(fast == Double(text), "\(text)")
+        }
+        #expect(Layout.decimal(ArraySlice("1e5".utf8)) == nil)
+        #expect(Layout.decimal(ArraySlice("-2".utf8)) == nil)
+        #expect(Layout.decimal(ArraySlice("1234567890123456".utf8)) == nil)
+        #expect(Layout.decimal(ArraySlice(".".utf8)) == nil)
     }
 }

@@ -38,7 +38,13 @@ public struct Alert: Sendable, Equatable {
     /// id across restarts and replays (SPEC §3). 128 bits of SHA-256, hex.
     public static func id(model: String, detector: String, facility: String, measure: String, period: String) -> String {
         let key = [model, detector, facility, measure, period].joined(separator: "\u{1F}")
-        return SHA256.hash(data: Array(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in SHA256.hash(data: Array(key.utf8)).prefix(16) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 15)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     public var summary: String {

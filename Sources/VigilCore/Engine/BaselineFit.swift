@@ -27,7 +27,7 @@ enum BaselineFit {
         var covariates: [DesignMatrix.Covariate] = []
         var numeric: [String: Bool] = [:]
         for name in spec.covariates {
-            let values = rows.map { $0.covariates[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
+            let values = rows.map { $0.covariates[name]?.trimmingSpaces ?? "" }
             let numbers = values.map { Double($0) }
             if spec.references[name] == nil, numbers.allSatisfy({ $0?.isFinite == true }) {
                 covariates.append(.numeric(name: name, values: numbers.map { $0 ?? 0 }))

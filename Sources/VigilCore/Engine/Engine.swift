@@ -20,7 +20,11 @@ public struct TraceRow: Sendable, Equatable {
 public struct BatchOutcome: Sendable {
     public var accepted = 0
     public var rejected: [RowError] = []
+    /// Records of measures that no model watches (not kept).
+    public var unmatched = 0
     public var events: [Alert] = []
+    /// Rows written to the trace (when one was asked for).
+    public var traceRows = 0
 }
 
 /// The surveillance engine shared by the daemon and `vigil replay`: records in, expected values and
@@ -30,13 +34,39 @@ public struct BatchOutcome: Sendable {
 /// patients — and every series is evaluated from that state in period order, so the same records in any
 /// arrival order give the same final state, trace and alert ids. A batch re-evaluates only the series it
 /// touched; a record inside a model's baseline window refits the model and re-evaluates all its series.
+///
+/// Counts are kept per facility as period-sorted arrays with their covariates interned, so a model
+/// computes its expectation once per distinct covariate set; series are evaluated on all cores.
 public final class Engine {
     public private(set) var models: [ModelRuntime]
+    /// Told what each step of a batch did and how many seconds it took (`vigil replay --timings`).
+    public var timings: ((_ step: String, _ seconds: Double) -> Void)?
     private let routes: [String: [Int]]
-    private var aggregates: [String: [String: [Period: AggregateRecord]]] = [:]
-    private var patients: [String: [String: PatientSeries]] = [:]
+    let covariates = CovariateTable()
+    private(set) var facts: [TupleFacts]
+    private var counts: [String: SeriesStore<CountSeries>] = [:]
+    private var patients: [String: SeriesStore<PatientSeries>] = [:]
+    /// What the per-record path needs of each model, copied out once (a `ModelRuntime` is large to copy).
+    private var hot: [HotModel] = []
+    private var lastMeasure: (measure: String, routes: [Int], store: SeriesStore<CountSeries>?)?
     private var arrivals = 0
     private var firing: [SeriesID: [String: Alert]] = [:]
+
+    struct HotModel {
+        let unit: PeriodUnit
+        let patientLevel: Bool
+        let needsExposure: Bool
+        let baseline: BaselineWindow?
+
+        init(_ model: ModelRuntime) {
+            unit = model.config.unit
+            patientLevel = model.config.isPatientLevel
+            needsExposure = model.needsExposure
+            baseline = model.config.expected.baseline
+        }
+
+        func inBaseline(_ p: Period) -> Bool { baseline?.contains(p) ?? false }
+    }
 
     struct SeriesID: Hashable {
         let model: Int
@@ -54,17 +84,14 @@ public final class Engine {
         for (i, c) in configs.enumerated() { routes[c.measure, default: []].append(i) }
         self.routes = routes
         self.models = configs.map(ModelRuntime.init(config:))
+        self.facts = Array(repeating: TupleFacts(), count: configs.count)
+        self.hot = models.map(HotModel.init)
         for i in models.indices where models[i].config.expected.baseline == nil {
             models[i].calibrate(baselineExpected: [])
         }
         for i in models.indices where models[i].config.expected.kind.family != nil {
             models[i].problem = "model \(models[i].config.name): no records in the baseline window yet, nothing fitted"
         }
-    }
-
-    /// Models that take this record: its measure's models whose `select` it satisfies.
-    func models(for record: Record) -> [Int] {
-        (routes[record.measure] ?? []).filter { models[$0].config.selects(record.covariates) }
     }
 
     /// Alerts currently firing, sorted by id.
@@ -75,276 +102,507 @@ public final class Engine {
     /// Applies a batch: checks and stores each record (a rejected one changes nothing), refits models whose
     /// baseline changed, re-evaluates the touched series and returns the alert events.
     public func apply(_ batch: [Record], now: Date = Date()) -> BatchOutcome {
+        apply(now: now) { take in batch.forEach(take) }
+    }
+
+    /// Applies the records that `records` hands to its argument, one at a time (a file is read straight into
+    /// the engine, never held as a whole). With `trace`, every series is evaluated — not only the touched
+    /// ones — and the trace of the resulting state (SPEC §5, without its header) is written there.
+    public func apply(now: Date = Date(), trace: LineWriter? = nil,
+                      records: (_ take: (Record) -> Void) throws -> Void) rethrows -> BatchOutcome {
+        var clock = Stopwatch()
         var outcome = BatchOutcome()
-        var dirty: [Int: Set<String>] = [:]
+        var dirty = Array(repeating: DirtySlots(), count: models.count)
         var refit: Set<Int> = []
-        for record in batch {
-            if let error = check(record) {
-                outcome.rejected.append(error)
-                continue
-            }
-            outcome.accepted += 1
-            arrivals += 1
-            for m in models(for: record) {
-                dirty[m, default: []].insert(record.facility)
-                if inBaseline(record, model: m) { refit.insert(m) }
-            }
-            switch record {
-            case let .aggregate(r):
-                aggregates[r.measure, default: [:]][r.facility, default: [:]][r.period] = r
-            case let .patient(r):
-                var series = patients[r.measure, default: [:]][r.facility] ?? PatientSeries()
-                if let episode = r.episode, let at = series.episodes[episode] {
-                    series.entries[at] = (arrivals, r)
-                } else {
-                    if let episode = r.episode { series.episodes[episode] = series.entries.count }
-                    series.entries.append((arrivals, r))
-                }
-                patients[r.measure, default: [:]][r.facility] = series
+        try records { record in
+            switch take(record, dirty: &dirty, refit: &refit) {
+            case .accepted: outcome.accepted += 1
+            case .unmatched: outcome.unmatched += 1
+            case let .rejected(error): outcome.rejected.append(error)
             }
         }
-        for m in refit.sorted() {
-            prepare(model: m)
-            dirty[m] = Set(facilities(of: m))
+        timings?("read and checked \(outcome.accepted + outcome.rejected.count + outcome.unmatched) records", clock.lap())
+        let refitting = refit.sorted()
+        if !refitting.isEmpty {
+            // Models fit side by side; each fit also splits its rows over the cores.
+            let engine = UncheckedBox(self)
+            let refitted = ParallelMap.run(refitting) { engine.value.refitted(model: $0) }
+            for (m, runtime) in zip(refitting, refitted) {
+                models[m] = runtime
+                facts[m].expectationChanged()
+            }
+            timings?("fitted \(refitting.count) model\(refitting.count == 1 ? "" : "s")", clock.lap())
         }
-        for m in dirty.keys.sorted() {
-            for facility in dirty[m, default: []].sorted() {
-                let id = SeriesID(model: m, facility: facility)
-                let fresh = evaluate(model: m, facility: facility, now: now, trace: nil)
-                var current = firing[id] ?? [:]
-                let freshIDs = Set(fresh.map(\.id))
-                for alert in fresh {
-                    if let held = current[alert.id] {
-                        // Still signalling: keep when it was raised, take the revised numbers (no new event).
-                        var updated = alert
-                        updated.raisedAt = held.raisedAt
-                        current[alert.id] = updated
-                    } else {
-                        current[alert.id] = alert
-                        outcome.events.append(alert)
-                    }
-                }
-                for (key, alert) in current.sorted(by: { $0.key < $1.key }) where !freshIDs.contains(key) {
-                    var resolved = alert
-                    resolved.status = .resolved
-                    current[key] = nil
-                    outcome.events.append(resolved)
-                }
-                firing[id] = current.isEmpty ? nil : current
+        for m in models.indices { facts[m].extend(models[m], covariates) }
+        var jobs: [SeriesJob] = []
+        for m in models.indices {
+            let all = trace != nil || refit.contains(m)
+            for slot in slotsInFacilityOrder(of: m) where all || dirty[m].contains(slot) {
+                jobs.append(SeriesJob(model: m, slot: slot))
             }
         }
+        let format: TraceFormat? = trace.map { _ in TraceFormat(models: models) }
+        evaluate(jobs, now: now, format: format) { job, result, text in
+            if let text {
+                trace?.write(bytes: text)
+                outcome.traceRows += result.steps.reduce(0) { $0 + $1.count }
+            }
+            diff(job, result.alerts, into: &outcome.events)
+        }
+        timings?("evaluated \(jobs.count) series" + (trace == nil ? "" : ", wrote \(outcome.traceRows) trace rows"), clock.lap())
         return outcome
     }
 
-    /// Why a record cannot be taken, or nil: it must suit every model that watches its measure.
-    public func check(_ record: Record) -> RowError? {
-        let origin = record.origin
-        func reject(_ field: String?, _ reason: String) -> RowError {
-            RowError(source: origin.source, line: origin.line, field: field, reason: reason)
-        }
-        for m in models(for: record) {
-            let model = models[m]
-            let config = model.config
-            switch record {
-            case let .aggregate(r):
-                if config.isPatientLevel {
-                    return reject(nil, "an aggregate record, but \(r.measure) is watched by patient-level model \(config.name)")
-                }
-                guard let bucket = r.period.bucketed(into: config.unit) else {
-                    return reject("period", "\"\(r.period)\" is a \(r.period.unit.rawValue); model \(config.name) counts by \(config.unit.rawValue)")
-                }
-                if model.needsExposure && r.exposure == nil {
-                    return reject("exposure", "missing; model \(config.name) needs it (E is proportional to exposure)")
-                }
-                if let problem = covariateProblem(model, r.covariates, strict: !inBaseline(bucket, config)) {
-                    return reject(problem.field, "\(problem.reason) (model \(config.name))")
-                }
-            case let .patient(r):
-                if !config.isPatientLevel {
-                    return reject(nil, "a patient-level record, but \(r.measure) is watched by aggregate model \(config.name)")
-                }
-                let day = Period(unit: .day, ordinal: r.time.day)
-                if let problem = covariateProblem(model, r.covariates, strict: !inBaseline(day, config)) {
-                    return reject(problem.field, "\(problem.reason) (model \(config.name))")
-                }
+    /// Folds a series' fresh alerts into those firing: new ones are events, held ones keep when they were
+    /// raised and take the revised numbers (no event), missing ones are `resolved` events.
+    private func diff(_ job: SeriesJob, _ fresh: [Alert], into events: inout [Alert]) {
+        let id = SeriesID(model: job.model, facility: facility(of: job))
+        if fresh.isEmpty && firing[id] == nil { return }
+        var current = firing[id] ?? [:]
+        let freshIDs = Set(fresh.map(\.id))
+        for alert in fresh {
+            if let held = current[alert.id] {
+                var updated = alert
+                updated.raisedAt = held.raisedAt
+                current[alert.id] = updated
+            } else {
+                current[alert.id] = alert
+                events.append(alert)
             }
         }
-        return nil
-    }
-
-    /// Presence of every needed covariate; with `strict`, also that the expectation can be computed (levels
-    /// known to the fit, numbers that parse, bounds that can be tested).
-    private func covariateProblem(_ model: ModelRuntime, _ covariates: Covariates, strict: Bool) -> FieldProblem? {
-        for name in model.neededCovariates where covariates[name] == nil {
-            return FieldProblem(field: name, reason: "missing; the model needs it")
+        for (key, alert) in current.sorted(by: { $0.key < $1.key }) where !freshIDs.contains(key) {
+            var resolved = alert
+            resolved.status = .resolved
+            current[key] = nil
+            events.append(resolved)
         }
-        guard strict, let expectation = model.expectation, case let .linear(predictor, _) = expectation.form else { return nil }
-        if case let .failure(problem) = predictor.eta(covariates) { return problem }
-        return nil
+        firing[id] = current.isEmpty ? nil : current
     }
 
-    private func inBaseline(_ record: Record, model m: Int) -> Bool {
-        let config = models[m].config
+    private enum Taken {
+        case accepted, unmatched
+        case rejected(RowError)
+    }
+
+    /// Checks a record against every model that takes it and stores it; a rejected record changes nothing.
+    private func take(_ record: Record, dirty: inout [DirtySlots], refit: inout Set<Int>) -> Taken {
+        let routed: [Int]
+        if let last = lastMeasure, last.measure == record.measure { routed = last.routes } else {
+            routed = routes[record.measure] ?? []
+            lastMeasure = (record.measure, routed, counts[record.measure])
+        }
+        if routed.isEmpty { return .unmatched }
         switch record {
-        case let .aggregate(r): return r.period.bucketed(into: config.unit).map { inBaseline($0, config) } ?? false
-        case let .patient(r): return inBaseline(Period(unit: .day, ordinal: r.time.day), config)
+        case let .aggregate(r):
+            let store = lastMeasure?.store ?? {
+                let store = SeriesStore(empty: CountSeries())
+                counts[r.measure] = store
+                lastMeasure = (r.measure, routed, store)
+                return store
+            }()
+            let slot = store.slot(r.facility)
+            let tuple = covariates.id(of: r.covariates, hint: store.series[slot].records.last?.tuple)
+            for m in routed {
+                if facts[m].count <= Int(tuple) { facts[m].extend(models[m], covariates) }
+                guard facts[m].selected[Int(tuple)] else { continue }
+                if let error = check(r, tuple: tuple, model: m) { return .rejected(error) }
+            }
+            store.series[slot].put(StoredCount(period: r.period, events: r.events, exposure: r.exposure ?? .nan, tuple: tuple))
+            arrivals += 1
+            for m in routed where facts[m].selected[Int(tuple)] {
+                dirty[m].insert(slot)
+                if let bucket = r.period.bucketed(into: hot[m].unit), hot[m].inBaseline(bucket) { refit.insert(m) }
+            }
+        case let .patient(r):
+            let taking = routed.filter { models[$0].config.selects(r.covariates) }
+            for m in taking {
+                if let error = check(r, model: m) { return .rejected(error) }
+            }
+            let store = patients[r.measure] ?? {
+                let store = SeriesStore(empty: PatientSeries())
+                patients[r.measure] = store
+                return store
+            }()
+            let slot = store.slot(r.facility)
+            arrivals += 1
+            if let episode = r.episode, let at = store.series[slot].episodes[episode] {
+                store.series[slot].entries[at] = (arrivals, r)
+            } else {
+                if let episode = r.episode { store.series[slot].episodes[episode] = store.series[slot].entries.count }
+                store.series[slot].entries.append((arrivals, r))
+            }
+            for m in taking {
+                dirty[m].insert(slot)
+                if inBaseline(Period(unit: .day, ordinal: r.time.day), models[m].config) { refit.insert(m) }
+            }
         }
+        return .accepted
+    }
+
+    /// Why model `m` cannot take an aggregate record, or nil. Outside the baseline window the expectation
+    /// must be computable (levels known to the fit, numbers that parse, bounds that can be tested).
+    private func check(_ r: AggregateRecord, tuple: Int32, model m: Int) -> RowError? {
+        let model = hot[m]
+        func reject(_ field: String?, _ reason: String) -> RowError {
+            RowError(source: r.origin.source, line: r.origin.line, field: field, reason: reason)
+        }
+        var name: String { models[m].config.name }
+        if model.patientLevel {
+            return reject(nil, "an aggregate record, but \(r.measure) is watched by patient-level model \(name)")
+        }
+        guard let bucket = r.period.bucketed(into: model.unit) else {
+            return reject("period", "\"\(r.period)\" is a \(r.period.unit.rawValue); model \(name) counts by \(model.unit.rawValue)")
+        }
+        if model.needsExposure && r.exposure == nil {
+            return reject("exposure", "missing; model \(name) needs it (E is proportional to exposure)")
+        }
+        if let missing = facts[m].missing[Int(tuple)] {
+            return reject(missing, "missing; the model needs it (model \(name))")
+        }
+        if facts[m].factor[Int(tuple)].isNaN, !model.inBaseline(bucket), let problem = Self.expectationProblem(models[m], r.covariates) {
+            return reject(problem.field, "\(problem.reason) (model \(name))")
+        }
+        return nil
+    }
+
+    /// Why model `m` cannot take a patient record, or nil.
+    private func check(_ r: PatientRecord, model m: Int) -> RowError? {
+        let model = models[m]
+        let config = model.config
+        func reject(_ field: String?, _ reason: String) -> RowError {
+            RowError(source: r.origin.source, line: r.origin.line, field: field, reason: reason)
+        }
+        if !config.isPatientLevel {
+            return reject(nil, "a patient-level record, but \(r.measure) is watched by aggregate model \(config.name)")
+        }
+        if let name = model.missingCovariate(r.covariates) {
+            return reject(name, "missing; the model needs it (model \(config.name))")
+        }
+        if !inBaseline(Period(unit: .day, ordinal: r.time.day), config), let problem = Self.expectationProblem(model, r.covariates) {
+            return reject(problem.field, "\(problem.reason) (model \(config.name))")
+        }
+        return nil
+    }
+
+    private static func expectationProblem(_ model: ModelRuntime, _ covariates: Covariates) -> FieldProblem? {
+        guard let expectation = model.expectation, case let .linear(predictor, _) = expectation.form,
+              case let .failure(problem) = predictor.eta(covariates) else { return nil }
+        return problem
     }
 
     private func inBaseline(_ p: Period, _ config: ModelConfig) -> Bool {
         config.expected.baseline?.contains(p) ?? false
     }
 
-    private func facilities(of m: Int) -> [String] {
-        let measure = models[m].config.measure
-        return models[m].config.isPatientLevel ? Array((patients[measure] ?? [:]).keys) : Array((aggregates[measure] ?? [:]).keys)
+    // MARK: Series
+
+    /// One series to evaluate: model `model` over the facility in `slot` of its measure's store.
+    struct SeriesJob: Sendable {
+        let model: Int
+        let slot: Int
+    }
+
+    private func slotsInFacilityOrder(of m: Int) -> [Int] {
+        let config = models[m].config
+        return (config.isPatientLevel ? patients[config.measure]?.slotsInFacilityOrder
+                                      : counts[config.measure]?.slotsInFacilityOrder) ?? []
+    }
+
+    func facility(of job: SeriesJob) -> String {
+        let config = models[job.model].config
+        return config.isPatientLevel ? patients[config.measure]!.facilities[job.slot] : counts[config.measure]!.facilities[job.slot]
+    }
+
+    /// The facility's patient records of a model's measure in time order (arrival order among equal times).
+    func orderedPatients(_ job: SeriesJob) -> [PatientRecord] {
+        let config = models[job.model].config
+        return (patients[config.measure]?.series[job.slot].entries ?? []).sorted {
+            $0.record.time.instant != $1.record.time.instant ? $0.record.time.instant < $1.record.time.instant : $0.arrival < $1.arrival
+        }.map(\.record)
+    }
+
+    func countSeries(_ job: SeriesJob) -> CountSeries {
+        counts[models[job.model].config.measure]!.series[job.slot]
     }
 
     // MARK: Baseline
 
-    /// Fits a fitted expectation on the baseline rows across all facilities, then calibrates `arl0:` thresholds
-    /// at the baseline's expectations.
-    private func prepare(model m: Int) {
-        let config = models[m].config
-        models[m].problem = nil
+    /// Model `m` refitted on its baseline rows across all facilities (a fitted expectation), with its
+    /// `arl0:` thresholds calibrated at the baseline's expectations. Reads the engine, changes nothing.
+    private func refitted(model m: Int) -> ModelRuntime {
+        var model = models[m]
+        let config = model.config
+        model.problem = nil
         var rows: [BaselineFit.Row] = []
-        for facility in facilities(of: m).sorted() {
+        var tuples: [Int32] = []   // of each aggregate row, to compute E once per covariate set
+        for slot in slotsInFacilityOrder(of: m) {
+            let job = SeriesJob(model: m, slot: slot)
             if config.isPatientLevel {
-                for entry in orderedPatients(config.measure, facility)
-                where inBaseline(Period(unit: .day, ordinal: entry.record.time.day), config) && config.selects(entry.record.covariates) {
-                    rows.append(.init(y: entry.record.outcome ? 1 : 0, exposure: nil, covariates: entry.record.covariates))
+                for r in orderedPatients(job)
+                where inBaseline(Period(unit: .day, ordinal: r.time.day), config) && config.selects(r.covariates) {
+                    rows.append(.init(y: r.outcome ? 1 : 0, exposure: nil, covariates: r.covariates))
                 }
             } else {
-                for bucket in buckets(config, facility) where inBaseline(bucket.period, config) && config.selects(bucket.covariates) {
-                    rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure, covariates: bucket.covariates))
+                for bucket in buckets(countSeries(job), unit: config.unit) where inBaseline(bucket.period, config) {
+                    let covariates = covariates[bucket.tuple]
+                    guard config.selects(covariates) else { continue }
+                    rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure.isNaN ? nil : bucket.exposure,
+                                      covariates: covariates))
+                    tuples.append(bucket.tuple)
                 }
             }
         }
         if let family = config.expected.kind.family {
             do {
-                models[m].expectation = try BaselineFit.fit(config.expected, family: family, rows: rows, model: config.name)
+                model.expectation = try BaselineFit.fit(config.expected, family: family, rows: rows, model: config.name)
             } catch {
-                models[m].expectation = nil
-                models[m].problem = "\(error)"
-                return
+                model.expectation = nil
+                model.problem = "\(error)"
+                return model
             }
         }
-        guard let expectation = models[m].expectation else { return }
-        let baselineExpected = rows.compactMap { try? expectation.value(covariates: $0.covariates, exposure: $0.exposure).get() }
-        models[m].calibrate(baselineExpected: baselineExpected)
+        guard let expectation = model.expectation else { return model }
+        var baselineExpected: [Double] = []
+        if config.isPatientLevel {
+            baselineExpected = rows.compactMap { try? expectation.value(covariates: $0.covariates, exposure: $0.exposure).get() }
+        } else {
+            var factors: [Int32: Double] = [:]
+            for (row, tuple) in zip(rows, tuples) {
+                let factor = factors[tuple] ?? {
+                    let f = (try? expectation.factor(covariates: row.covariates).get()) ?? .nan
+                    factors[tuple] = f
+                    return f
+                }()
+                guard !factor.isNaN else { continue }
+                if !expectation.usesExposure { baselineExpected.append(factor) }
+                else if let exposure = row.exposure { baselineExpected.append(factor * exposure) }
+            }
+        }
+        model.calibrate(baselineExpected: baselineExpected)
+        return model
     }
 
     // MARK: Evaluation
 
+    /// The records of one model period: those written in a finer unit (dates in a monthly model) summed,
+    /// covariates of the latest. `exposure` is NaN when a record in it has none.
     struct Bucket {
         let period: Period
         var events: Int
-        var exposure: Double?
-        var covariates: Covariates
+        var exposure: Double
+        var tuple: Int32
     }
 
-    /// A facility's records of a model's measure in the model's unit: records written in a finer unit (dates
-    /// in a monthly model) are summed into their period; covariates are those of the latest record in it.
-    func buckets(_ config: ModelConfig, _ facility: String) -> [Bucket] {
-        guard let records = aggregates[config.measure]?[facility] else { return [] }
+    func buckets(_ series: CountSeries, unit: PeriodUnit) -> [Bucket] {
         var out: [Bucket] = []
-        out.reserveCapacity(records.count)
-        for (written, r) in records.sorted(by: { $0.key < $1.key }) {
-            guard let p = written.bucketed(into: config.unit) else { continue }
-            if let last = out.last, last.period == p {
-                out[out.count - 1].events += r.events
-                out[out.count - 1].exposure = last.exposure.flatMap { e in r.exposure.map { e + $0 } }
-                out[out.count - 1].covariates = r.covariates
-            } else {
-                out.append(Bucket(period: p, events: r.events, exposure: r.exposure, covariates: r.covariates))
-            }
-        }
+        out.reserveCapacity(series.records.count)
+        forEachBucket(series, unit: unit) { out.append($0) }
         return out
     }
 
-    func orderedPatients(_ measure: String, _ facility: String) -> [(arrival: Int, record: PatientRecord)] {
-        (patients[measure]?[facility]?.entries ?? []).sorted {
-            $0.record.time.instant != $1.record.time.instant ? $0.record.time.instant < $1.record.time.instant : $0.arrival < $1.arrival
+    @inline(__always)
+    private func forEachBucket(_ series: CountSeries, unit: PeriodUnit, _ body: (Bucket) -> Void) {
+        let records = series.records
+        var i = 0
+        while i < records.count {
+            guard let p = records[i].period.bucketed(into: unit) else { i += 1; continue }
+            var bucket = Bucket(period: p, events: records[i].events, exposure: records[i].exposure, tuple: records[i].tuple)
+            i += 1
+            while i < records.count {
+                guard let q = records[i].period.bucketed(into: unit) else { i += 1; continue }
+                guard q == p else { break }
+                bucket.events += records[i].events
+                bucket.exposure += records[i].exposure
+                bucket.tuple = records[i].tuple
+                i += 1
+            }
+            body(bucket)
+        }
+    }
+
+    /// What a monitored observation is called in the trace and in alerts.
+    enum Label: Sendable {
+        case period(Period)
+        case patient(time: String, episode: String?)
+
+        var text: String {
+            switch self {
+            case let .period(p): p.description
+            case let .patient(time, episode): episode.map { "\(time)#\($0)" } ?? time
+            }
         }
     }
 
     /// One monitored observation of a series.
-    struct Observation {
-        let label: String
+    struct Observation: Sendable {
+        let label: Label
         let position: Int          // period ordinal, or patient number
         let observed: Int
         let input: DetectorInput
     }
 
-    /// Runs every detector of model `m` over one facility's series and returns the alerts it raises; each
-    /// update goes to `trace` when given.
-    func evaluate(model m: Int, facility: String, now: Date, trace: ((TraceRow) -> Void)?) -> [Alert] {
+    /// A series' evaluation: its observations, each detector's steps over them, and the alerts raised.
+    struct SeriesResult: Sendable {
+        var observations: [Observation] = []
+        var steps: [[DetectorStep]] = []
+        var alerts: [Alert] = []
+    }
+
+    /// Runs every detector of a model over one facility's series.
+    func evaluate(_ job: SeriesJob, now: Date) -> SeriesResult {
+        let m = job.model
         let model = models[m]
         let config = model.config
-        guard let expectation = model.expectation, let fresh = model.makeDetectors() else { return [] }
+        var result = SeriesResult()
+        guard let expectation = model.expectation, let fresh = model.makeDetectors() else { return result }
         let after = config.expected.baseline?.to
-        var observations: [Observation] = []
         if config.isPatientLevel {
             var n = 0
-            for entry in orderedPatients(config.measure, facility) {
-                let r = entry.record
+            for r in orderedPatients(job) {
                 if let after, r.time.day <= after.ordinal { continue }
                 if !config.select.isEmpty && !config.selects(r.covariates) { continue }
                 guard case let .success(p) = expectation.value(covariates: r.covariates, exposure: nil) else { continue }
                 n += 1
-                let label = r.episode.map { "\(r.time.text)#\($0)" } ?? r.time.text
-                observations.append(Observation(label: label, position: n, observed: r.outcome ? 1 : 0,
-                                                input: .patient(outcome: r.outcome, risk: p)))
+                result.observations.append(Observation(label: .patient(time: r.time.text, episode: r.episode), position: n,
+                                                       observed: r.outcome ? 1 : 0, input: .patient(outcome: r.outcome, risk: p)))
             }
         } else {
-            for b in buckets(config, facility) {
-                if let after, b.period <= after { continue }
-                if !config.select.isEmpty && !config.selects(b.covariates) { continue }
-                guard case let .success(e) = expectation.value(covariates: b.covariates, exposure: b.exposure) else { continue }
-                observations.append(Observation(label: b.period.description, position: b.period.ordinal, observed: b.events,
-                                                input: expectation.input(observed: Double(b.events), expected: e)))
+            let facts = facts[m]
+            let selecting = !config.select.isEmpty
+            let usesExposure = expectation.usesExposure
+            let series = countSeries(job)
+            result.observations.reserveCapacity(series.records.count)
+            forEachBucket(series, unit: config.unit) { b in
+                if let after, b.period <= after { return }
+                if selecting && !facts.selected[Int(b.tuple)] { return }
+                let factor = facts.factor[Int(b.tuple)]
+                if factor.isNaN || (usesExposure && b.exposure.isNaN) { return }
+                let e = usesExposure ? factor * b.exposure : factor
+                result.observations.append(Observation(label: .period(b.period), position: b.period.ordinal, observed: b.events,
+                                                       input: expectation.input(observed: Double(b.events), expected: e)))
             }
         }
-        var alerts: [Alert] = []
+        let observations = result.observations
+        let facility = facility(of: job)
+        let patient = config.isPatientLevel
         for (d, spec) in config.detectors.enumerated() {
             var detector = fresh[d]
+            var steps: [DetectorStep] = []
+            steps.reserveCapacity(observations.count)
             var lastAlert: Int? = nil
             for (i, o) in observations.enumerated() {
                 let step = detector.update(o.input)
-                let start = min(step.runStart - 1, i)
-                trace?(TraceRow(model: config.name, detector: spec.id, facility: facility, measure: config.measure,
-                                period: o.label, observed: o.observed, expected: o.input.expected,
-                                statistic: step.statistic, threshold: step.threshold, signal: step.signal))
+                steps.append(step)
                 guard step.signal else { continue }
                 if let lastAlert, o.position - lastAlert <= config.alert.cooldown { continue }
                 lastAlert = o.position
-                let patient = config.isPatientLevel
+                let start = min(step.runStart - 1, i)
                 var runObserved = 0
                 var runExpected = 0.0
                 if patient {
                     for j in start...i { runObserved += observations[j].observed; runExpected += observations[j].input.expected }
                 }
-                alerts.append(Alert(
-                    id: Alert.id(model: config.name, detector: spec.id, facility: facility, measure: config.measure, period: o.label),
+                let period = o.label.text
+                result.alerts.append(Alert(
+                    id: Alert.id(model: config.name, detector: spec.id, facility: facility, measure: config.measure, period: period),
                     status: .firing, model: config.name, modelVersion: config.version, detector: spec.id,
-                    detectorType: spec.kind.rawValue, facility: facility, measure: config.measure, period: o.label,
-                    signalStart: observations[start].label,
+                    detectorType: spec.kind.rawValue, facility: facility, measure: config.measure, period: period,
+                    signalStart: observations[start].label.text,
                     observed: patient ? runObserved : o.observed, expected: patient ? runExpected : o.input.expected,
                     statistic: step.statistic, threshold: step.threshold, severity: config.alert.severity, raisedAt: now,
                     patients: patient ? i - start + 1 : nil))
             }
+            result.steps.append(steps)
         }
-        return alerts
+        return result
+    }
+
+    /// Evaluates `jobs` on all cores, a window at a time (so memory holds one window's results), and hands
+    /// each result — with its trace text when `format` is given — to `consume` in job order.
+    private func evaluate(_ jobs: [SeriesJob], now: Date, format: TraceFormat?,
+                          consume: (SeriesJob, SeriesResult, [UInt8]?) -> Void) {
+        let window = 512
+        let engine = UncheckedBox(self)
+        for start in stride(from: 0, to: jobs.count, by: window) {
+            let part = Array(jobs[start..<min(jobs.count, start + window)])
+            var results = [(SeriesResult, [UInt8]?)](repeating: (SeriesResult(), nil), count: part.count)
+            results.withUnsafeMutableBufferPointer { buffer in
+                let out = UncheckedBox(buffer)
+                DispatchQueue.concurrentPerform(iterations: part.count) { k in
+                    let engine = engine.value
+                    let job = part[k]
+                    let result = engine.evaluate(job, now: now)
+                    let text = format.map { $0.text(job.model, facility: engine.facility(of: job), result) }
+                    out.value[k] = (result, text)
+                }
+            }
+            for (k, job) in part.enumerated() { consume(job, results[k].0, results[k].1) }
+        }
     }
 
     /// The trace of the current state: series by model (file order), facility (byte order), detector, period.
     public func trace(_ emit: (TraceRow) -> Void) {
-        withoutActuallyEscaping(emit) { emit in
-        for m in models.indices {
-            for facility in facilities(of: m).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                _ = evaluate(model: m, facility: facility, now: Date(), trace: emit)
+        for m in models.indices { facts[m].extend(models[m], covariates) }
+        var jobs: [SeriesJob] = []
+        for m in models.indices { for slot in slotsInFacilityOrder(of: m) { jobs.append(SeriesJob(model: m, slot: slot)) } }
+        evaluate(jobs, now: Date(), format: nil) { job, result, _ in
+            let config = models[job.model].config
+            let facility = facility(of: job)
+            for (d, spec) in config.detectors.enumerated() {
+                for (o, step) in zip(result.observations, result.steps[d]) {
+                    emit(TraceRow(model: config.name, detector: spec.id, facility: facility, measure: config.measure,
+                                  period: o.label.text, observed: o.observed, expected: o.input.expected,
+                                  statistic: step.statistic, threshold: step.threshold, signal: step.signal))
+                }
             }
         }
-        }
     }
+}
+
+/// The slots a batch touched, for one model: membership by flag, members in arrival order.
+struct DirtySlots {
+    private var flags: [Bool] = []
+
+    func contains(_ slot: Int) -> Bool { slot < flags.count && flags[slot] }
+
+    mutating func insert(_ slot: Int) {
+        if slot >= flags.count { flags.append(contentsOf: repeatElement(false, count: slot + 1 - flags.count)) }
+        flags[slot] = true
+    }
+}
+
+/// Wall-clock seconds between laps.
+struct Stopwatch {
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    init() {}
+
+    mutating func lap() -> Double {
+        let now = DispatchTime.now().uptimeNanoseconds
+        defer { last = now }
+        return Double(now - last) / 1e9
+    }
+}
+
+/// `body` over the items on all cores, the results in item order.
+enum ParallelMap {
+    static func run<T, R>(_ items: [T], _ body: (T) -> R) -> [R] {
+        var results = [R?](repeating: nil, count: items.count)
+        withoutActuallyEscaping(body) { body in
+            let work = UncheckedBox((items, body))
+            results.withUnsafeMutableBufferPointer { buffer in
+                let out = UncheckedBox(buffer)
+                DispatchQueue.concurrentPerform(iterations: items.count) { k in
+                    out.value[k] = work.value.1(work.value.0[k])
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+/// A value handed to worker threads that only read it (or write disjoint parts of it).
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -21,25 +21,34 @@ public struct Expectation: Sendable {
     /// NB2 size of a `negative_binomial` expectation (variance E + E²/θ).
     public let theta: Double?
 
+    /// Whether E is proportional to exposure (`rate`, or a log-linear model with the log(exposure) offset).
+    public var usesExposure: Bool {
+        switch form {
+        case .mean: false
+        case .rate: true
+        case let .linear(_, logit): !logit && offset
+        }
+    }
+
+    /// E per unit of exposure when `usesExposure`, else E (or p): what the covariates alone decide.
+    public func factor(covariates: Covariates) -> Result<Double, FieldProblem> {
+        switch form {
+        case let .mean(m): return .success(m)
+        case let .rate(r): return .success(r)
+        case let .linear(predictor, logit):
+            return predictor.eta(covariates).map { eta in logit ? 1 / (1 + Foundation.exp(-eta)) : Foundation.exp(eta) }
+        }
+    }
+
     /// E (or p) of a record with these covariates and exposure.
     public func value(covariates: Covariates, exposure: Double?) -> Result<Double, FieldProblem> {
-        switch form {
-        case let .mean(m):
-            return .success(m)
-        case let .rate(r):
-            guard let exposure else { return .failure(FieldProblem(field: "exposure", reason: "missing; E = rate × exposure")) }
-            return .success(r * exposure)
-        case let .linear(predictor, logit):
-            switch predictor.eta(covariates) {
-            case let .failure(p): return .failure(p)
-            case let .success(eta):
-                if logit { return .success(1 / (1 + Foundation.exp(-eta))) }
-                guard offset else { return .success(Foundation.exp(eta)) }
-                guard let exposure else {
-                    return .failure(FieldProblem(field: "exposure", reason: "missing; the model's offset is log(exposure)"))
-                }
-                return .success(Foundation.exp(eta) * exposure)
+        factor(covariates: covariates).flatMap { f in
+            guard usesExposure else { return .success(f) }
+            guard let exposure else {
+                let reason = if case .rate = form { "missing; E = rate × exposure" } else { "missing; the model's offset is log(exposure)" }
+                return .failure(FieldProblem(field: "exposure", reason: reason))
             }
+            return .success(f * exposure)
         }
     }
 
@@ -95,7 +104,7 @@ public struct LinearPredictor: Sendable {
 
     static func number(_ covariates: Covariates, _ name: String) -> Result<Double, FieldProblem> {
         guard let text = covariates[name] else { return .failure(FieldProblem(field: name, reason: "missing; the model needs it")) }
-        guard let x = Double(text.trimmingCharacters(in: .whitespaces)), x.isFinite else {
+        guard let x = Double(text.trimmingSpaces), x.isFinite else {
             return .failure(FieldProblem(field: name, reason: "\"\(text)\" is not a number"))
         }
         return .success(x)
@@ -107,7 +116,7 @@ public struct LinearPredictor: Sendable {
             guard let value = covariates[condition.covariate] else {
                 return .failure(FieldProblem(field: condition.covariate, reason: "missing; the model needs it"))
             }
-            return .success(levels.contains(value.trimmingCharacters(in: .whitespaces)))
+            return .success(levels.contains(value.trimmingSpaces))
         case let .bounds(gt, ge, lt, le):
             switch number(covariates, condition.covariate) {
             case let .failure(p): return .failure(p)
@@ -140,5 +149,19 @@ extension Expectation {
         case .poisson, .negativeBinomial, .logistic:
             return nil
         }
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs; the string itself when it has none (no copy).
+    var trimmingSpaces: String {
+        let u = utf8
+        guard let first = u.first, let last = u.last else { return self }
+        func blank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+        guard blank(first) || blank(last) else { return self }
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
+        while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
+        return String(s)
     }
 }

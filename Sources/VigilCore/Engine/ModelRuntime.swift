@@ -23,6 +23,11 @@ public struct ModelRuntime: Sendable {
         return config.expected.covariates
     }
 
+    /// The first covariate this model needs that `covariates` lacks.
+    func missingCovariate(_ covariates: Covariates) -> String? {
+        neededCovariates.first { covariates[$0] == nil }
+    }
+
     public var needsExposure: Bool {
         switch config.expected.kind {
         case .rate: true

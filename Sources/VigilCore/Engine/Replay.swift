@@ -21,42 +21,129 @@ public struct Replay {
         self.reader = RecordReader(mapping: mapping)
     }
 
-    /// Reads and applies each file; `rejected` sees every bad row as it is found.
-    public func run(inputs: [String], now: Date = Date(), rejected: (RowError) -> Void = { _ in }) throws -> Summary {
+    /// Reads each file straight into the engine; `rejected` sees every bad row as it is found. With `trace`,
+    /// the last file's evaluation covers every series and writes the trace CSV of SPEC §5 for the final
+    /// state there, so no series is evaluated twice.
+    public func run(inputs: [String], now: Date = Date(), trace: String? = nil,
+                    rejected: (RowError) -> Void = { _ in }) throws -> Summary {
         var summary = Summary()
-        let measures = Set(engine.models.map(\.config.measure))
-        for path in inputs {
-            var batch: [Record] = []
-            try reader.read(path: path, accept: { record in
-                if measures.contains(record.measure) { batch.append(record) } else { summary.unmatched += 1 }
-            }, reject: { error in
-                summary.rejected.append(error)
-                rejected(error)
-            })
-            let outcome = engine.apply(batch, now: now)
+        let writer = try trace.map { try LineWriter(path: $0) }
+        writer?.write(Self.traceHeader)
+        for (i, path) in inputs.enumerated() {
+            let outcome = try engine.apply(now: now, trace: i == inputs.count - 1 ? writer : nil) { take in
+                try reader.read(path: path, accept: take, reject: { error in
+                    summary.rejected.append(error)
+                    rejected(error)
+                })
+            }
             for error in outcome.rejected { rejected(error) }
             summary.files += 1
             summary.accepted += outcome.accepted
+            summary.unmatched += outcome.unmatched
             summary.rejected += outcome.rejected
             summary.events += outcome.events
+            summary.traceRows += outcome.traceRows
+        }
+        if let writer {
+            try writer.close()
         }
         summary.modelProblems = engine.models.compactMap(\.problem)
         return summary
     }
 
-    /// Writes the trace CSV of SPEC §5 for the final state.
-    public func writeTrace(to path: String) throws -> Int {
-        let writer = try LineWriter(path: path)
-        writer.write("model,detector,facility_id,measure,period,observed,expected,statistic,threshold,signal\n")
-        var rows = 0
-        engine.trace { row in
-            rows += 1
-            writer.write("\(CSVField.quote(row.model)),\(CSVField.quote(row.detector)),\(CSVField.quote(row.facility)),"
-                + "\(CSVField.quote(row.measure)),\(CSVField.quote(row.period)),\(row.observed),\(row.expected),"
-                + "\(row.statistic),\(row.threshold),\(row.signal ? 1 : 0)\n")
+    static let traceHeader = "model,detector,facility_id,measure,period,observed,expected,statistic,threshold,signal\n"
+}
+
+/// Trace rows of SPEC §5 as CSV text, written straight into bytes (numbers in Swift's shortest round-trip
+/// form, the same digits as `description`).
+struct TraceFormat: Sendable {
+    private struct Model: Sendable {
+        let name: [UInt8]
+        let measure: [UInt8]
+        let detectors: [[UInt8]]
+    }
+    private let models: [Model]
+
+    init(models: [ModelRuntime]) {
+        self.models = models.map { m in
+            Model(name: Array(CSVField.quote(m.config.name).utf8), measure: Array(CSVField.quote(m.config.measure).utf8),
+                  detectors: m.config.detectors.map { Array(CSVField.quote($0.id).utf8) })
         }
-        try writer.close()
-        return rows
+    }
+
+    func text(_ m: Int, facility: String, _ result: Engine.SeriesResult) -> [UInt8] {
+        let model = models[m]
+        let facility = Array(CSVField.quote(facility).utf8)
+        // What repeats across a series' detectors is written once: each observation's
+        // "period,observed,expected," and each detector's "model,detector,facility,measure,".
+        var columns: [[UInt8]] = []
+        columns.reserveCapacity(result.observations.count)
+        result.observations.withUnsafeBufferPointer { observations in
+            for o in observations {
+                var text = ByteText()
+                text.append(o.label)
+                text.comma()
+                text.append(o.observed)
+                text.comma()
+                o.input.expected.write(to: &text)
+                text.comma()
+                columns.append(text.bytes)
+            }
+        }
+        var out = ByteText()
+        out.bytes.reserveCapacity(result.observations.count * model.detectors.count * 80)
+        for (d, steps) in result.steps.enumerated() {
+            let prefix = model.name + [UInt8(ascii: ",")] + model.detectors[d] + [UInt8(ascii: ",")] + facility
+                + [UInt8(ascii: ",")] + model.measure + [UInt8(ascii: ",")]
+            var threshold = Double.nan
+            var thresholdText: [UInt8] = []
+            for (k, step) in steps.enumerated() {
+                out.bytes.append(contentsOf: prefix)
+                out.bytes.append(contentsOf: columns[k])
+                if step.statistic == 0 && step.statistic.sign == .plus { out.write("0.0") } else { step.statistic.write(to: &out) }
+                out.comma()
+                if step.threshold != threshold {
+                    threshold = step.threshold
+                    var text = ByteText()
+                    threshold.write(to: &text)
+                    text.comma()
+                    thresholdText = text.bytes
+                }
+                out.bytes.append(contentsOf: thresholdText)
+                out.bytes.append(step.signal ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+                out.bytes.append(UInt8(ascii: "\n"))
+            }
+        }
+        return out.bytes
+    }
+}
+
+/// A byte buffer that numbers print into without making strings: the standard library hands a
+/// `TextOutputStream` the ASCII digits of an integer or a floating-point value through `_writeASCII`.
+struct ByteText: TextOutputStream {
+    var bytes: [UInt8] = []
+
+    mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
+    mutating func comma() { bytes.append(UInt8(ascii: ",")) }
+
+    mutating func append(_ value: Int) {
+        guard value >= 0 && value < 10 else { return write(String(value)) }
+        bytes.append(UInt8(48 + value))
+    }
+
+    /// An observation's label, quoted for CSV when it needs it (a patient's episode id may hold a comma).
+    mutating func append(_ label: Engine.Label) {
+        switch label {
+        case let .period(p) where p.unit == .month && p.ordinal >= 0 && p.ordinal < 120_000:
+            let year = p.ordinal / 12, month = p.ordinal % 12 + 1
+            for digit in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10] { bytes.append(UInt8(48 + digit)) }
+            bytes.append(UInt8(ascii: "-"))
+            bytes.append(UInt8(48 + month / 10))
+            bytes.append(UInt8(48 + month % 10))
+        default:
+            write(CSVField.quote(label.text))
+        }
     }
 }
 
@@ -89,7 +176,11 @@ public final class LineWriter {
     }
 
     public func write(_ text: String) {
-        buffer.append(contentsOf: text.utf8)
+        write(bytes: Array(text.utf8))
+    }
+
+    public func write(bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 20 { flush() }
     }
 

@@ -32,7 +32,12 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// `YYYY-MM`, `YYYY-Www`, `YYYY-Qn`, `YYYY` or `YYYY-MM-DD`, as a period of its own unit, or nil.
     public static func parse(_ text: Substring) -> Period? {
-        let u = Array(text.utf8)
+        var s = String(text)
+        return s.withUTF8(parse(utf8:))
+    }
+
+    /// `parse` on the UTF-8 bytes of the text.
+    public static func parse(utf8 u: UnsafeBufferPointer<UInt8>) -> Period? {
         func digits(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= u.count else { return nil }
             var v = 0
@@ -87,6 +92,21 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
             return Period(unit: .year, ordinal: ordinal.floorDiv(4))
         case .year, .patient:
             return nil
+        }
+    }
+
+    /// Day ordinal of the period's first day.
+    var firstDay: Int {
+        switch unit {
+        case .day, .patient: return ordinal
+        case .week: return CivilDate.weekMonday(ordinal)
+        case .month:
+            let year = ordinal.floorDiv(12)
+            return CivilDate.days(year, ordinal - year * 12 + 1, 1)
+        case .quarter:
+            let year = ordinal.floorDiv(4)
+            return CivilDate.days(year, (ordinal - year * 4) * 3 + 1, 1)
+        case .year: return CivilDate.days(ordinal, 1, 1)
         }
     }
 

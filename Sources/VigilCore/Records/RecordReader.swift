@@ -120,26 +120,26 @@ public struct RecordReader {
         case let .success(l): layout = l
         case let .failure(failure): return reject(RowError(source: source, line: header.line, field: nil, reason: failure.reason))
         }
+        var row = CSVRow()
+        var cache = RepeatCache()
         while true {
-            let row: CSVRecord
             do {
-                guard let r = try reader.next() else { break }
-                row = r
+                guard try reader.next(into: &row) else { break }
             } catch let error as CSVError {
                 reject(RowError(source: source, line: error.line, field: nil, reason: error.reason))
                 continue
             } catch {
                 continue
             }
-            if row.fields.count == 1 && row.fields[0].isEmpty { continue }   // blank line
-            guard row.fields.count == names.count else {
+            if row.isBlank { continue }
+            guard row.count == names.count else {
                 reject(RowError(source: source, line: row.line, field: nil,
-                                reason: "\(row.fields.count) fields, the header has \(names.count)"))
+                                reason: "\(row.count) fields, the header has \(names.count)"))
                 continue
             }
             let origin = RecordOrigin(source: source, line: row.line)
-            let covariates = Covariates(names: layout.covariateNames, values: layout.covariateColumns.map { row.fields[$0] })
-            switch layout.record(origin: origin, covariates: covariates, field: { i in row.fields[i] }) {
+            let covariates = cache.covariates(layout, row)
+            switch layout.record(origin: origin, covariates: covariates, row: row, cache: &cache) {
             case let .success(record): accept(record)
             case let .failure(error): reject(error)
             }
@@ -153,6 +153,7 @@ public struct RecordReader {
                             reject: (RowError) -> Void) -> Int {
         var start = bytes.startIndex
         var line = firstLine
+        var cache = RepeatCache()
         if firstLine == 0 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start += 3 }
         while start < bytes.endIndex {
             line += 1
@@ -199,6 +200,8 @@ public struct RecordReader {
                 continue
             }
             let names = Array(fields.keys)
+            var row = CSVRow()
+            for name in names { row.append(field: fields[name]!.utf8) }
             let layout: Layout
             switch Layout.make(names: names, measure: mapping.measure, holder: "object") {
             case let .success(l): layout = l
@@ -207,8 +210,7 @@ public struct RecordReader {
                 continue
             }
             let covariates = Covariates(names: CovariateNames(covariateNames), values: covariateValues)
-            switch layout.record(origin: RecordOrigin(source: source, line: line), covariates: covariates,
-                                 field: { i in fields[names[i]] ?? "" }) {
+            switch layout.record(origin: RecordOrigin(source: source, line: line), covariates: covariates, row: row, cache: &cache) {
             case let .success(record): accept(record)
             case let .failure(error): reject(error)
             }
@@ -252,29 +254,33 @@ struct Layout {
             covariateNames: CovariateNames(covariateColumns.map { names[$0] }), covariateColumns: covariateColumns))
     }
 
-    func record(origin: RecordOrigin, covariates: Covariates, field: (Int) -> String) -> Result<Record, RowError> {
+    func record(origin: RecordOrigin, covariates: Covariates, row: CSVRow, cache: inout RepeatCache) -> Result<Record, RowError> {
         func fail(_ f: String?, _ reason: String) -> Result<Record, RowError> {
             .failure(RowError(source: origin.source, line: origin.line, field: f, reason: reason))
         }
-        let facility = field(facility).trimmingCharacters(in: .whitespaces)
-        guard !facility.isEmpty else { return fail("facility_id", "missing") }
-        let measureText = measure.map { field($0).trimmingCharacters(in: .whitespaces) } ?? constantMeasure ?? ""
+        func text(_ i: Int) -> ArraySlice<UInt8> { Self.trimmed(row.field(i)) }
+        func string(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+        let facilityText = text(facility)
+        guard !facilityText.isEmpty else { return fail("facility_id", "missing") }
+        let facility = cache.facility.text(facilityText)
+        let measureText = measure.map { cache.measure.text(text($0)) } ?? constantMeasure ?? ""
         guard !measureText.isEmpty else { return fail("measure", "missing") }
         switch kind {
         case .aggregate:
-            let periodText = field(period).trimmingCharacters(in: .whitespaces)
+            let periodText = text(period)
             guard !periodText.isEmpty else { return fail("period", "missing") }
-            guard let p = Period.parse(Substring(periodText)) else {
-                return fail("period", "\"\(periodText)\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY or YYYY-MM-DD)")
+            guard let p = periodText.withUnsafeBufferPointer(Period.parse(utf8:)) else {
+                return fail("period", "\"\(string(periodText))\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY or YYYY-MM-DD)")
             }
-            let eventsText = field(events).trimmingCharacters(in: .whitespaces)
+            let eventsText = text(events)
             guard !eventsText.isEmpty else { return fail("events", "missing") }
-            guard let count = Self.count(eventsText) else { return fail("events", "\"\(eventsText)\" is not a count >= 0") }
+            guard let count = Self.count(eventsText) else { return fail("events", "\"\(string(eventsText))\" is not a count >= 0") }
             var exposureValue: Double? = nil
             if let exposure {
-                let text = field(exposure).trimmingCharacters(in: .whitespaces)
-                if !text.isEmpty {
-                    guard let v = Double(text), v.isFinite else { return fail("exposure", "\"\(text)\" is not a number") }
+                let bytes = text(exposure)
+                if !bytes.isEmpty {
+                    let text = string(bytes)
+                    guard let v = Self.decimal(bytes) ?? Double(text), v.isFinite else { return fail("exposure", "\"\(text)\" is not a number") }
                     guard v > 0 else { return fail("exposure", "\"\(text)\" is not > 0") }
                     exposureValue = v
                 }
@@ -283,12 +289,12 @@ struct Layout {
                 facility: facility, measure: measureText, period: p, events: count, exposure: exposureValue,
                 covariates: covariates, origin: origin)))
         case .patient:
-            let timeText = field(period).trimmingCharacters(in: .whitespaces)
+            let timeText = string(text(period))
             guard !timeText.isEmpty else { return fail("time", "missing") }
             guard let time = Timestamp.parse(timeText) else {
                 return fail("time", "\"\(timeText)\" is not a date (YYYY-MM-DD) or RFC 3339 date-time")
             }
-            let outcomeText = field(events).trimmingCharacters(in: .whitespaces)
+            let outcomeText = string(text(events))
             let outcome: Bool
             switch outcomeText.lowercased() {
             case "1", "true": outcome = true
@@ -296,11 +302,57 @@ struct Layout {
             case "": return fail("outcome", "missing")
             default: return fail("outcome", "\"\(outcomeText)\" is not an outcome 0/1 (or true/false)")
             }
-            let episode = exposure.map { field($0).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+            let episode = exposure.map { string(text($0)) }.flatMap { $0.isEmpty ? nil : $0 }
             return .success(.patient(PatientRecord(
                 facility: facility, measure: measureText, time: time, outcome: outcome, episode: episode,
                 covariates: covariates, origin: origin)))
         }
+    }
+
+    /// The bytes without leading and trailing spaces and tabs.
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var lo = bytes.startIndex, hi = bytes.endIndex
+        while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo += 1 }
+        while hi > lo, bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09 { hi -= 1 }
+        return bytes[lo..<hi]
+    }
+
+    /// A plain decimal (`256`, `0.2443`) of at most 15 digits, read without making a string: m / 10^k with m and
+    /// 10^k exact in a double is correctly rounded (Clinger's fast path), so the value is strtod's. nil for
+    /// anything else (signs, exponents, more digits), which the caller reads the general way.
+    static func decimal(_ bytes: ArraySlice<UInt8>) -> Double? {
+        var mantissa = 0
+        var digits = 0
+        var fraction = -1
+        for b in bytes {
+            if b >= 48 && b <= 57 {
+                mantissa = mantissa * 10 + Int(b - 48)
+                digits += 1
+                if fraction >= 0 { fraction += 1 }
+            } else if b == UInt8(ascii: "."), fraction < 0 {
+                fraction = 0
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0, digits <= 15 else { return nil }
+        return fraction > 0 ? Double(mantissa) / powersOfTen[fraction] : Double(mantissa)
+    }
+
+    private static let powersOfTen: [Double] = (0...15).map { Double("1e\($0)")! }
+
+    /// A count written in plain digits, read without making a string.
+    static func count(_ bytes: ArraySlice<UInt8>) -> Int? {
+        if bytes.count <= 15 {
+            var v = 0
+            var plain = true
+            for b in bytes {
+                guard b >= 48 && b <= 57 else { plain = false; break }
+                v = v * 10 + Int(b - 48)
+            }
+            if plain { return v }
+        }
+        return count(String(decoding: bytes, as: UTF8.self))
     }
 
     /// A non-negative integer, also written as a float with no fraction (`3.0`, as some exports do).
@@ -308,6 +360,44 @@ struct Layout {
         if let v = Int(text) { return v >= 0 ? v : nil }
         guard let d = Double(text), d.isFinite, d >= 0, d == d.rounded(), d < 9e15 else { return nil }
         return Int(d)
+    }
+}
+
+/// Text made from row fields, kept while the same bytes come again: an export sorted by facility repeats
+/// the facility, the measure and the covariates row after row, and those rows then share one string.
+struct RepeatCache {
+    struct Remembered {
+        private var bytes: [UInt8] = []
+        private var value = ""
+
+        mutating func text(_ field: ArraySlice<UInt8>) -> String {
+            if !Self.same(field, bytes) {
+                bytes = Array(field)
+                value = String(decoding: field, as: UTF8.self)
+            }
+            return value
+        }
+
+        static func same(_ a: ArraySlice<UInt8>, _ b: [UInt8]) -> Bool {
+            a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+        }
+    }
+
+    var facility = Remembered()
+    var measure = Remembered()
+    private var covariateFields: [[UInt8]] = []
+    private var lastCovariates: Covariates?
+
+    /// The row's covariates, the previous row's own when every covariate field repeats.
+    mutating func covariates(_ layout: Layout, _ row: CSVRow) -> Covariates {
+        if let last = lastCovariates, last.names === layout.covariateNames,
+           zip(layout.covariateColumns, covariateFields).allSatisfy({ Remembered.same(row.field($0), $1) }) {
+            return last
+        }
+        covariateFields = layout.covariateColumns.map { Array(row.field($0)) }
+        let covariates = Covariates(names: layout.covariateNames, values: layout.covariateColumns.map(row.string))
+        lastCovariates = covariates
+        return covariates
     }
 }
 
