@@ -109,6 +109,32 @@ struct Bench {
         for (name, rate) in Kernels.detectorRates(panel: panel) {
             print("| \(name) | \(f(rate / 1e6, 1)) M |")
         }
+        print("")
+
+        // 6. Replay of the national panel, and the same computation as a plain R loop
+        let replay = try ReplayBench.prepare(panel: panel, dataDir: dataDir)
+        let tracePath = "\(dataDir)/replay-trace.csv"
+        guard let run = ReplayBench.runVigil(input: replay.input, models: replay.models, trace: tracePath) else { return }
+        FileHandle.standardError.write(Data("vigil replay: \(f(run.seconds, 2)) s\n".utf8))
+        let loop = external ? External.run("Rscript", script: ReplayBench.rScript(input: URL(fileURLWithPath: replay.input).standardizedFileURL.path),
+                                           scriptPath: "\(dataDir)/replay.R", timeout: 3600) ?? [:] : [:]
+        print("## Replay of the national panel (4.32M records, 6 NB2 models fitted on 24 months, 2 detectors each, trace written)\n")
+        print("`vigil replay --timings` on the file, end to end (process start to exit):\n")
+        print("```\n\(run.output.trimmingCharacters(in: .whitespacesAndNewlines))\nwall: \(f(run.seconds, 2)) s\n```\n")
+        if let total = loop["replay_total"] {
+            print("| | vigil | R loop | R / vigil |\n|---|---|---|---|")
+            print("| end to end s | \(f(run.seconds, 2)) | \(f(total.seconds, 1)) | \(f(total.seconds / run.seconds, 1))× |")
+            for part in ["read", "fit", "loop"] {
+                if let t = loop["replay_\(part)"] { print("| R \(part) s | | \(f(t.seconds, 1)) | |") }
+            }
+            print("")
+            let mine = ReplayBench.traceSummary(path: tracePath)
+            print("| model/detector | signals vigil | signals R | Σ statistic vigil | Σ statistic R | rel. Δ |\n|---|---|---|---|---|---|")
+            for key in mine.keys.sorted() {
+                guard let theirs = loop[key], let sum = theirs.estimates.first, let v = mine[key] else { continue }
+                print("| \(key) | \(v.signals) | \(Int(theirs.seconds)) | \(f(v.sum, 3)) | \(f(sum, 3)) | \(e(abs(v.sum - sum) / max(abs(sum), 1e-12))) |")
+            }
+        }
     }
 
     static func f(_ x: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", x) }

@@ -49,6 +49,7 @@ struct ReplayCommand: ParsableCommand {
             for event in summary.events { writer.write(event.json.serialized() + "\n") }
             try writer.close()
         }
+        if timings, let peak = Self.peakMemory() { FileHandle.standardError.write(Data("peak resident memory: \(peak)\n".utf8)) }
         let firing = summary.events.filter { $0.status == .firing }.count
         let resolved = summary.events.count - firing
         var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
@@ -61,6 +62,16 @@ struct ReplayCommand: ParsableCommand {
         if strict && !summary.rejected.isEmpty {
             throw ReportedFailure(message: "\(summary.rejected.count) rows rejected (--strict)")
         }
+    }
+}
+
+extension ReplayCommand {
+    /// The process's peak resident set (Linux `VmHWM`), e.g. "297 MiB".
+    static func peakMemory() -> String? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kB = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return nil }
+        return "\(Int((kB / 1024).rounded())) MiB"
     }
 }
 

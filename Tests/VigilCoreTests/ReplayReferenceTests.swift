@@ -114,3 +114,53 @@ struct ReplayReferenceTests {
         return "\(a.facility)|\(a.period)"
     }
 }
+
+/// `vigil replay` writes the trace from the last file's evaluation, formatting numbers straight into bytes;
+/// the file must say exactly what `Engine.trace` reports, quoted as RFC 4180 asks.
+struct ReplayTraceFileTests {
+    static func line(_ row: TraceRow) -> String {
+        [row.model, row.detector, row.facility, row.measure, row.period].map(CSVField.quote).joined(separator: ",")
+            + ",\(row.observed),\(row.expected),\(row.statistic),\(row.threshold),\(row.signal ? 1 : 0)\n"
+    }
+
+    static func temporary(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID().uuidString)-\(name)").path
+    }
+
+    @Test func traceFileIsTheEnginesTrace() throws {
+        let directory = ReplayReferenceTests.directory
+        let replay = Replay(models: try ModelConfigParser.load(path: "\(directory)/models"))
+        let inputs = ["1-clabsi.csv", "1-ssi.csv", "2-clabsi-revisions.csv", "2-ssi-revisions.csv"].map { "\(directory)/inputs/\($0)" }
+        let path = Self.temporary("trace.csv")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let summary = try replay.run(inputs: inputs, trace: path)
+        var expected = Replay.traceHeader
+        var rows = 0
+        replay.engine.trace { expected += Self.line($0); rows += 1 }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
+        #expect(summary.traceRows == rows)
+        #expect(rows == 2667)
+    }
+
+    /// Model names and detector ids are `[a-z0-9_-]+`; facility ids and patient labels are free text.
+    @Test func fieldsWithCommasAndQuotesAreQuoted() throws {
+        let model = try ModelConfigParser.parse(data: Array("""
+            model: m
+            measure: CLABSI
+            expected: { kind: mean, mean: 1 }
+            detectors:
+              - { id: d, type: poisson_cusum, ratio: 2, h: 2 }
+            """.utf8), file: "m.yaml").get()
+        let input = Self.temporary("in.csv"), trace = Self.temporary("trace.csv")
+        defer { for p in [input, trace] { try? FileManager.default.removeItem(atPath: p) } }
+        try "facility_id,measure,period,events\n\"Saint \"\"Mary\"\", East\",CLABSI,2024-01,3\n\"Saint \"\"Mary\"\", East\",CLABSI,2024-02,0\n"
+            .write(toFile: input, atomically: true, encoding: .utf8)
+        let replay = Replay(models: [model])
+        _ = try replay.run(inputs: [input], trace: trace)
+        var expected = Replay.traceHeader
+        replay.engine.trace { expected += Self.line($0) }
+        let text = try String(contentsOfFile: trace, encoding: .utf8)
+        #expect(text == expected)
+        #expect(text.contains("m,d,\"Saint \"\"Mary\"\", East\",CLABSI,2024-01,3,1.0,"))
+    }
+}

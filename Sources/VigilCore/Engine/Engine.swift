@@ -517,14 +517,16 @@ public final class Engine {
         return result
     }
 
-    /// Evaluates `jobs` on all cores, a window at a time (so memory holds one window's results), and hands
-    /// each result — with its trace text when `format` is given — to `consume` in job order.
+    /// Evaluates `jobs` on all cores, a window at a time (so memory holds two windows' results), and hands
+    /// each result — with its trace text when `format` is given — to `consume` in job order. The next
+    /// window is evaluated while `consume` takes the current one.
     private func evaluate(_ jobs: [SeriesJob], now: Date, format: TraceFormat?,
                           consume: (SeriesJob, SeriesResult, [UInt8]?) -> Void) {
         let window = 512
+        let windows = stride(from: 0, to: jobs.count, by: window).map { Array(jobs[$0..<min(jobs.count, $0 + window)]) }
+        guard !windows.isEmpty else { return }
         let engine = UncheckedBox(self)
-        for start in stride(from: 0, to: jobs.count, by: window) {
-            let part = Array(jobs[start..<min(jobs.count, start + window)])
+        @Sendable func compute(_ part: [SeriesJob]) -> [(SeriesResult, [UInt8]?)] {
             var results = [(SeriesResult, [UInt8]?)](repeating: (SeriesResult(), nil), count: part.count)
             results.withUnsafeMutableBufferPointer { buffer in
                 let out = UncheckedBox(buffer)
@@ -536,8 +538,25 @@ public final class Engine {
                     out.value[k] = (result, text)
                 }
             }
-            for (k, job) in part.enumerated() { consume(job, results[k].0, results[k].1) }
+            return results
         }
+        var current = compute(windows[0])
+        for w in windows.indices {
+            let ahead = Ahead()
+            let group = DispatchGroup()
+            if w + 1 < windows.count {
+                let part = windows[w + 1]
+                DispatchQueue.global().async(group: group) { ahead.results = compute(part) }
+            }
+            for (k, job) in windows[w].enumerated() { consume(job, current[k].0, current[k].1) }
+            group.wait()
+            current = ahead.results
+        }
+    }
+
+    /// Results of the window evaluated ahead, written by its worker before the group is left.
+    private final class Ahead: @unchecked Sendable {
+        var results: [(SeriesResult, [UInt8]?)] = []
     }
 
     /// The trace of the current state: series by model (file order), facility (byte order), detector, period.

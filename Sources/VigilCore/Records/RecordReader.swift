@@ -38,7 +38,7 @@ public enum RecordFormat: String, Sendable {
 
 /// Turns CSV or NDJSON rows into records, one row at a time: a good row goes to `accept`, a bad one to
 /// `reject` with its line, field and reason, and reading goes on (SPEC §1).
-public struct RecordReader {
+public struct RecordReader: Sendable {
     public static let aggregateFields: Set<String> = ["facility_id", "measure", "period", "events", "exposure"]
     public static let patientFields: Set<String> = ["facility_id", "measure", "time", "outcome", "episode_id"]
 

@@ -1,0 +1,149 @@
+import Foundation
+
+/// The replay benchmark of the national panel: `vigil replay` (the release binary, as a user runs it) over
+/// the 4.32M records with six one-measure NB2 models fitted on the first 24 months and two detectors each,
+/// writing the trace; and the same computation as a plain R loop over the series (MASS::glm.nb for the
+/// fits), whose signal counts and statistic sums must agree with vigil's trace.
+enum ReplayBench {
+    static let detectors = ["nb", "ewma"]
+
+    struct VigilRun {
+        let seconds: Double
+        let output: String
+    }
+
+    /// Writes the panel as SPEC §1 records (periods `YYYY-MM` from 2016-01) and the six model files.
+    static func prepare(panel: NationalPanel, dataDir: String) throws -> (input: String, models: String) {
+        let input = "\(dataDir)/replay-panel.csv"
+        var out = "facility_id,measure,period,beds,teaching,icu_share,size,exposure,events\n"
+        out.reserveCapacity(panel.count * 48)
+        for i in 0..<panel.count {
+            let m = Int(panel.month[i])
+            let period = "\(2016 + m / 12)-\(m % 12 < 9 ? "0" : "")\(m % 12 + 1)"
+            out += "F\(panel.facility[i]),\(NationalPanel.measures[Int(panel.measure[i])]),\(period),\(Int(panel.beds[i])),"
+            out += "\(Int(panel.teaching[i])),\(panel.icuShare[i]),\(NationalPanel.sizeLevels[Int(panel.size[i])]),"
+            out += "\(Int(panel.exposure[i])),\(Int(panel.events[i]))\n"
+        }
+        try out.write(toFile: input, atomically: false, encoding: .utf8)
+        let models = "\(dataDir)/replay-models"
+        try? FileManager.default.removeItem(atPath: models)
+        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
+        for measure in NationalPanel.measures {
+            let name = measure.lowercased()
+            try """
+            model: \(name)
+            measure: \(measure)
+            unit: month
+            expected:
+              kind: negative_binomial
+              covariates: [beds, teaching, icu_share, size]
+              baseline: { from: 2016-01, to: 2017-12 }
+            detectors:
+              - { id: nb, type: negbin_cusum, ratio: 2, h: 4 }
+              - { id: ewma, type: ewma, lambda: 0.2, L: 3 }
+
+            """.write(toFile: "\(models)/\(name).yaml", atomically: true, encoding: .utf8)
+        }
+        return (input, models)
+    }
+
+    /// Runs the `vigil` binary built next to this one; nil when it is not there.
+    static func runVigil(input: String, models: String, trace: String) -> VigilRun? {
+        let here = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent()
+        let binary = here.appendingPathComponent("vigil").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            FileHandle.standardError.write(Data("replay: no vigil binary at \(binary); run `swift build -c release` first\n".utf8))
+            return nil
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["replay", "--timings", "--models", models, "--input", input, "--trace", trace]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = errors
+        let start = Date()
+        do { try process.run() } catch { return nil }
+        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let seconds = Date().timeIntervalSince(start)
+        guard process.terminationStatus == 0 else { return nil }
+        return VigilRun(seconds: seconds, output: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Signals and the sum of the statistic per "model/detector" in a trace CSV.
+    static func traceSummary(path: String) -> [String: (signals: Int, sum: Double)] {
+        var out: [String: (signals: Int, sum: Double)] = [:]
+        guard let handle = FileHandle(forReadingAtPath: path) else { return out }
+        var pending: [UInt8] = []
+        var header = true
+        func line(_ bytes: ArraySlice<UInt8>) {
+            if header { header = false; return }
+            let fields = bytes.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
+            guard fields.count == 10, let statistic = Double(String(decoding: fields[7], as: UTF8.self)) else { return }
+            let key = String(decoding: fields[0], as: UTF8.self) + "/" + String(decoding: fields[1], as: UTF8.self)
+            var entry = out[key] ?? (0, 0)
+            entry.sum += statistic
+            if fields[9].first == UInt8(ascii: "1") { entry.signals += 1 }
+            out[key] = entry
+        }
+        while let chunk = try? handle.read(upToCount: 1 << 22), !chunk.isEmpty {
+            pending.append(contentsOf: chunk)
+            var start = 0
+            while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                line(pending[start..<end])
+                start = end + 1
+            }
+            pending.removeFirst(start)
+        }
+        return out
+    }
+
+    /// The R loop. Prints `replay_total seconds`, `replay_read`, `replay_fit`, `replay_loop`, and per model and
+    /// detector `model/detector signals sum` (read back through `External.run`'s `name number numbers…` lines).
+    static func rScript(input: String) -> String {
+        """
+        suppressMessages(library(MASS))
+        t0 <- proc.time()[["elapsed"]]
+        panel <- read.csv("\(input)", stringsAsFactors = FALSE)
+        t_read <- proc.time()[["elapsed"]] - t0; t_fit <- 0; t_loop <- 0
+        levels <- sort(unique(panel$size), method = "radix")
+        for (m in sort(unique(panel$measure), method = "radix")) {
+          t1 <- proc.time()[["elapsed"]]
+          d <- panel[panel$measure == m, ]
+          d$size <- factor(d$size, levels = levels)
+          base <- d[d$period <= "2017-12", ]
+          fit <- glm.nb(events ~ beds + teaching + icu_share + size + offset(log(exposure)), data = base,
+                        control = glm.control(epsilon = 1e-8, maxit = 25))
+          theta <- fit$theta
+          mon <- d[d$period > "2017-12", ]
+          mon$e <- predict(fit, newdata = mon, type = "response")
+          mon <- mon[order(mon$facility_id, mon$period, method = "radix"), ]
+          t2 <- proc.time()[["elapsed"]]; t_fit <- t_fit + t2 - t1
+          nbSignals <- 0; nbSum <- 0; ewSignals <- 0; ewSum <- 0
+          lambda <- 0.2; L <- 3; h <- 4; r <- 2
+          for (s in split(seq_len(nrow(mon)), mon$facility_id)) {
+            o <- mon$events[s]; e <- mon$e[s]; v <- e + e^2 / theta
+            st <- 0
+            for (i in seq_along(o)) {
+              st <- max(0, st + o[i] * log(r) + (o[i] + theta) * log((theta + e[i]) / (theta + r * e[i])))
+              nbSum <- nbSum + st
+              if (st > h) { nbSignals <- nbSignals + 1; st <- 0 }
+            }
+            z <- 0; t <- 0
+            for (i in seq_along(o)) {
+              t <- t + 1
+              z <- lambda * (o[i] - e[i]) / sqrt(v[i]) + (1 - lambda) * z
+              ewSum <- ewSum + z
+              if (z > L * sqrt(lambda / (2 - lambda) * (1 - (1 - lambda)^(2 * t)))) { ewSignals <- ewSignals + 1; z <- 0; t <- 0 }
+            }
+          }
+          t_loop <- t_loop + proc.time()[["elapsed"]] - t2
+          name <- tolower(m)
+          cat(paste0(name, "/nb"), nbSignals, sprintf("%.17g", nbSum), "\\n")
+          cat(paste0(name, "/ewma"), ewSignals, sprintf("%.17g", ewSum), "\\n")
+        }
+        cat("replay_read", t_read, "\\n"); cat("replay_fit", t_fit, "\\n"); cat("replay_loop", t_loop, "\\n")
+        cat("replay_total", proc.time()[["elapsed"]] - t0, "\\n")
+        """
+    }
+}
