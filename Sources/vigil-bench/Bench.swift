@@ -1,7 +1,7 @@
 import Foundation
 import VigilStats
 
-/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F]`
+/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only]`
 ///
 /// Generates, with fixed seeds, a national panel (6,000 facilities × 6 measures × 120 months of NB2
 /// counts = 4.32M rows) and 1,000,000 admissions with 30 risk factors; fits NB2 and logistic GLMs with
@@ -14,14 +14,16 @@ struct Bench {
         var dataDir = "bench-data"
         var external = true
         var scale = 1.0
+        var replayOnly = false
         var arguments = CommandLine.arguments.dropFirst()
         while let a = arguments.popFirst() {
             switch a {
             case "--data-dir": dataDir = arguments.popFirst() ?? dataDir
             case "--skip-external": external = false
             case "--scale": scale = Double(arguments.popFirst() ?? "1") ?? 1
+            case "--replay-only": replayOnly = true
             default:
-                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F]\n".utf8))
+                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only]\n".utf8))
                 exit(64)
             }
         }
@@ -29,6 +31,12 @@ struct Bench {
         print("## Machine\n")
         print(Machine.describe())
         print("")
+
+        if replayOnly {
+            try replaySection(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
+                              dataDir: dataDir, external: external)
+            return
+        }
 
         // 1. Ceilings
         LinearAlgebra.setThreadCount(1)
@@ -112,6 +120,10 @@ struct Bench {
         print("")
 
         // 6. Replay of the national panel, and the same computation as a plain R loop
+        try replaySection(panel: panel, dataDir: dataDir, external: external)
+    }
+
+    static func replaySection(panel: NationalPanel, dataDir: String, external: Bool) throws {
         let replay = try ReplayBench.prepare(panel: panel, dataDir: dataDir)
         let tracePath = "\(dataDir)/replay-trace.csv"
         guard let run = ReplayBench.runVigil(input: replay.input, models: replay.models, trace: tracePath) else { return }

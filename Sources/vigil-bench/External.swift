@@ -1,7 +1,7 @@
 import Foundation
 
 /// Runs R (MASS::glm.nb, glm) and statsmodels on the same CSV files, when they are installed, and reads
-/// back their fit times and estimates. Each prints lines `name seconds estimate…`.
+/// back their fit times and estimates. Each prints lines `name seconds estimate…` (estimates may be absent).
 struct ExternalFit {
     let seconds: Double
     let estimates: [Double]
@@ -81,7 +81,7 @@ enum External {
         var fits: [String: ExternalFit] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(separator: " ").map(String.init)
-            guard parts.count >= 3, let seconds = Double(parts[1]) else { continue }
+            guard parts.count >= 2, let seconds = Double(parts[1]) else { continue }
             fits[parts[0]] = ExternalFit(seconds: seconds, estimates: parts.dropFirst(2).compactMap(Double.init))
         }
         return fits
