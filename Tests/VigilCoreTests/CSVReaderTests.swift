@@ -58,12 +58,12 @@ struct CSVReaderTests {
             var text = String(String(hash >> 8).suffix(digits))
             let point = Int((hash >> 4) % UInt64(digits + 1))
             if point < text.count { text.insert(".", at: text.index(text.startIndex, offsetBy: point)) }
-            let fast = Layout.decimal(ArraySlice(text.utf8))
+            let fast = Array(text.utf8).withUnsafeBufferPointer(Layout.decimal)
             #expect(fast == Double(text), "\(text)")
         }
-        #expect(Layout.decimal(ArraySlice("1e5".utf8)) == nil)
-        #expect(Layout.decimal(ArraySlice("-2".utf8)) == nil)
-        #expect(Layout.decimal(ArraySlice("1234567890123456".utf8)) == nil)
-        #expect(Layout.decimal(ArraySlice(".".utf8)) == nil)
+        #expect(Array("1e5".utf8).withUnsafeBufferPointer(Layout.decimal) == nil)
+        #expect(Array("-2".utf8).withUnsafeBufferPointer(Layout.decimal) == nil)
+        #expect(Array("1234567890123456".utf8).withUnsafeBufferPointer(Layout.decimal) == nil)
+        #expect(Array(".".utf8).withUnsafeBufferPointer(Layout.decimal) == nil)
     }
 }

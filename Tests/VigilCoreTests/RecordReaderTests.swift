@@ -157,3 +157,56 @@ struct RecordReaderTests {
         #expect(abs(trace[0].expected - 0.5660162831651472) < 1e-12)
     }
 }
+
+/// Reading ahead in parts parsed on several threads gives the rows of the sequential reader, in order,
+/// with the same line numbers, whatever the part size: quoted line breaks, CRLF, a stray quote, bad rows.
+struct ReadAheadTests {
+    static func describe(_ row: ReadAhead.Row) -> String {
+        switch row {
+        case let .record(.aggregate(r)):
+            "\(r.origin.line) \(r.facility) \(r.period) \(r.events) \(r.exposure ?? -1) \(r.covariates.values)"
+        case let .record(.patient(r)): "\(r.origin.line) \(r.facility) \(r.time) \(r.outcome)"
+        case let .rejected(error): error.description
+        }
+    }
+
+    @Test func partsGiveTheSequentialRows() throws {
+        var text = "\u{FEFF}facility_id,measure,period,events,exposure,note\r\n"
+        for i in 0..<400 {
+            switch i % 9 {
+            case 0: text += "F\(i),CLABSI,2024-01,\(i % 4),100,\"two\nlines, \"\"quoted\"\"\"\r\n"
+            case 1: text += "F\(i),CLABSI,2024-02,-1,100,bad count\n"
+            case 2: text += "F\(i),CLABSI,2024-03,1,100,a 5\" stray quote\n"
+            case 3: text += "F\(i),CLABSI,2024-04,1\n"
+            case 4: text += "\n"
+            default: text += "F\(i),CLABSI,2024-05,\(i % 3),\(i).5,plain\n"
+            }
+        }
+        text += "F999,CLABSI,2024-06,2,50,\"last\nrecord\""
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-parts-\(UUID().uuidString).csv").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var expected: [String] = []
+        try RecordReader().read(path: path, accept: { expected.append(Self.describe(.record($0))) },
+                                reject: { expected.append(Self.describe(.rejected($0))) })
+        #expect(expected.count > 350)
+        for partSize in [1, 7, 64, 1000, 1 << 21] {
+            let ahead = ReadAhead(reader: RecordReader(), path: path, capacity: 3, partSize: partSize)
+            var got: [String] = []
+            while let block = try ahead.next() { got += block.map(Self.describe) }
+            #expect(got == expected, "part size \(partSize)")
+        }
+    }
+
+    @Test func missingFileAndEmptyFile() throws {
+        let missing = ReadAhead(reader: RecordReader(), path: "/nonexistent/x.csv")
+        #expect(throws: RowError.self) { _ = try missing.next() }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-empty-\(UUID().uuidString).csv").path
+        try Data().write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let empty = ReadAhead(reader: RecordReader(), path: path)
+        let rows = try #require(try empty.next())
+        #expect(rows.map(Self.describe) == ["x.csv:1: the file is empty (no header row)".replacingOccurrences(of: "x.csv", with: (path as NSString).lastPathComponent)])
+        #expect(try empty.next() == nil)
+    }
+}

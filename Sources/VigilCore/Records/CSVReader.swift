@@ -35,6 +35,23 @@ public struct CSVRow: Sendable {
 
     public func string(_ i: Int) -> String { String(decoding: field(i), as: UTF8.self) }
 
+    /// The fields without copying or reference counting, for the body's duration.
+    struct Fields {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let starts: UnsafeBufferPointer<Int>
+        let ends: UnsafeBufferPointer<Int>
+
+        func field(_ i: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[starts[i]..<ends[i]]) }
+    }
+
+    func withFields<T>(_ body: (Fields) -> T) -> T {
+        bytes.withUnsafeBufferPointer { b in
+            starts.withUnsafeBufferPointer { s in
+                ends.withUnsafeBufferPointer { e in body(Fields(bytes: b, starts: s, ends: e)) }
+            }
+        }
+    }
+
     /// A line with nothing on it (read as one empty field).
     public var isBlank: Bool { ends.count == 1 && ends[0] == starts[0] }
 
@@ -77,6 +94,13 @@ public struct CSVReader: Sendable {
         self.source = source
         self.input = ChunkedInput(contents: contents)
         self.commentByte = commentByte
+    }
+
+    /// A part of a file that starts at a record boundary on line `firstLine` (no byte-order mark there).
+    init(source: String, part: [UInt8], firstLine: Int) {
+        self.init(source: source, contents: part)
+        self.line = firstLine
+        self.atStart = false
     }
 
     public init(source: String, text: String, commentByte: UInt8? = nil) {

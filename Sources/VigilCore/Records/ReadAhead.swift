@@ -1,10 +1,11 @@
 import Foundation
 
-/// Reads a record file on its own thread and hands its rows over in blocks, so that parsing one part of a
-/// file runs beside the engine taking the part before it. At most `capacity` blocks wait, so memory stays
-/// bounded whatever the file's size; rows come out in file order.
+/// Reads a record file on other threads and hands its rows over in blocks, in file order, so that parsing
+/// runs beside the engine taking what was parsed before. A CSV file is cut into parts of about 2 MiB at
+/// record boundaries and the parts are parsed on all cores; an NDJSON file is read by one thread. At most
+/// `capacity` blocks are parsed ahead, so memory stays bounded whatever the file's size.
 public final class ReadAhead: @unchecked Sendable {
-    // State is shared between the reading thread and the consumer under `condition`.
+    // State is shared between the reading threads and the consumer under `condition`.
     public enum Row: Sendable {
         case record(Record)
         case rejected(RowError)
@@ -12,28 +13,26 @@ public final class ReadAhead: @unchecked Sendable {
 
     public static let blockSize = 4096
     private let capacity: Int
+    private let partSize: Int
     private let condition = NSCondition()
-    private var blocks: [[Row]] = []
+    private var parsed: [Int: [Row]] = [:]
+    private var issued = 0
+    private var taken = 0
     private var finished = false
     private var cancelled = false
     private var failure: (any Error)?
 
-    /// Starts reading `path` at once.
-    public init(reader: RecordReader, path: String, capacity: Int = 8) {
+    /// Starts reading `path` at once; a CSV file in parts of `partSize` bytes or a little more.
+    public init(reader: RecordReader, path: String, capacity: Int = 8, partSize: Int = 1 << 21) {
         self.capacity = capacity
+        self.partSize = partSize
         let thread = Thread { [self] in
-            var block: [Row] = []
-            block.reserveCapacity(Self.blockSize)
-            func add(_ row: Row) {
-                block.append(row)
-                if block.count == Self.blockSize {
-                    hand(block)
-                    block.removeAll(keepingCapacity: true)
-                }
-            }
             do {
-                try reader.read(path: path, accept: { add(.record($0)) }, reject: { add(.rejected($0)) })
-                if !block.isEmpty { hand(block) }
+                if RecordFormat(path: path) == .csv {
+                    try readParts(reader, path)
+                } else {
+                    try readSequentially(reader, path)
+                }
                 finish(nil)
             } catch {
                 finish(error)
@@ -47,31 +46,40 @@ public final class ReadAhead: @unchecked Sendable {
     public func next() throws -> [Row]? {
         condition.lock()
         defer { condition.unlock() }
-        while blocks.isEmpty && !finished { condition.wait() }
-        if !blocks.isEmpty {
+        while parsed[taken] == nil && !(finished && taken == issued) { condition.wait() }
+        if let block = parsed.removeValue(forKey: taken) {
+            taken += 1
             condition.broadcast()
-            return blocks.removeFirst()
+            return block
         }
         if let failure { throw failure }
         return nil
     }
 
-    /// Stops handing over rows (the reading thread drops the rest of the file).
+    /// Stops handing over rows (the reading threads drop the rest of the file).
     public func cancel() {
         condition.lock()
         cancelled = true
-        blocks.removeAll()
+        parsed.removeAll()
         condition.broadcast()
         condition.unlock()
     }
 
-    private func hand(_ block: [Row]) {
+    /// A number for the next block, once fewer than `capacity` wait; nil when cancelled.
+    private func reserve() -> Int? {
         condition.lock()
         defer { condition.unlock() }
-        while blocks.count >= capacity && !cancelled { condition.wait() }
-        if cancelled { return }
-        blocks.append(block)
+        while issued - taken >= capacity && !cancelled { condition.wait() }
+        if cancelled { return nil }
+        issued += 1
+        return issued - 1
+    }
+
+    private func put(_ index: Int, _ block: [Row]) {
+        condition.lock()
+        if !cancelled { parsed[index] = block }
         condition.broadcast()
+        condition.unlock()
     }
 
     private func finish(_ error: (any Error)?) {
@@ -80,5 +88,114 @@ public final class ReadAhead: @unchecked Sendable {
         failure = error
         condition.broadcast()
         condition.unlock()
+    }
+
+    private func readSequentially(_ reader: RecordReader, _ path: String) throws {
+        var block: [Row] = []
+        block.reserveCapacity(Self.blockSize)
+        var stopped = false
+        func add(_ row: Row) {
+            guard !stopped else { return }
+            block.append(row)
+            if block.count == Self.blockSize {
+                guard let index = reserve() else { stopped = true; return }
+                put(index, block)
+                block.removeAll(keepingCapacity: true)
+            }
+        }
+        try reader.read(path: path, accept: { add(.record($0)) }, reject: { add(.rejected($0)) })
+        if !block.isEmpty && !stopped, let index = reserve() { put(index, block) }
+    }
+
+    /// Cuts a CSV file into parts at record boundaries and parses them on all cores: the header is read
+    /// here, each part then by a worker with its first line number.
+    private func readParts(_ reader: RecordReader, _ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw RowError(source: path, line: 0, field: nil, reason: "cannot open the file (missing or not readable)")
+        }
+        defer { try? handle.close() }
+        let source = (path as NSString).lastPathComponent
+        var layout: Layout? = nil
+        var pending: [UInt8] = []
+        var line = 1
+        var cutter = RecordCutter()
+        let workers = DispatchGroup()
+        defer { workers.wait() }
+        func dispatch(_ part: [UInt8], firstLine: Int) -> Bool {
+            guard let index = reserve() else { return false }
+            var csv: CSVReader
+            if let layout {
+                csv = CSVReader(source: source, part: part, firstLine: firstLine)
+                parse(index, reader, &csv, layout, workers)
+            } else {
+                csv = CSVReader(source: source, contents: part)
+                switch reader.csvLayout(reader: &csv) {
+                case let .success(l):
+                    layout = l
+                    parse(index, reader, &csv, l, workers)
+                case let .failure(error):
+                    put(index, [.rejected(error)])
+                    return false
+                }
+            }
+            return true
+        }
+        while true {
+            let chunk = try handle.read(upToCount: partSize) ?? Data()
+            if chunk.isEmpty { break }
+            let scanned = pending.count
+            pending.append(contentsOf: chunk)
+            guard let cut = cutter.cut(pending, from: scanned) else { continue }
+            let part = Array(pending[..<cut.end])
+            pending.removeFirst(cut.end)
+            guard dispatch(part, firstLine: line) else { return }
+            line += cut.lines
+        }
+        if !pending.isEmpty || layout == nil { _ = dispatch(pending, firstLine: line) }
+    }
+
+    private func parse(_ index: Int, _ reader: RecordReader, _ csv: inout CSVReader, _ layout: Layout, _ group: DispatchGroup) {
+        let start = csv
+        let layout = layout.independentCopy()
+        DispatchQueue.global().async(group: group) { [self] in
+            var csv = start
+            var rows: [Row] = []
+            reader.readCSVRows(reader: &csv, layout: layout, accept: { rows.append(.record($0)) }, reject: { rows.append(.rejected($0)) })
+            put(index, rows)
+        }
+    }
+}
+
+/// Finds where a CSV text can be cut between records: after a line feed that is not inside a quoted
+/// field, following the same grammar as `CSVReader` (a quote opens a quoted field only at a field's start).
+struct RecordCutter {
+    private enum State { case fieldStart, plain, quoted, quoteInQuoted }
+    private var state = State.fieldStart
+    private var lines = 0
+    private var lastCut: (end: Int, lines: Int)?
+
+    /// Scans `bytes` from `start` (the bytes before were scanned by earlier calls) and returns the last
+    /// cut: its end (after the line feed) and the line feeds before it; the state restarts there.
+    mutating func cut(_ bytes: [UInt8], from start: Int) -> (end: Int, lines: Int)? {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n")
+        bytes.withUnsafeBufferPointer { p in
+            for i in start..<p.count {
+                let b = p[i]
+                if b == lf { lines += 1 }
+                switch state {
+                case .quoted:
+                    if b == quote { state = .quoteInQuoted }
+                case .quoteInQuoted:
+                    if b == quote { state = .quoted } else if b == comma { state = .fieldStart } else if b == lf { state = .fieldStart; lastCut = (i + 1, lines) } else { state = .plain }
+                case .fieldStart, .plain:
+                    if b == comma { state = .fieldStart } else if b == lf { state = .fieldStart; lastCut = (i + 1, lines) } else if b == quote && state == .fieldStart { state = .quoted } else { state = .plain }
+                }
+            }
+        }
+        guard let cut = lastCut else { return nil }
+        // What follows the cut was scanned already: keep its state and count its lines again from zero.
+        lines -= cut.lines
+        lastCut = nil
+        return cut
     }
 }
