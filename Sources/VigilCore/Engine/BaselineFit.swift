@@ -8,6 +8,8 @@ enum BaselineFit {
         let y: Double
         let exposure: Double?
         let covariates: Covariates
+        /// Rows with the same group have the same covariates (an interned covariate set), read once.
+        var group: Int32? = nil
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -24,16 +26,29 @@ enum BaselineFit {
         if spec.offset {
             offset = rows.map { Foundation.log($0.exposure ?? 1) }
         }
+        // Each distinct covariate set is read once; `distinctOf[i]` is row i's.
+        var firstRows: [Int] = []
+        var distinctOf = [Int](repeating: 0, count: n)
+        var seen: [Int32: Int] = [:]
+        for (i, row) in rows.enumerated() {
+            if let group = row.group, let d = seen[group] {
+                distinctOf[i] = d
+                continue
+            }
+            if let group = row.group { seen[group] = firstRows.count }
+            distinctOf[i] = firstRows.count
+            firstRows.append(i)
+        }
         var covariates: [DesignMatrix.Covariate] = []
         var numeric: [String: Bool] = [:]
         for name in spec.covariates {
-            let values = rows.map { $0.covariates[name]?.trimmingSpaces ?? "" }
+            let values = firstRows.map { rows[$0].covariates[name]?.trimmingSpaces ?? "" }
             let numbers = values.map { Double($0) }
             if spec.references[name] == nil, numbers.allSatisfy({ $0?.isFinite == true }) {
-                covariates.append(.numeric(name: name, values: numbers.map { $0 ?? 0 }))
+                covariates.append(.numeric(name: name, values: distinctOf.map { numbers[$0] ?? 0 }))
                 numeric[name] = true
             } else {
-                covariates.append(.categorical(name: name, values: values, reference: spec.references[name]))
+                covariates.append(.categorical(name: name, values: distinctOf.map { values[$0] }, reference: spec.references[name]))
                 numeric[name] = false
             }
         }

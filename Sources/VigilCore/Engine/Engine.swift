@@ -334,7 +334,6 @@ public final class Engine {
         let config = model.config
         model.problem = nil
         var rows: [BaselineFit.Row] = []
-        var tuples: [Int32] = []   // of each aggregate row, to compute E once per covariate set
         for slot in slotsInFacilityOrder(of: m) {
             let job = SeriesJob(model: m, slot: slot)
             if config.isPatientLevel {
@@ -347,8 +346,7 @@ public final class Engine {
                     let covariates = covariates[bucket.tuple]
                     guard config.selects(covariates) else { continue }
                     rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure.isNaN ? nil : bucket.exposure,
-                                      covariates: covariates))
-                    tuples.append(bucket.tuple)
+                                      covariates: covariates, group: bucket.tuple))
                 }
             }
         }
@@ -367,12 +365,15 @@ public final class Engine {
             baselineExpected = rows.compactMap { try? expectation.value(covariates: $0.covariates, exposure: $0.exposure).get() }
         } else {
             var factors: [Int32: Double] = [:]
-            for (row, tuple) in zip(rows, tuples) {
-                let factor = factors[tuple] ?? {
-                    let f = (try? expectation.factor(covariates: row.covariates).get()) ?? .nan
-                    factors[tuple] = f
-                    return f
-                }()
+            for row in rows {
+                func compute() -> Double { (try? expectation.factor(covariates: row.covariates).get()) ?? .nan }
+                let factor: Double
+                if let group = row.group {
+                    factor = factors[group] ?? compute()
+                    factors[group] = factor
+                } else {
+                    factor = compute()
+                }
                 guard !factor.isNaN else { continue }
                 if !expectation.usesExposure { baselineExpected.append(factor) }
                 else if let exposure = row.exposure { baselineExpected.append(factor * exposure) }

@@ -83,43 +83,51 @@ struct TraceFormat: Sendable {
         let model = models[m]
         let facility = Array(CSVField.quote(facility).utf8)
         // What repeats across a series' detectors is written once: each observation's
-        // "period,observed,expected," and each detector's "model,detector,facility,measure,".
-        var columns: [[UInt8]] = []
-        columns.reserveCapacity(result.observations.count)
+        // "period,observed,expected," (one buffer, `ends` marking each) and each detector's
+        // "model,detector,facility,measure,".
+        var columns = ByteText()
+        var ends: [Int] = []
+        ends.reserveCapacity(result.observations.count)
         result.observations.withUnsafeBufferPointer { observations in
             for o in observations {
-                var text = ByteText()
-                text.append(o.label)
-                text.comma()
-                text.append(o.observed)
-                text.comma()
-                o.input.expected.write(to: &text)
-                text.comma()
-                columns.append(text.bytes)
+                columns.append(o.label)
+                columns.comma()
+                columns.append(o.observed)
+                columns.comma()
+                o.input.expected.write(to: &columns)
+                columns.comma()
+                ends.append(columns.bytes.count)
             }
         }
         var out = ByteText()
         out.bytes.reserveCapacity(result.observations.count * model.detectors.count * 80)
-        for (d, steps) in result.steps.enumerated() {
-            let prefix = model.name + [UInt8(ascii: ",")] + model.detectors[d] + [UInt8(ascii: ",")] + facility
-                + [UInt8(ascii: ",")] + model.measure + [UInt8(ascii: ",")]
-            var threshold = Double.nan
-            var thresholdText: [UInt8] = []
-            for (k, step) in steps.enumerated() {
-                out.bytes.append(contentsOf: prefix)
-                out.bytes.append(contentsOf: columns[k])
-                if step.statistic == 0 && step.statistic.sign == .plus { out.write("0.0") } else { step.statistic.write(to: &out) }
-                out.comma()
-                if step.threshold != threshold {
-                    threshold = step.threshold
-                    var text = ByteText()
-                    threshold.write(to: &text)
-                    text.comma()
-                    thresholdText = text.bytes
+        columns.bytes.withUnsafeBufferPointer { columns in
+            for (d, steps) in result.steps.enumerated() {
+                let prefix = model.name + [UInt8(ascii: ",")] + model.detectors[d] + [UInt8(ascii: ",")] + facility
+                    + [UInt8(ascii: ",")] + model.measure + [UInt8(ascii: ",")]
+                var threshold = Double.nan
+                var thresholdText: [UInt8] = []
+                prefix.withUnsafeBufferPointer { prefix in
+                    steps.withUnsafeBufferPointer { steps in
+                        for k in steps.indices {
+                            let step = steps[k]
+                            out.bytes.append(contentsOf: prefix)
+                            out.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: columns[(k == 0 ? 0 : ends[k - 1])..<ends[k]]))
+                            if step.statistic == 0 && step.statistic.sign == .plus { out.zero() } else { step.statistic.write(to: &out) }
+                            out.comma()
+                            if step.threshold != threshold {
+                                threshold = step.threshold
+                                var text = ByteText()
+                                threshold.write(to: &text)
+                                text.comma()
+                                thresholdText = text.bytes
+                            }
+                            out.bytes.append(contentsOf: thresholdText)
+                            out.bytes.append(step.signal ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+                            out.bytes.append(UInt8(ascii: "\n"))
+                        }
+                    }
                 }
-                out.bytes.append(contentsOf: thresholdText)
-                out.bytes.append(step.signal ? UInt8(ascii: "1") : UInt8(ascii: "0"))
-                out.bytes.append(UInt8(ascii: "\n"))
             }
         }
         return out.bytes
@@ -134,6 +142,13 @@ struct ByteText: TextOutputStream {
     mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
     mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
     mutating func comma() { bytes.append(UInt8(ascii: ",")) }
+
+    /// `0.0`, as `description` writes a positive zero.
+    mutating func zero() {
+        bytes.append(UInt8(ascii: "0"))
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(UInt8(ascii: "0"))
+    }
 
     mutating func append(_ value: Int) {
         guard value >= 0 && value < 10 else { return write(String(value)) }
