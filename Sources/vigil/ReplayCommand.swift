@@ -20,6 +20,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Write the alert events (JSON Lines) here (- for standard output).")
     var alerts: String?
 
+    @Option(help: "Write an HTML report here: models, alerts firing at the end, charts of their series, rejected rows.")
+    var report: String?
+
     @Option(help: "A column mapping (YAML) for feeds with their own column names.")
     var columns: String?
 
@@ -43,6 +46,11 @@ struct ReplayCommand: ParsableCommand {
             }
         } catch let error as RowError {
             throw ReportedFailure(message: error.description)
+        }
+        if let report {
+            let writer = try LineWriter(path: report)
+            writer.write(ReplayReport.html(replay: replay, summary: summary, inputs: inputs))
+            try writer.close()
         }
         if let alerts {
             let writer = try LineWriter(path: alerts)

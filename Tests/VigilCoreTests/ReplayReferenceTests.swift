@@ -164,3 +164,44 @@ struct ReplayTraceFileTests {
         #expect(text.contains("m,d,\"Saint \"\"Mary\"\", East\",CLABSI,2024-01,3,1.0,"))
     }
 }
+
+/// `vigil replay --report`: the page lists every alert firing at the end, charts their series, and escapes
+/// what the feeds wrote.
+struct ReplayReportTests {
+    @Test func reportOfTheReferenceReplay() throws {
+        let directory = ReplayReferenceTests.directory
+        let replay = Replay(models: try ModelConfigParser.load(path: "\(directory)/models"))
+        let inputs = ["1-clabsi.csv", "1-ssi.csv", "2-clabsi-revisions.csv", "2-ssi-revisions.csv"].map { "\(directory)/inputs/\($0)" }
+        let summary = try replay.run(inputs: inputs)
+        let html = ReplayReport.html(replay: replay, summary: summary, inputs: inputs)
+        let firing = replay.engine.firingAlerts
+        #expect(!firing.isEmpty)
+        #expect(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>\n"))
+        #expect(html.contains("<h2>Alerts firing at the end (\(firing.count))</h2>"))
+        for alert in firing { #expect(html.contains("<td>\(alert.facility)</td>")) }
+        let series = Set(firing.map { "\($0.model)|\($0.facility)" })
+        #expect(html.components(separatedBy: "<svg").count - 1 == min(series.count, ReplayReport.chartLimit))
+        #expect(html.contains("θ = "))   // the NB2 model's fitted size
+    }
+
+    @Test func feedTextIsEscaped() throws {
+        let model = try ModelConfigParser.parse(data: Array("""
+            model: m
+            measure: CLABSI
+            expected: { kind: mean, mean: 1 }
+            detectors:
+              - { id: d, type: poisson_cusum, ratio: 2, h: 2 }
+            """.utf8), file: "m.yaml").get()
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        try "facility_id,measure,period,events\n<script>&x,CLABSI,2024-01,6\n<script>&x,CLABSI,2024-02,-1\n"
+            .write(toFile: input, atomically: true, encoding: .utf8)
+        let replay = Replay(models: [model])
+        let summary = try replay.run(inputs: [input])
+        let html = ReplayReport.html(replay: replay, summary: summary, inputs: [input])
+        #expect(!html.contains("<script>"))
+        #expect(html.contains("&lt;script&gt;&amp;x"))
+        #expect(html.contains("<h2>Rejected rows (1)</h2>"))
+        #expect(html.components(separatedBy: "<svg").count == 2)
+    }
+}

@@ -560,6 +560,15 @@ public final class Engine {
         var results: [(SeriesResult, [UInt8]?)] = []
     }
 
+    /// The current evaluation of one facility's series under model `m`, nil when there is none.
+    func result(model m: Int, facility: String) -> SeriesResult? {
+        let config = models[m].config
+        let store = config.isPatientLevel ? patients[config.measure]?.slot(of: facility) : counts[config.measure]?.slot(of: facility)
+        guard let slot = store else { return nil }
+        for i in models.indices { facts[i].extend(models[i], covariates) }
+        return evaluate(SeriesJob(model: m, slot: slot), now: Date())
+    }
+
     /// The trace of the current state: series by model (file order), facility (byte order), detector, period.
     public func trace(_ emit: (TraceRow) -> Void) {
         for m in models.indices { facts[m].extend(models[m], covariates) }

@@ -111,6 +111,8 @@ final class SeriesStore<Series> {
         return i
     }
 
+    func slot(of facility: String) -> Int? { index[facility] }
+
     /// Slots in byte order of their facility ids (the trace's order).
     var slotsInFacilityOrder: [Int] {
         facilities.indices.sorted { facilities[$0].utf8.lexicographicallyPrecedes(facilities[$1].utf8) }
