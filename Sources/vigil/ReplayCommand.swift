@@ -86,15 +86,32 @@ extension ReplayCommand {
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check model files; print file:line:col: message per problem; exit 0 when clean, 1 otherwise.")
+        abstract: "Check the daemon config or model files; print file:line:col: message per problem; exit 0 when clean, 1 otherwise.")
+
+    @Option(help: "The daemon config: checked with the models and column mapping it names.")
+    var config: String?
 
     @Argument(help: "Model files or directories of them.")
-    var paths: [String]
+    var paths: [String] = []
+
+    func validate() throws {
+        if config == nil && paths.isEmpty { throw ValidationError("give --config FILE or model files") }
+    }
 
     func run() throws {
         var problems: [ConfigProblem] = []
         var count = 0
-        for path in paths {
+        var modelPaths = paths
+        if let config {
+            do {
+                let daemon = try DaemonConfigParser.load(path: config)
+                modelPaths.append(daemon.models)
+                if let columns = daemon.columns { _ = try ColumnMappingParser.load(path: columns) }
+            } catch let error as ConfigErrors {
+                problems += error.problems
+            }
+        }
+        for path in modelPaths {
             do {
                 count += try ModelConfigParser.load(path: path).count
             } catch let error as ConfigErrors {
@@ -105,7 +122,7 @@ struct ValidateCommand: ParsableCommand {
             FileHandle.standardError.write(Data((problems.map(\.description).joined(separator: "\n") + "\n").utf8))
             throw ExitCode.failure
         }
-        print("\(count) model\(count == 1 ? "" : "s") valid")
+        print((config == nil ? "" : "config valid; ") + "\(count) model\(count == 1 ? "" : "s") valid")
     }
 }
 

@@ -61,3 +61,20 @@ struct PeriodTests {
         }
     }
 }
+
+/// A facility's stored records stay sorted by first day (then coarser unit after finer) however they
+/// arrive, one per written period, so a model period's records are adjacent.
+struct CountSeriesTests {
+    @Test func putKeepsPeriodOrderAndReplaces() throws {
+        let texts = ["2024-03", "2024-01-15", "2024-01", "2023-12-31", "2024-02", "2024-01-01", "2024-Q1", "2024-03", "2024-01-15"]
+        var series = CountSeries()
+        for (i, text) in texts.enumerated() {
+            let period = try #require(Period.parse(Substring(text)))
+            series.put(StoredCount(period: period, events: i, exposure: .nan, tuple: 0))
+        }
+        #expect(series.records.map(\.period.description) == ["2023-12-31", "2024-01-01", "2024-01", "2024-Q1", "2024-01-15", "2024-02", "2024-03"])
+        // The later record of a written period replaced the earlier one.
+        #expect(series.records.first { $0.period.description == "2024-03" }?.events == 7)
+        #expect(series.records.first { $0.period.description == "2024-01-15" }?.events == 8)
+    }
+}

@@ -200,3 +200,42 @@ struct ARLCommandTests {
         #expect(try VigilBinary.run(["arl", "--type", "normal_cusum", "--h", "4", "--arl0", "100"]).status == 64)
     }
 }
+
+struct ValidateAndReplayCommandTests {
+    @Test func validateConfigChecksItsModelsToo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-validate-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let models = VigilBinary.repositoryRoot.appendingPathComponent("Models").path
+        try "0123456789abcdef0123\n".write(toFile: "\(dir)/ingest.token", atomically: true, encoding: .utf8)
+        try "models: \(models)\nstate_dir: state\nhttp: { listen: 127.0.0.1:8480, token_file: ingest.token }\n"
+            .write(toFile: "\(dir)/vigil.yaml", atomically: true, encoding: .utf8)
+        let good = try VigilBinary.run(["validate", "--config", "\(dir)/vigil.yaml"])
+        #expect(good.status == 0)
+        #expect(good.stdout.hasPrefix("config valid; ") && good.stdout.hasSuffix(" models valid\n"))
+
+        try "models: \(models)\nstate_dir: state\nhttp: { listen: 127.0.0.1:99999, token_file: ingest.token }\n"
+            .write(toFile: "\(dir)/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try VigilBinary.run(["validate", "--config", "\(dir)/bad.yaml"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr == "\(dir)/bad.yaml:3:17: http.listen: must be host:port with a port from 1 to 65535 (e.g. 127.0.0.1:8480)\n")
+    }
+
+    @Test func replayWritesTraceReportAndTimings() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-replay-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = VigilBinary.repositoryRoot
+        let result = try VigilBinary.run([
+            "replay", "--models", root.appendingPathComponent("Models").path,
+            "--input", root.appendingPathComponent("Examples/demo/hai-monthly.csv").path,
+            "--trace", "\(dir)/trace.csv", "--report", "\(dir)/report.html", "--timings"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("read and checked ") && result.stderr.contains("peak resident memory: "))
+        let trace = try String(contentsOfFile: "\(dir)/trace.csv", encoding: .utf8)
+        #expect(trace.hasPrefix("model,detector,facility_id,measure,period,observed,expected,statistic,threshold,signal\n"))
+        let rows = trace.split(separator: "\n").count - 1
+        #expect(result.stdout.contains("trace: \(rows) rows"))
+        #expect(try String(contentsOfFile: "\(dir)/report.html", encoding: .utf8).contains("<h2>Alerts firing at the end ("))
+    }
+}

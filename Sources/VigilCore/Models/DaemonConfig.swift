@@ -1,0 +1,233 @@
+import Foundation
+
+/// The daemon's config (SPEC §4, `/etc/vigil/vigil.yaml`), validated; relative paths are resolved against
+/// the file's directory.
+public struct DaemonConfig: Sendable, Equatable {
+    public struct Spool: Sendable, Equatable {
+        public let dir: String
+    }
+
+    public struct HTTP: Sendable, Equatable {
+        public let host: String
+        public let port: Int
+        public let tokenFile: String
+        public let maxBodyBytes: Int
+    }
+
+    public struct Retry: Sendable, Equatable {
+        public let maxAttempts: Int
+        public let initialBackoff: Double
+        public let maxBackoff: Double
+    }
+
+    public enum SinkKind: Sendable, Equatable {
+        case file(path: String)
+        case webhook(url: URL, secretFile: String, timeout: Double)
+    }
+
+    public struct Sink: Sendable, Equatable {
+        public let name: String
+        public let kind: SinkKind
+        public let retry: Retry
+    }
+
+    public let path: String
+    public let models: String
+    public let stateDir: String
+    /// A column mapping for every feed (README "Feeds with their own column names"); vigil extension.
+    public let columns: String?
+    public let spool: Spool?
+    public let http: HTTP?
+    public let sinks: [Sink]
+}
+
+/// Every default of the daemon config, written once (README "The daemon's config" lists them).
+public enum DaemonDefaults {
+    public static let maxBodyBytes = 16 << 20
+    public static let webhookTimeout = 10.0
+    public static let retry = DaemonConfig.Retry(maxAttempts: 12, initialBackoff: 1, maxBackoff: 600)
+}
+
+/// Reads and validates the daemon config, reporting every problem with its line and column.
+public enum DaemonConfigParser {
+    static let topKeys = ["models", "state_dir", "columns", "spool", "http", "sinks"]
+
+    public static func load(path: String) throws -> DaemonConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigErrors(problems: [ConfigProblem(file: path, line: 0, column: 0, message: "cannot read the file")])
+        }
+        return try parse(data: [UInt8](data), file: path).get()
+    }
+
+    public static func parse(data: [UInt8], file: String) -> Result<DaemonConfig, ConfigErrors> {
+        let diagnostics = Diagnostics(file: file)
+        guard let text = String(validating: data, as: UTF8.self) else {
+            return .failure(ConfigErrors(problems: [ConfigProblem(file: file, line: 1, column: 1, message: "not valid UTF-8")]))
+        }
+        let base = (file as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
+        }
+        func path(_ value: YAMLValue?) -> String? {
+            guard let value, let s = value.string() else { return nil }
+            guard !s.isEmpty else { value.report("must be a path"); return nil }
+            return resolve(s)
+        }
+        /// A file the daemon reads at start: it must be there and readable now.
+        func readableFile(_ value: YAMLValue?) -> String? {
+            guard let value, let p = path(value) else { return nil }
+            guard FileManager.default.isReadableFile(atPath: p) else { value.report("cannot read \(p)"); return nil }
+            return p
+        }
+        guard let root = YAMLValue.root(text, file: file, diagnostics: diagnostics),
+              let top = root.mapping(allowed: topKeys) else {
+            return .failure(ConfigErrors(problems: diagnostics.problems))
+        }
+        if top["models"] == nil { root.missing("models") }
+        if top["state_dir"] == nil { root.missing("state_dir") }
+        let models = path(top["models"])
+        let stateDir = path(top["state_dir"])
+        let columns = top["columns"].flatMap { readableFile($0) }
+
+        var spool: DaemonConfig.Spool? = nil
+        if let s = top["spool"], let m = s.mapping(allowed: ["dir"]) {
+            if m["dir"] == nil { s.missing("dir") }
+            spool = path(m["dir"]).map(DaemonConfig.Spool.init(dir:))
+        }
+        var http: DaemonConfig.HTTP? = nil
+        if let h = top["http"], let m = h.mapping(allowed: ["listen", "token_file", "max_body_bytes"]) {
+            if m["listen"] == nil { h.missing("listen") }
+            if m["token_file"] == nil { h.missing("token_file") }
+            let listen = m["listen"].flatMap(address)
+            let token = m["token_file"].flatMap { v -> String? in
+                guard let p = readableFile(v) else { return nil }
+                let text = (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                guard text.utf8.count >= 16 else { v.report("the token in \(p) must be at least 16 characters"); return nil }
+                return p
+            }
+            let maxBody = m["max_body_bytes"].map { v -> Int? in
+                guard let n = v.number(), n >= 1024, n == n.rounded(), n <= Double(1 << 40) else {
+                    v.report("must be a whole number of bytes >= 1024"); return nil
+                }
+                return Int(n)
+            } ?? DaemonDefaults.maxBodyBytes
+            if let listen, let token, let maxBody {
+                http = DaemonConfig.HTTP(host: listen.host, port: listen.port, tokenFile: token, maxBodyBytes: maxBody)
+            }
+        }
+        if top["spool"] == nil && top["http"] == nil {
+            diagnostics.report(line: root.line, column: root.column, "spool or http: give at least one way to ingest records")
+        }
+
+        var sinks: [DaemonConfig.Sink] = []
+        if let s = top["sinks"], let items = s.items {
+            var names: Set<String> = []
+            for item in items {
+                let (name, sink) = parseSink(item, readableFile: readableFile, path: path)
+                if let name, !names.insert(name).inserted { item.report("name \"\(name)\" is used by another sink") }
+                if let sink { sinks.append(sink) }
+            }
+        }
+        guard diagnostics.problems.isEmpty, let models, let stateDir else {
+            return .failure(ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }))
+        }
+        return .success(DaemonConfig(path: file, models: models, stateDir: stateDir, columns: columns, spool: spool,
+                                     http: http, sinks: sinks))
+    }
+
+    /// `host:port` or `[v6]:port`.
+    static func address(_ value: YAMLValue) -> (host: String, port: Int)? {
+        guard let s = value.string() else { return nil }
+        var host = Substring(s), portText = Substring("")
+        if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
+            host = s[s.index(after: s.startIndex)..<close]
+            portText = s[s.index(after: close)...].dropFirst()
+            guard s[s.index(after: close)...].hasPrefix(":") else { value.report("must be host:port"); return nil }
+        } else if let colon = s.lastIndex(of: ":") {
+            host = s[..<colon]
+            portText = s[s.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else {
+            value.report("must be host:port with a port from 1 to 65535 (e.g. 127.0.0.1:8480)")
+            return nil
+        }
+        return (String(host), port)
+    }
+
+    /// The sink, and its name even when the rest is wrong (names must be unique either way).
+    static func parseSink(_ item: YAMLValue, readableFile: (YAMLValue?) -> String?,
+                          path: (YAMLValue?) -> String?) -> (name: String?, sink: DaemonConfig.Sink?) {
+        guard let m = item.mapping(allowed: ["name", "type", "path", "url", "secret_file", "timeout_seconds", "retry"]) else { return (nil, nil) }
+        for key in ["name", "type"] where m[key] == nil { item.missing(key) }
+        let name = m["name"].flatMap { v -> String? in
+            guard let s = v.string() else { return nil }
+            guard !s.isEmpty, s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) else {
+                v.report("must match [a-z0-9_-]+"); return nil
+            }
+            return s
+        }
+        let type = m["type"].flatMap { v -> String? in
+            guard let s = v.string() else { return nil }
+            guard s == "file" || s == "webhook" else { v.report("must be one of file, webhook"); return nil }
+            return s
+        }
+        func refuse(_ keys: [String], for kind: String) {
+            for key in keys { if let v = m[key] { v.report("not a key of a \(kind) sink") } }
+        }
+        var kind: DaemonConfig.SinkKind? = nil
+        switch type {
+        case "file":
+            refuse(["url", "secret_file", "timeout_seconds"], for: "file")
+            if m["path"] == nil { item.missing("path") }
+            kind = path(m["path"]).map { .file(path: $0) }
+        case "webhook":
+            refuse(["path"], for: "webhook")
+            for key in ["url", "secret_file"] where m[key] == nil { item.missing(key) }
+            let url = m["url"].flatMap { v -> URL? in
+                guard let s = v.string() else { return nil }
+                guard let u = URL(string: s), let scheme = u.scheme?.lowercased(), scheme == "https" || scheme == "http", u.host != nil else {
+                    v.report("must be an http:// or https:// URL"); return nil
+                }
+                return u
+            }
+            let secret = m["secret_file"].flatMap { v -> String? in
+                guard let p = readableFile(v) else { return nil }
+                let text = (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                guard text.hasPrefix("whsec_"), let key = Data(base64Encoded: String(text.dropFirst(6))), key.count >= 16 else {
+                    v.report("\(p) must hold a Standard Webhooks secret: whsec_ then base64 of at least 16 bytes"); return nil
+                }
+                return p
+            }
+            let timeout = m["timeout_seconds"].map { v -> Double? in
+                guard let t = v.number(), t > 0, t <= 300 else { v.report("must be a number of seconds in (0, 300]"); return nil }
+                return t
+            } ?? DaemonDefaults.webhookTimeout
+            if let url, let secret, let timeout { kind = .webhook(url: url, secretFile: secret, timeout: timeout) }
+        default:
+            break
+        }
+        var retry = DaemonDefaults.retry
+        if let r = m["retry"], let rm = r.mapping(allowed: ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds"]) {
+            let attempts = rm["max_attempts"].map { v -> Int? in
+                guard let n = v.number(), n >= 1, n <= 1000, n == n.rounded() else { v.report("must be a whole number from 1 to 1000"); return nil }
+                return Int(n)
+            } ?? retry.maxAttempts
+            let initial = rm["initial_backoff_seconds"].map { v -> Double? in
+                guard let t = v.number(), t > 0 else { v.report("must be a number of seconds > 0"); return nil }
+                return t
+            } ?? retry.initialBackoff
+            let maximum = rm["max_backoff_seconds"].map { v -> Double? in
+                guard let t = v.number(), t > 0 else { v.report("must be a number of seconds > 0"); return nil }
+                return t
+            } ?? retry.maxBackoff
+            if let initial, let maximum, maximum < initial {
+                rm["max_backoff_seconds"]?.report("must be >= initial_backoff_seconds (\(Alert.short(initial)))")
+            }
+            if let attempts, let initial, let maximum {
+                retry = DaemonConfig.Retry(maxAttempts: attempts, initialBackoff: initial, maxBackoff: maximum)
+            }
+        }
+        guard let name, let kind else { return (name, nil) }
+        return (name, DaemonConfig.Sink(name: name, kind: kind, retry: retry))
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import VigilCore
+
+/// The daemon config of SPEC §4: paths relative to the file, defaults, and every problem with its line and
+/// column.
+struct DaemonConfigTests {
+    /// A directory with a token and a webhook secret in it, removed when the test ends.
+    final class Directory {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-config-\(UUID().uuidString)").path
+        init() throws {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try "0123456789abcdef0123\n".write(toFile: "\(path)/ingest.token", atomically: true, encoding: .utf8)
+            try "whsec_\(Data(repeating: 7, count: 24).base64EncodedString())\n".write(toFile: "\(path)/webhook.secret", atomically: true, encoding: .utf8)
+            try "short\n".write(toFile: "\(path)/short.token", atomically: true, encoding: .utf8)
+            try "not-a-secret\n".write(toFile: "\(path)/bad.secret", atomically: true, encoding: .utf8)
+        }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+
+        func parse(_ yaml: String) -> Result<DaemonConfig, ConfigErrors> {
+            DaemonConfigParser.parse(data: Array(yaml.utf8), file: "\(path)/vigil.yaml")
+        }
+    }
+
+    @Test func specExampleWithRelativePathsAndDefaults() throws {
+        let dir = try Directory()
+        let config = try dir.parse("""
+            models: models
+            state_dir: /var/lib/vigil
+            spool:
+              dir: /var/lib/vigil/spool
+            http:
+              listen: 127.0.0.1:8480
+              token_file: ingest.token
+            sinks:
+              - { name: alerts-file, type: file, path: /var/log/vigil/alerts.jsonl }
+              - { name: qin-webhook, type: webhook, url: "https://alerts.example.org/vigil", secret_file: webhook.secret }
+            """).get()
+        #expect(config.models == "\(dir.path)/models")
+        #expect(config.stateDir == "/var/lib/vigil")
+        #expect(config.spool?.dir == "/var/lib/vigil/spool")
+        #expect(config.http == DaemonConfig.HTTP(host: "127.0.0.1", port: 8480, tokenFile: "\(dir.path)/ingest.token",
+                                                  maxBodyBytes: DaemonDefaults.maxBodyBytes))
+        #expect(config.sinks.map(\.name) == ["alerts-file", "qin-webhook"])
+        #expect(config.sinks[0].kind == .file(path: "/var/log/vigil/alerts.jsonl"))
+        #expect(config.sinks[1].kind == .webhook(url: URL(string: "https://alerts.example.org/vigil")!,
+                                                 secretFile: "\(dir.path)/webhook.secret", timeout: DaemonDefaults.webhookTimeout))
+        #expect(config.sinks[1].retry == DaemonDefaults.retry)
+        let v6 = try dir.parse("models: m\nstate_dir: s\nhttp: { listen: \"[::1]:9000\", token_file: ingest.token }\n").get()
+        #expect(v6.http?.host == "::1" && v6.http?.port == 9000)
+    }
+
+    @Test func everyProblemWithLineAndColumn() throws {
+        let dir = try Directory()
+        guard case let .failure(errors) = dir.parse("""
+            state_dir: s
+            colour: blue
+            http:
+              listen: localhost
+              token_file: short.token
+            sinks:
+              - { name: a, type: file, url: "https://x.org" }
+              - { name: a, type: smoke }
+              - { name: Hook, type: webhook, url: "ftp://x.org", secret_file: bad.secret, timeout_seconds: 0 }
+              - { name: b, type: webhook, url: "https://x.org", secret_file: missing.secret, retry: { initial_backoff_seconds: 5, max_backoff_seconds: 2 } }
+            """) else {
+            Issue.record("the config was accepted")
+            return
+        }
+        let p = dir.path
+        #expect(errors.problems.map(\.description) == [
+            "\(p)/vigil.yaml:1:1: models: required",
+            "\(p)/vigil.yaml:2:1: colour: unknown key (allowed here: models, state_dir, columns, spool, http, sinks)",
+            "\(p)/vigil.yaml:4:11: http.listen: must be host:port with a port from 1 to 65535 (e.g. 127.0.0.1:8480)",
+            "\(p)/vigil.yaml:5:15: http.token_file: the token in \(p)/short.token must be at least 16 characters",
+            "\(p)/vigil.yaml:7:5: sinks[0].path: required",
+            "\(p)/vigil.yaml:7:33: sinks[0].url: not a key of a file sink",
+            "\(p)/vigil.yaml:8:5: sinks[1]: name \"a\" is used by another sink",
+            "\(p)/vigil.yaml:8:22: sinks[1].type: must be one of file, webhook",
+            "\(p)/vigil.yaml:9:13: sinks[2].name: must match [a-z0-9_-]+",
+            "\(p)/vigil.yaml:9:39: sinks[2].url: must be an http:// or https:// URL",
+            "\(p)/vigil.yaml:9:67: sinks[2].secret_file: \(p)/bad.secret must hold a Standard Webhooks secret: whsec_ then base64 of at least 16 bytes",
+            "\(p)/vigil.yaml:9:96: sinks[2].timeout_seconds: must be a number of seconds in (0, 300]",
+            "\(p)/vigil.yaml:10:66: sinks[3].secret_file: cannot read \(p)/missing.secret",
+            "\(p)/vigil.yaml:10:140: sinks[3].retry.max_backoff_seconds: must be >= initial_backoff_seconds (5.0)",
+        ])
+    }
+
+    @Test func anIngestIsRequired() throws {
+        let dir = try Directory()
+        guard case let .failure(errors) = dir.parse("models: m\nstate_dir: s\n") else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(errors.problems.map(\.message) == ["spool or http: give at least one way to ingest records"])
+    }
+}
