@@ -14,15 +14,8 @@ struct RowSegments: Sendable {
 
     /// `body(segment index, rows)` for every segment, on all cores; the results in segment order.
     func map<T: Sendable>(_ body: @Sendable (Int, Range<Int>) -> T) -> [T] {
-        let results = Results<T>(count: ranges.count)
         let ranges = self.ranges
-        if ranges.count == 1 {
-            return [body(0, ranges[0])]
-        }
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { s in
-            results.set(s, body(s, ranges[s]))
-        }
-        return results.values
+        return Parallel.map(Array(ranges.indices)) { body($0, ranges[$0]) }
     }
 
     /// Σ of `body(segment, rows)` over segments, computed in parallel and added in segment order.
@@ -31,7 +24,19 @@ struct RowSegments: Sendable {
     }
 }
 
-/// Per-segment results written once each from worker threads.
+public enum Parallel {
+    /// `body` over every item on all cores; the results in item order.
+    public static func map<T: Sendable, R: Sendable>(_ items: [T], _ body: @Sendable (T) -> R) -> [R] {
+        if items.count == 1 { return [body(items[0])] }
+        let results = Results<R>(count: items.count)
+        DispatchQueue.concurrentPerform(iterations: items.count) { k in
+            results.set(k, body(items[k]))
+        }
+        return results.values
+    }
+}
+
+/// Per-item results written once each from worker threads.
 private final class Results<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [T?]

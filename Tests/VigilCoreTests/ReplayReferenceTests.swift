@@ -123,6 +123,18 @@ struct ReplayTraceFileTests {
             + ",\(row.observed),\(row.expected),\(row.statistic),\(row.threshold),\(row.signal ? 1 : 0)\n"
     }
 
+    /// CLABSI with E = 1 and a Poisson CUSUM (ratio 2, h 2): a first month of 5 or more events signals
+    /// (o ln 2 − 1 > 2).
+    static func meanModel() throws -> ModelConfig {
+        try ModelConfigParser.parse(data: Array("""
+            model: m
+            measure: CLABSI
+            expected: { kind: mean, mean: 1 }
+            detectors:
+              - { id: d, type: poisson_cusum, ratio: 2, h: 2 }
+            """.utf8), file: "m.yaml").get()
+    }
+
     static func temporary(_ name: String) -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID().uuidString)-\(name)").path
     }
@@ -144,13 +156,7 @@ struct ReplayTraceFileTests {
 
     /// Model names and detector ids are `[a-z0-9_-]+`; facility ids and patient labels are free text.
     @Test func fieldsWithCommasAndQuotesAreQuoted() throws {
-        let model = try ModelConfigParser.parse(data: Array("""
-            model: m
-            measure: CLABSI
-            expected: { kind: mean, mean: 1 }
-            detectors:
-              - { id: d, type: poisson_cusum, ratio: 2, h: 2 }
-            """.utf8), file: "m.yaml").get()
+        let model = try ReplayTraceFileTests.meanModel()
         let input = Self.temporary("in.csv"), trace = Self.temporary("trace.csv")
         defer { for p in [input, trace] { try? FileManager.default.removeItem(atPath: p) } }
         try "facility_id,measure,period,events\n\"Saint \"\"Mary\"\", East\",CLABSI,2024-01,3\n\"Saint \"\"Mary\"\", East\",CLABSI,2024-02,0\n"
@@ -185,14 +191,8 @@ struct ReplayReportTests {
     }
 
     @Test func feedTextIsEscaped() throws {
-        let model = try ModelConfigParser.parse(data: Array("""
-            model: m
-            measure: CLABSI
-            expected: { kind: mean, mean: 1 }
-            detectors:
-              - { id: d, type: poisson_cusum, ratio: 2, h: 2 }
-            """.utf8), file: "m.yaml").get()
-        let input = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(UUID().uuidString).csv").path
+        let model = try ReplayTraceFileTests.meanModel()
+        let input = ReplayTraceFileTests.temporary("in.csv")
         defer { try? FileManager.default.removeItem(atPath: input) }
         try "facility_id,measure,period,events\n<script>&x,CLABSI,2024-01,6\n<script>&x,CLABSI,2024-02,-1\n"
             .write(toFile: input, atomically: true, encoding: .utf8)

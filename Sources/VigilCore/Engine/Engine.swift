@@ -47,8 +47,9 @@ public final class Engine {
     private var counts: [String: SeriesStore<CountSeries>] = [:]
     private var patients: [String: SeriesStore<PatientSeries>] = [:]
     /// What the per-record path needs of each model, copied out once (a `ModelRuntime` is large to copy).
-    private var hot: [HotModel] = []
+    private let hot: [HotModel]
     private var lastMeasure: (measure: String, routes: [Int], store: SeriesStore<CountSeries>?)?
+    /// Patient records taken so far: orders patients with equal times.
     private var arrivals = 0
     private var firing: [SeriesID: [String: Alert]] = [:]
 
@@ -83,9 +84,10 @@ public final class Engine {
         var routes: [String: [Int]] = [:]
         for (i, c) in configs.enumerated() { routes[c.measure, default: []].append(i) }
         self.routes = routes
-        self.models = configs.map(ModelRuntime.init(config:))
+        let runtimes = configs.map(ModelRuntime.init(config:))
+        self.models = runtimes
         self.facts = Array(repeating: TupleFacts(), count: configs.count)
-        self.hot = models.map(HotModel.init)
+        self.hot = runtimes.map(HotModel.init)
         for i in models.indices where models[i].config.expected.baseline == nil {
             models[i].calibrate(baselineExpected: [])
         }
@@ -126,13 +128,14 @@ public final class Engine {
         if !refitting.isEmpty {
             // Models fit side by side; each fit also splits its rows over the cores.
             let engine = UncheckedBox(self)
-            let refitted = ParallelMap.run(refitting) { engine.value.refitted(model: $0) }
+            let refitted = Parallel.map(refitting) { engine.value.refitted(model: $0) }
             for (m, runtime) in zip(refitting, refitted) {
                 models[m] = runtime
                 facts[m].expectationChanged()
             }
             timings?("fitted \(refitting.count) model\(refitting.count == 1 ? "" : "s")", clock.lap())
         }
+        // Every batch ends with the facts of every covariate set, which evaluation reads from all cores.
         for m in models.indices { facts[m].extend(models[m], covariates) }
         var jobs: [SeriesJob] = []
         for m in models.indices {
@@ -208,7 +211,6 @@ public final class Engine {
                 if let error = check(r, tuple: tuple, model: m) { return .rejected(error) }
             }
             store.series[slot].put(StoredCount(period: r.period, events: r.events, exposure: r.exposure ?? .nan, tuple: tuple))
-            arrivals += 1
             for m in routed where facts[m].selected[Int(tuple)] {
                 dirty[m].insert(slot)
                 if let bucket = r.period.bucketed(into: hot[m].unit), hot[m].inBaseline(bucket) { refit.insert(m) }
@@ -233,7 +235,7 @@ public final class Engine {
             }
             for m in taking {
                 dirty[m].insert(slot)
-                if inBaseline(Period(unit: .day, ordinal: r.time.day), models[m].config) { refit.insert(m) }
+                if hot[m].inBaseline(Period(unit: .day, ordinal: r.time.day)) { refit.insert(m) }
             }
         }
         return .accepted
@@ -278,7 +280,7 @@ public final class Engine {
         if let name = model.missingCovariate(r.covariates) {
             return reject(name, "missing; the model needs it (model \(config.name))")
         }
-        if !inBaseline(Period(unit: .day, ordinal: r.time.day), config), let problem = Self.expectationProblem(model, r.covariates) {
+        if !hot[m].inBaseline(Period(unit: .day, ordinal: r.time.day)), let problem = Self.expectationProblem(model, r.covariates) {
             return reject(problem.field, "\(problem.reason) (model \(config.name))")
         }
         return nil
@@ -288,10 +290,6 @@ public final class Engine {
         guard let expectation = model.expectation, case let .linear(predictor, _) = expectation.form,
               case let .failure(problem) = predictor.eta(covariates) else { return nil }
         return problem
-    }
-
-    private func inBaseline(_ p: Period, _ config: ModelConfig) -> Bool {
-        config.expected.baseline?.contains(p) ?? false
     }
 
     // MARK: Series
@@ -338,13 +336,13 @@ public final class Engine {
             let job = SeriesJob(model: m, slot: slot)
             if config.isPatientLevel {
                 for r in orderedPatients(job)
-                where inBaseline(Period(unit: .day, ordinal: r.time.day), config) && config.selects(r.covariates) {
+                where hot[m].inBaseline(Period(unit: .day, ordinal: r.time.day)) && config.selects(r.covariates) {
                     rows.append(.init(y: r.outcome ? 1 : 0, exposure: nil, covariates: r.covariates))
                 }
             } else {
-                for bucket in buckets(countSeries(job), unit: config.unit) where inBaseline(bucket.period, config) {
+                forEachBucket(countSeries(job), unit: config.unit) { bucket in
                     let covariates = covariates[bucket.tuple]
-                    guard config.selects(covariates) else { continue }
+                    guard hot[m].inBaseline(bucket.period), config.selects(covariates) else { return }
                     rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure.isNaN ? nil : bucket.exposure,
                                       covariates: covariates, group: bucket.tuple))
                 }
@@ -364,19 +362,15 @@ public final class Engine {
         if config.isPatientLevel {
             baselineExpected = rows.compactMap { try? expectation.value(covariates: $0.covariates, exposure: $0.exposure).get() }
         } else {
-            var factors: [Int32: Double] = [:]
+            // The factor is computed once per covariate set.
+            var factors: [Int32: Double?] = [:]
             for row in rows {
-                func compute() -> Double { (try? expectation.factor(covariates: row.covariates).get()) ?? .nan }
-                let factor: Double
-                if let group = row.group {
-                    factor = factors[group] ?? compute()
-                    factors[group] = factor
-                } else {
-                    factor = compute()
+                let factor: Double?
+                if let group = row.group, let known = factors[group] { factor = known } else {
+                    factor = try? expectation.factor(covariates: row.covariates).get()
+                    if let group = row.group { factors[group] = factor }
                 }
-                guard !factor.isNaN else { continue }
-                if !expectation.usesExposure { baselineExpected.append(factor) }
-                else if let exposure = row.exposure { baselineExpected.append(factor * exposure) }
+                if let factor, let e = expectation.expected(factor: factor, exposure: row.exposure) { baselineExpected.append(e) }
             }
         }
         model.calibrate(baselineExpected: baselineExpected)
@@ -392,13 +386,6 @@ public final class Engine {
         var events: Int
         var exposure: Double
         var tuple: Int32
-    }
-
-    func buckets(_ series: CountSeries, unit: PeriodUnit) -> [Bucket] {
-        var out: [Bucket] = []
-        out.reserveCapacity(series.records.count)
-        forEachBucket(series, unit: unit) { out.append($0) }
-        return out
     }
 
     @inline(__always)
@@ -470,15 +457,13 @@ public final class Engine {
         } else {
             let facts = facts[m]
             let selecting = !config.select.isEmpty
-            let usesExposure = expectation.usesExposure
             let series = countSeries(job)
             result.observations.reserveCapacity(series.records.count)
             forEachBucket(series, unit: config.unit) { b in
                 if let after, b.period <= after { return }
                 if selecting && !facts.selected[Int(b.tuple)] { return }
                 let factor = facts.factor[Int(b.tuple)]
-                if factor.isNaN || (usesExposure && b.exposure.isNaN) { return }
-                let e = usesExposure ? factor * b.exposure : factor
+                guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure) else { return }
                 result.observations.append(Observation(label: .period(b.period), position: b.period.ordinal, observed: b.events,
                                                        input: expectation.input(observed: Double(b.events), expected: e)))
             }
@@ -527,19 +512,11 @@ public final class Engine {
         let windows = stride(from: 0, to: jobs.count, by: window).map { Array(jobs[$0..<min(jobs.count, $0 + window)]) }
         guard !windows.isEmpty else { return }
         let engine = UncheckedBox(self)
-        @Sendable func compute(_ part: [SeriesJob]) -> [(SeriesResult, [UInt8]?)] {
-            var results = [(SeriesResult, [UInt8]?)](repeating: (SeriesResult(), nil), count: part.count)
-            results.withUnsafeMutableBufferPointer { buffer in
-                let out = UncheckedBox(buffer)
-                DispatchQueue.concurrentPerform(iterations: part.count) { k in
-                    let engine = engine.value
-                    let job = part[k]
-                    let result = engine.evaluate(job, now: now)
-                    let text = format.map { $0.text(job.model, facility: engine.facility(of: job), result) }
-                    out.value[k] = (result, text)
-                }
+        @Sendable func compute(_ part: [SeriesJob]) -> [Evaluated] {
+            Parallel.map(part) { job in
+                let result = engine.value.evaluate(job, now: now)
+                return Evaluated(result: result, text: format.map { $0.text(job.model, facility: engine.value.facility(of: job), result) })
             }
-            return results
         }
         var current = compute(windows[0])
         for w in windows.indices {
@@ -549,15 +526,20 @@ public final class Engine {
                 let part = windows[w + 1]
                 DispatchQueue.global().async(group: group) { ahead.results = compute(part) }
             }
-            for (k, job) in windows[w].enumerated() { consume(job, current[k].0, current[k].1) }
+            for (k, job) in windows[w].enumerated() { consume(job, current[k].result, current[k].text) }
             group.wait()
             current = ahead.results
         }
     }
 
+    private struct Evaluated: Sendable {
+        let result: SeriesResult
+        let text: [UInt8]?
+    }
+
     /// Results of the window evaluated ahead, written by its worker before the group is left.
     private final class Ahead: @unchecked Sendable {
-        var results: [(SeriesResult, [UInt8]?)] = []
+        var results: [Evaluated] = []
     }
 
     /// The current evaluation of one facility's series under model `m`, nil when there is none.
@@ -565,13 +547,11 @@ public final class Engine {
         let config = models[m].config
         let store = config.isPatientLevel ? patients[config.measure]?.slot(of: facility) : counts[config.measure]?.slot(of: facility)
         guard let slot = store else { return nil }
-        for i in models.indices { facts[i].extend(models[i], covariates) }
         return evaluate(SeriesJob(model: m, slot: slot), now: Date())
     }
 
     /// The trace of the current state: series by model (file order), facility (byte order), detector, period.
     public func trace(_ emit: (TraceRow) -> Void) {
-        for m in models.indices { facts[m].extend(models[m], covariates) }
         var jobs: [SeriesJob] = []
         for m in models.indices { for slot in slotsInFacilityOrder(of: m) { jobs.append(SeriesJob(model: m, slot: slot)) } }
         evaluate(jobs, now: Date(), format: nil) { job, result, _ in
@@ -588,7 +568,7 @@ public final class Engine {
     }
 }
 
-/// The slots a batch touched, for one model: membership by flag, members in arrival order.
+/// The slots a batch touched, for one model, as flags by slot.
 struct DirtySlots {
     private var flags: [Bool] = []
 
@@ -610,23 +590,6 @@ struct Stopwatch {
         let now = DispatchTime.now().uptimeNanoseconds
         defer { last = now }
         return Double(now - last) / 1e9
-    }
-}
-
-/// `body` over the items on all cores, the results in item order.
-enum ParallelMap {
-    static func run<T, R>(_ items: [T], _ body: (T) -> R) -> [R] {
-        var results = [R?](repeating: nil, count: items.count)
-        withoutActuallyEscaping(body) { body in
-            let work = UncheckedBox((items, body))
-            results.withUnsafeMutableBufferPointer { buffer in
-                let out = UncheckedBox(buffer)
-                DispatchQueue.concurrentPerform(iterations: items.count) { k in
-                    out.value[k] = work.value.1(work.value.0[k])
-                }
-            }
-        }
-        return results.map { $0! }
     }
 }
 

@@ -40,15 +40,20 @@ public struct Expectation: Sendable {
         }
     }
 
+    /// E from the covariates' factor and the exposure; nil when E needs an exposure that is missing.
+    public func expected(factor: Double, exposure: Double?) -> Double? {
+        guard usesExposure else { return factor }
+        return exposure.map { factor * $0 }
+    }
+
     /// E (or p) of a record with these covariates and exposure.
     public func value(covariates: Covariates, exposure: Double?) -> Result<Double, FieldProblem> {
         factor(covariates: covariates).flatMap { f in
-            guard usesExposure else { return .success(f) }
-            guard let exposure else {
+            guard let e = expected(factor: f, exposure: exposure) else {
                 let reason = if case .rate = form { "missing; E = rate × exposure" } else { "missing; the model's offset is log(exposure)" }
                 return .failure(FieldProblem(field: "exposure", reason: reason))
             }
-            return .success(f * exposure)
+            return .success(e)
         }
     }
 

@@ -21,9 +21,9 @@ public struct Replay {
         self.reader = RecordReader(mapping: mapping)
     }
 
-    /// Reads each file straight into the engine (parsing on its own thread, a few blocks ahead); `rejected` sees every bad row as it is found. With `trace`,
-    /// the last file's evaluation covers every series and writes the trace CSV of SPEC §5 for the final
-    /// state there, so no series is evaluated twice.
+    /// Reads each file straight into the engine, parsed ahead on other threads (`ReadAhead`); `rejected`
+    /// sees every bad row as it is found. With `trace`, the last file's evaluation covers every series and
+    /// writes the trace CSV of SPEC §5 for the final state there, so no series is evaluated twice.
     public func run(inputs: [String], now: Date = Date(), trace: String? = nil,
                     rejected: (RowError) -> Void = { _ in }) throws -> Summary {
         var summary = Summary()
@@ -156,18 +156,7 @@ struct ByteText: TextOutputStream {
     }
 
     /// An observation's label, quoted for CSV when it needs it (a patient's episode id may hold a comma).
-    mutating func append(_ label: Engine.Label) {
-        switch label {
-        case let .period(p) where p.unit == .month && p.ordinal >= 0 && p.ordinal < 120_000:
-            let year = p.ordinal / 12, month = p.ordinal % 12 + 1
-            for digit in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10] { bytes.append(UInt8(48 + digit)) }
-            bytes.append(UInt8(ascii: "-"))
-            bytes.append(UInt8(48 + month / 10))
-            bytes.append(UInt8(48 + month % 10))
-        default:
-            write(CSVField.quote(label.text))
-        }
-    }
+    mutating func append(_ label: Engine.Label) { write(CSVField.quote(label.text)) }
 }
 
 /// CSV quoting for fields that hold a comma, quote or line break (RFC 4180).
@@ -199,7 +188,8 @@ public final class LineWriter {
     }
 
     public func write(_ text: String) {
-        write(bytes: Array(text.utf8))
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 20 { flush() }
     }
 
     /// Large blocks go straight to the file; small ones are gathered first.

@@ -159,13 +159,7 @@ public enum DaemonConfigParser {
                           path: (YAMLValue?) -> String?) -> (name: String?, sink: DaemonConfig.Sink?) {
         guard let m = item.mapping(allowed: ["name", "type", "path", "url", "secret_file", "timeout_seconds", "retry"]) else { return (nil, nil) }
         for key in ["name", "type"] where m[key] == nil { item.missing(key) }
-        let name = m["name"].flatMap { v -> String? in
-            guard let s = v.string() else { return nil }
-            guard !s.isEmpty, s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) else {
-                v.report("must match [a-z0-9_-]+"); return nil
-            }
-            return s
-        }
+        let name = m["name"]?.identifier()
         let type = m["type"].flatMap { v -> String? in
             guard let s = v.string() else { return nil }
             guard s == "file" || s == "webhook" else { v.report("must be one of file, webhook"); return nil }

@@ -62,13 +62,7 @@ public enum ModelConfigParser {
               let top = root.mapping(allowed: topKeys) else {
             return .failure(ConfigErrors(problems: diagnostics.problems))
         }
-        let name = top["model"].flatMap { v -> String? in
-            guard let s = v.string() else { return nil }
-            guard !s.isEmpty, s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) else {
-                v.report("must match [a-z0-9_-]+"); return nil
-            }
-            return s
-        }
+        let name = top["model"]?.identifier()
         if top["model"] == nil { root.missing("model") }
         let measure = top["measure"].flatMap { v -> String? in
             guard let s = v.string(), !s.isEmpty else { v.report("must be a non-empty text"); return nil }
@@ -317,12 +311,12 @@ public enum ModelConfigParser {
         var ok = true
         func fail(_ v: YAMLValue, _ message: String) { v.report(message); ok = false }
         var id = ""
-        if let v = m["id"], let s = v.string() {
-            if s.isEmpty || !s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) {
-                fail(v, "must match [a-z0-9_-]+")
-            }
-            id = s
-        } else if m["id"] == nil { item.missing("id"); ok = false } else { ok = false }
+        if let v = m["id"] {
+            if let s = v.identifier() { id = s } else { ok = false }
+        } else {
+            item.missing("id")
+            ok = false
+        }
         if kind == .bernoulliCUSUM && unit != .patient {
             fail(typeValue, "bernoulli_cusum watches patient-level records: the model needs unit: patient")
         }

@@ -137,6 +137,15 @@ struct YAMLValue {
         return s
     }
 
+    /// A name of `[a-z0-9_-]+` (models, detectors, sinks).
+    func identifier() -> String? {
+        guard let s = string() else { return nil }
+        guard !s.isEmpty, s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) else {
+            report("must match [a-z0-9_-]+"); return nil
+        }
+        return s
+    }
+
     func number() -> Double? {
         guard let s = scalarText, let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else {
             report("must be a number"); return nil

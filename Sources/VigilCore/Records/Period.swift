@@ -110,24 +110,45 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
-    /// The canonical text of the period: `2025-03`, `2025-W09`, `2025-Q1`, `2025`, `2025-03-01`.
+    /// The canonical text of the period: `2025-03`, `2025-W09`, `2025-Q1`, `2025`, `2025-03-01`. Written
+    /// straight into the string's storage (the trace prints one per observation).
     public var description: String {
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        switch unit {
-        case .year: return pad(ordinal, 4)
-        case .quarter: return "\(pad(ordinal.floorDiv(4), 4))-Q\(ordinal - ordinal.floorDiv(4) * 4 + 1)"
-        case .month: return "\(pad(ordinal.floorDiv(12), 4))-\(pad(ordinal - ordinal.floorDiv(12) * 12 + 1, 2))"
-        case .week:
-            let thursday = CivilDate.weekMonday(ordinal) + 3
-            let year = CivilDate.civil(thursday).year
-            let week = (CivilDate.weekMonday(ordinal) - CivilDate.isoWeekOneMonday(year)) / 7 + 1
-            return "\(pad(year, 4))-W\(pad(week, 2))"
-        case .day, .patient:
-            let (y, m, d) = CivilDate.civil(ordinal)
-            return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+        String(unsafeUninitializedCapacity: 24) { buffer in
+            var n = 0
+            func put(_ b: UInt8) { buffer[n] = b; n += 1 }
+            /// Decimal digits, zero-padded to `width`, written from the last.
+            func number(_ value: Int, width: Int) {
+                if value < 0 { put(UInt8(ascii: "-")) }
+                var count = 1
+                var v = abs(value)
+                while v >= 10 { v /= 10; count += 1 }
+                let digits = max(width, count)
+                v = abs(value)
+                for i in stride(from: n + digits - 1, through: n, by: -1) {
+                    buffer[i] = UInt8(48 + v % 10)
+                    v /= 10
+                }
+                n += digits
+            }
+            switch unit {
+            case .year:
+                number(ordinal, width: 4)
+            case .quarter:
+                let year = ordinal.floorDiv(4)
+                number(year, width: 4); put(UInt8(ascii: "-")); put(UInt8(ascii: "Q")); number(ordinal - year * 4 + 1, width: 1)
+            case .month:
+                let year = ordinal.floorDiv(12)
+                number(year, width: 4); put(UInt8(ascii: "-")); number(ordinal - year * 12 + 1, width: 2)
+            case .week:
+                let monday = CivilDate.weekMonday(ordinal)
+                let year = CivilDate.civil(monday + 3).year
+                number(year, width: 4); put(UInt8(ascii: "-")); put(UInt8(ascii: "W"))
+                number((monday - CivilDate.isoWeekOneMonday(year)) / 7 + 1, width: 2)
+            case .day, .patient:
+                let (y, m, d) = CivilDate.civil(ordinal)
+                number(y, width: 4); put(UInt8(ascii: "-")); number(m, width: 2); put(UInt8(ascii: "-")); number(d, width: 2)
+            }
+            return n
         }
     }
 }
