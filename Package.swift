@@ -13,6 +13,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // BLAS (OpenBLAS) and LAPACKE: apt-get install libopenblas-dev liblapacke-dev
@@ -25,16 +32,31 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The daemon (SPEC §4): SQLite state, spool and HTTP ingest, the outbox and its sinks, systemd.
+        .target(name: "VigilDaemon", dependencies: [
+            "VigilCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "VigilStats", "VigilCore",
+                "VigilStats", "VigilCore", "VigilDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "vigil-bench", dependencies: ["VigilStats", "VigilCore"]),
         .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
                     resources: [.copy("References")]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Replay")]),
-        .testTarget(name: "vigilTests", dependencies: ["vigil", "VigilCore"]),
+        .testTarget(name: "vigilTests", dependencies: ["vigil", "VigilCore", "VigilDaemon",
+                                                     .product(name: "Hummingbird", package: "hummingbird"),
+                                                     .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

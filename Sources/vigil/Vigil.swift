@@ -1,11 +1,12 @@
 import ArgumentParser
 
 @main
-struct Vigil: ParsableCommand {
+struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Risk-adjusted surveillance of healthcare-associated infections and hospitalizations.",
-        subcommands: [ReplayCommand.self, ValidateCommand.self, CalibrateCommand.self, FitCommand.self, ARLCommand.self])
+        subcommands: [RunCommand.self, DeliveriesCommand.self, ReplayCommand.self, ValidateCommand.self, CalibrateCommand.self,
+                      FitCommand.self, ARLCommand.self])
 }
 
 /// A failure the message explains: printed to stderr, exit status 1 (SPEC §5).

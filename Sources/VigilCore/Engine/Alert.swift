@@ -25,6 +25,49 @@ public struct Alert: Sendable, Equatable {
     /// Patients in the run (patient-level models), nil for aggregate models.
     public let patients: Int?
 
+    /// Reads an alert back from its JSON object (the daemon's stored alerts); nil when a field is missing.
+    public init?(json text: String) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let id = object["id"] as? String, let status = (object["status"] as? String).flatMap(Status.init(rawValue:)),
+              let model = object["model"] as? String, let version = object["model_version"] as? String,
+              let detector = object["detector"] as? String, let type = object["detector_type"] as? String,
+              let facility = object["facility_id"] as? String, let measure = object["measure"] as? String,
+              let period = object["period"] as? String, let start = object["signal_start"] as? String,
+              let observed = (object["observed"] as? NSNumber)?.intValue,
+              let expected = (object["expected"] as? NSNumber)?.doubleValue,
+              let statistic = (object["statistic"] as? NSNumber)?.doubleValue,
+              let threshold = (object["threshold"] as? NSNumber)?.doubleValue,
+              let severity = (object["severity"] as? String).flatMap(Severity.init(rawValue:)),
+              let raised = (object["raised_at"] as? String).flatMap({ try? Date($0, strategy: Self.timestampFormat) })
+        else { return nil }
+        self.init(id: id, status: status, model: model, modelVersion: version, detector: detector, detectorType: type,
+                  facility: facility, measure: measure, period: period, signalStart: start, observed: observed,
+                  expected: expected, statistic: statistic, threshold: threshold, severity: severity, raisedAt: raised,
+                  patients: (object["patients"] as? NSNumber)?.intValue)
+    }
+
+    public init(id: String, status: Status, model: String, modelVersion: String, detector: String, detectorType: String,
+                facility: String, measure: String, period: String, signalStart: String, observed: Int, expected: Double,
+                statistic: Double, threshold: Double, severity: Severity, raisedAt: Date, patients: Int?) {
+        self.id = id
+        self.status = status
+        self.model = model
+        self.modelVersion = modelVersion
+        self.detector = detector
+        self.detectorType = detectorType
+        self.facility = facility
+        self.measure = measure
+        self.period = period
+        self.signalStart = signalStart
+        self.observed = observed
+        self.expected = expected
+        self.statistic = statistic
+        self.threshold = threshold
+        self.severity = severity
+        self.raisedAt = raisedAt
+        self.patients = patients
+    }
+
     /// SIR = O/E, nil when E = 0.
     public var sir: Double? { expected > 0 ? Double(observed) / expected : nil }
 

@@ -20,6 +20,8 @@ public struct TraceRow: Sendable, Equatable {
 public struct BatchOutcome: Sendable {
     public var accepted = 0
     public var rejected: [RowError] = []
+    /// Positions (0-based, in the order taken) of the rejected records: the daemon stores all but these.
+    public var rejectedPositions: [Int] = []
     /// Records of measures that no model watches (not kept).
     public var unmatched = 0
     public var events: [Alert] = []
@@ -99,6 +101,14 @@ public final class Engine {
     /// Alerts currently firing, sorted by id.
     public var firingAlerts: [Alert] { firing.values.flatMap(\.values).sorted { $0.id < $1.id } }
 
+    /// Gives firing alerts the time they were first raised (the daemon's stored alerts, after a restart
+    /// rebuilt the engine), so a later `resolved` event carries it.
+    public func adoptRaisedAt(_ raised: [String: Date]) {
+        for (series, alerts) in firing {
+            for id in alerts.keys { if let at = raised[id] { firing[series]?[id]?.raisedAt = at } }
+        }
+    }
+
     // MARK: Ingest
 
     /// Applies a batch: checks and stores each record (a rejected one changes nothing), refits models whose
@@ -116,12 +126,16 @@ public final class Engine {
         var outcome = BatchOutcome()
         var dirty = Array(repeating: DirtySlots(), count: models.count)
         var refit: Set<Int> = []
+        var position = 0
         try records { record in
             switch take(record, dirty: &dirty, refit: &refit) {
             case .accepted: outcome.accepted += 1
             case .unmatched: outcome.unmatched += 1
-            case let .rejected(error): outcome.rejected.append(error)
+            case let .rejected(error):
+                outcome.rejected.append(error)
+                outcome.rejectedPositions.append(position)
             }
+            position += 1
         }
         timings?("read and checked \(outcome.accepted + outcome.rejected.count + outcome.unmatched) records", clock.lap())
         let refitting = refit.sorted()

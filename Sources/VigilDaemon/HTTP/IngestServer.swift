@@ -1,0 +1,113 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import VigilCore
+
+/// The HTTP interface (SPEC §4):
+///
+/// - `POST /v1/records` — a CSV (`text/csv`) or NDJSON (`application/x-ndjson`) body with
+///   `Authorization: Bearer <token>`: `202` with accepted/unchanged/rejected counts, the row errors and the
+///   alert events, once the batch is durable; `401` without a valid token (the body is not read, nothing
+///   changes); `413` beyond `max_body_bytes`; `415` for another content type; `503` while shutting down.
+/// - `GET /v1/alerts[?status=firing|resolved|all]` — the alerts, newest change first (token required too:
+///   they name facilities).
+/// - `GET /healthz` (the process answers and its database reads), `GET /readyz` (ingest is open),
+///   `GET /metrics` (Prometheus text format).
+enum IngestServer {
+    static func router(ingestor: Ingestor, store: StateStore, token: String, maxBody: Int,
+                       mapping: @escaping @Sendable () -> ColumnMapping, registry: PrometheusCollectorRegistry,
+                       ready: @escaping @Sendable () -> Bool) -> Router<BasicRequestContext> {
+        let router = Router()
+        let expected = Array(SHA256.hash(data: Array(token.utf8)))
+        @Sendable func authorized(_ request: Request) -> Bool {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return false }
+            // Compared as digests in constant time, so the comparison says nothing of the token's prefix.
+            let given = Array(SHA256.hash(data: Array(header.dropFirst(7).utf8)))
+            return zip(given, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        }
+
+        router.post("/v1/records") { request, context -> Response in
+            guard authorized(request) else { return json(.unauthorized, error: "a valid bearer token is required") }
+            guard let contentType = request.headers[.contentType], let format = RecordFormat(contentType: contentType) else {
+                return json(.unsupportedMediaType, error: "Content-Type must be text/csv or application/x-ndjson")
+            }
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBody {
+                return json(.contentTooLarge, error: "the body is over \(maxBody) bytes")
+            }
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: maxBody)
+            } catch {
+                return json(.contentTooLarge, error: "the body is over \(maxBody) bytes")
+            }
+            let batch = IngestBatch(source: "request", bytes: Array(buffer: body), format: format, mapping: mapping())
+            let result: IngestResult
+            do {
+                result = try await ingestor.submit(batch)
+            } catch let error as IngestUnavailable {
+                return json(.serviceUnavailable, error: error.description)
+            } catch {
+                context.logger.error("batch not committed", metadata: ["error": "\(error)"])
+                return json(.serviceUnavailable, error: "the batch could not be stored; nothing was applied, send it again")
+            }
+            let errors: [JSON] = result.rejected.prefix(1000).map {
+                .object([("line", .integer($0.line)), ("field", $0.field.map(JSON.string) ?? .null), ("reason", .string($0.reason)),
+                         ("message", .string($0.description))])
+            }
+            return json(.accepted, .object([
+                ("accepted", .integer(result.accepted)), ("unchanged", .integer(result.unchanged)),
+                ("rejected", .integer(result.rejected.count)), ("errors", .array(errors)),
+                ("events", .array(result.events.map { .object([("id", .string($0.id)), ("status", .string($0.alert.status.rawValue)),
+                                                               ("alert_id", .string($0.alert.id))]) })),
+            ]))
+        }
+
+        router.get("/v1/alerts") { request, _ -> Response in
+            guard authorized(request) else { return json(.unauthorized, error: "a valid bearer token is required") }
+            let statusText = request.uri.queryParameters.get("status") ?? "firing"
+            let status: Alert.Status?
+            switch statusText {
+            case "all": status = nil
+            default:
+                guard let s = Alert.Status(rawValue: statusText) else {
+                    return json(.badRequest, error: "status must be firing, resolved or all")
+                }
+                status = s
+            }
+            let bodies = try store.alerts(status: status)
+            let text = "{\"alerts\":[" + bodies.joined(separator: ",") + "]}"
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+
+        router.get("/healthz") { _, _ -> Response in
+            do {
+                _ = try store.recordCount()
+                return json(.ok, .object([("status", .string("ok"))]))
+            } catch {
+                return json(.serviceUnavailable, error: "state database: \(error)")
+            }
+        }
+
+        router.get("/readyz") { _, _ -> Response in
+            ready() ? json(.ok, .object([("status", .string("ready"))])) : json(.serviceUnavailable, error: "not ready")
+        }
+
+        router.get("/metrics") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        return router
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: JSON) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(string: body.serialized() + "\n")))
+    }
+
+    static func json(_ status: HTTPResponse.Status, error: String) -> Response {
+        json(status, .object([("error", .string(error))]))
+    }
+}

@@ -1,0 +1,303 @@
+import Foundation
+import Logging
+import Metrics
+import VigilCore
+
+/// Records parsed from one spool file or HTTP body, with the rows the reader rejected.
+public struct IngestBatch: Sendable {
+    public let source: String
+    public let records: [Record]
+    public let rejected: [RowError]
+
+    /// Parses a body held in memory; a bad row is rejected, the rows beside it are kept (SPEC §1).
+    public init(source: String, bytes: [UInt8], format: RecordFormat, mapping: ColumnMapping) {
+        var records: [Record] = []
+        var rejected: [RowError] = []
+        RecordReader(mapping: mapping).read(source: source, bytes: bytes, format: format,
+                                            accept: { records.append($0) }, reject: { rejected.append($0) })
+        self.source = source
+        self.records = records
+        self.rejected = rejected
+    }
+}
+
+/// What became of a batch once it was durable.
+public struct IngestResult: Sendable {
+    /// Rows taken (including `unchanged`).
+    public var accepted = 0
+    /// Of those, records already stored exactly so (a re-sent file or batch): nothing was applied twice.
+    public var unchanged = 0
+    /// Of those, records of measures no model watches (stored, for models added later).
+    public var unmatched = 0
+    public var rejected: [RowError] = []
+    /// Alert events the batch caused, with their event ids.
+    public var events: [(id: String, alert: Alert)] = []
+}
+
+public struct IngestUnavailable: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Owns the engine and writes the state: batches queue here and one thread applies them, several at a time
+/// when they arrive together (one evaluation pass and one transaction for all of them — group commit).
+/// A submitter is answered only after the transaction committed, so an acknowledged batch is durable.
+///
+/// Records identical to the stored ones are dropped before the engine sees them (a 64-bit hash of each key
+/// and line is kept per record), so re-sending a file changes nothing. Should a commit fail, the batches are
+/// answered with the error and the engine is rebuilt from the database, so memory never runs ahead of disk.
+public final class Ingestor: @unchecked Sendable {
+    let store: StateStore
+    let logger: Logger
+    var sinks: [any AlertSink]
+    /// Told after every commit that wrote events.
+    var committed: (@Sendable () -> Void)?
+
+    private enum Work {
+        case batch(IngestBatch, CheckedContinuation<IngestResult, Error>)
+        case reload([ModelConfig], CheckedContinuation<Void, Error>)
+        case ping(CheckedContinuation<Void, Never>)
+    }
+
+    private let condition = NSCondition()
+    private var queue: [Work] = []
+    private var closed = false
+    private var finished = false
+    // Touched only by the ingest thread (and by `start` before it runs).
+    private var engine: Engine
+    private var models: [ModelConfig]
+    private var stored: [Int: Int] = [:]
+    private var thread: Thread?
+
+    private let acceptedCounter = Counter(label: "vigil_records_accepted_total")
+    private let unchangedCounter = Counter(label: "vigil_records_unchanged_total")
+    private let rejectedCounter = Counter(label: "vigil_records_rejected_total")
+    private let firingCounter = Counter(label: "vigil_alerts_total", dimensions: [("status", "firing")])
+    private let resolvedCounter = Counter(label: "vigil_alerts_total", dimensions: [("status", "resolved")])
+    private let latency = Timer(label: "vigil_ingest_seconds", preferredDisplayUnit: .seconds)
+
+    init(store: StateStore, models: [ModelConfig], sinks: [any AlertSink], logger: Logger) {
+        self.store = store
+        self.models = models
+        self.sinks = sinks
+        self.logger = logger
+        self.engine = Engine(models: models)
+    }
+
+    /// Rebuilds the engine from the stored records and reconciles the alerts (a model changed while the daemon
+    /// was down, or a reload); then starts the ingest thread.
+    func start() throws {
+        try rebuild(models: models, reconcile: true)
+        let thread = Thread { [self] in loop() }
+        thread.name = "vigil-ingest"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Applies a batch and returns once it is durable.
+    public func submit(_ batch: IngestBatch) async throws -> IngestResult {
+        try await withCheckedThrowingContinuation { c in
+            if !enqueue(.batch(batch, c)) { c.resume(throwing: IngestUnavailable(description: "vigil is shutting down")) }
+        }
+    }
+
+    /// Swaps in new models: the engine is rebuilt from the stored records, and alerts that no longer hold
+    /// are resolved, new ones raised. Throws (and keeps the old models) when the state cannot be read.
+    func reload(models: [ModelConfig]) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            if !enqueue(.reload(models, c)) { c.resume(throwing: IngestUnavailable(description: "vigil is shutting down")) }
+        }
+    }
+
+    /// Returns when the ingest thread has come round to it (the watchdog's proof of life).
+    func ping() async -> Bool {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            if !enqueue(.ping(c)) { c.resume() }
+        }
+        return !isClosed
+    }
+
+    var isClosed: Bool { locked { closed } }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return body()
+    }
+
+    /// Takes no more work, finishes what is queued, and returns when the thread is done.
+    func drain() async {
+        locked {
+            closed = true
+            condition.broadcast()
+        }
+        while !locked({ finished || thread == nil }) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private func enqueue(_ work: Work) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        queue.append(work)
+        condition.signal()
+        return true
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closed { condition.wait() }
+            if queue.isEmpty && closed {
+                finished = true
+                condition.unlock()
+                return
+            }
+            let work = queue
+            queue.removeAll()
+            condition.unlock()
+
+            var batches: [(IngestBatch, CheckedContinuation<IngestResult, Error>)] = []
+            func flush() {
+                if !batches.isEmpty { apply(batches) }
+                batches.removeAll()
+            }
+            for item in work {
+                switch item {
+                case let .batch(b, c): batches.append((b, c))
+                case let .reload(models, c):
+                    flush()
+                    do {
+                        try rebuild(models: models, reconcile: true)
+                        c.resume()
+                    } catch {
+                        c.resume(throwing: error)
+                    }
+                case let .ping(c):
+                    flush()
+                    c.resume()
+                }
+            }
+            flush()
+        }
+    }
+
+    // MARK: Applying batches
+
+    private func apply(_ batches: [(IngestBatch, CheckedContinuation<IngestResult, Error>)]) {
+        let start = DispatchTime.now()
+        var results = Array(repeating: IngestResult(), count: batches.count)
+        var fresh: [(batch: Int, record: Record, stored: StoredRecord)] = []
+        var pending: [Int: Int] = [:]
+        for (b, (batch, _)) in batches.enumerated() {
+            results[b].rejected = batch.rejected
+            for record in batch.records {
+                let s = StoredRecord(record)
+                let key = s.key.hashValue, line = s.line.hashValue
+                if (pending[key] ?? stored[key]) == line {
+                    results[b].accepted += 1
+                    results[b].unchanged += 1
+                    continue
+                }
+                pending[key] = line
+                fresh.append((b, record, s))
+            }
+        }
+        let now = Date()
+        let outcome = engine.apply(fresh.map(\.record), now: now)
+        var rejectedAt = Set(outcome.rejectedPositions)
+        var keep: [StoredRecord] = []
+        keep.reserveCapacity(fresh.count)
+        for (i, f) in fresh.enumerated() {
+            if rejectedAt.remove(i) != nil { continue }
+            results[f.batch].accepted += 1
+            keep.append(f.stored)
+        }
+        // The engine's own rejections (a covariate a model needs) go back to the batch they came from.
+        for (error, position) in zip(outcome.rejected, outcome.rejectedPositions) {
+            results[fresh[position].batch].rejected.append(error)
+        }
+        do {
+            let ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, now: now)
+            for s in keep { stored[s.key.hashValue] = s.line.hashValue }
+            let events = Array(zip(ids, outcome.events))
+            // Events are reported with the batches; each batch hears of all (they were applied together).
+            for b in results.indices { results[b].events = events.map { (id: $0.0, alert: $0.1) } }
+            for (b, (_, c)) in batches.enumerated() {
+                acceptedCounter.increment(by: results[b].accepted)
+                unchangedCounter.increment(by: results[b].unchanged)
+                rejectedCounter.increment(by: results[b].rejected.count)
+                c.resume(returning: results[b])
+            }
+            for e in outcome.events { (e.status == .firing ? firingCounter : resolvedCounter).increment() }
+            for (id, alert) in events {
+                logger.notice("alert \(alert.status.rawValue)", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
+            }
+            if !events.isEmpty { committed?() }
+            latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds))
+        } catch {
+            logger.error("commit failed; the batches were not applied", metadata: ["error": "\(error)"])
+            for (_, c) in batches { c.resume(throwing: error) }
+            do { try rebuild(models: models, reconcile: false) } catch {
+                logger.critical("cannot rebuild the engine from the state database", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Rebuilding
+
+    /// A new engine over every stored record. With `reconcile`, the alerts it finds firing are compared with
+    /// the stored ones of the same models: new signals are raised, withdrawn ones resolved (one transaction).
+    private func rebuild(models: [ModelConfig], reconcile: Bool) throws {
+        let started = Date()
+        let engine = Engine(models: models)
+        var stored: [Int: Int] = [:]
+        let reader = RecordReader()
+        var count = 0
+        var unreadable: [RowError] = []
+        _ = try engine.apply(now: started) { take in
+            try store.forEachRecordChunk { rows in
+                var text: [UInt8] = []
+                for row in rows {
+                    stored[row.key.hashValue] = row.line.hashValue
+                    text.append(contentsOf: row.line.utf8)
+                    text.append(0x0A)
+                }
+                reader.read(source: "state", bytes: text, format: .ndjson, accept: { take($0); count += 1 },
+                            reject: { unreadable.append($0) })
+            }
+        }
+        for problem in unreadable.prefix(5) {
+            logger.error("a stored record could not be read back", metadata: ["problem": "\(problem)"])
+        }
+        let known = try store.firing()
+        engine.adoptRaisedAt(known.mapValues(\.raisedAt))
+        if reconcile {
+            let names = Set(models.map(\.name))
+            let now = Date()
+            let firing = engine.firingAlerts
+            let firingIDs = Set(firing.map(\.id))
+            var events = firing.filter { known[$0.id] == nil }
+            for (id, held) in known.sorted(by: { $0.key < $1.key }) where names.contains(held.model) && !firingIDs.contains(id) {
+                guard let body = try store.alert(id: id), var alert = Alert(json: body) else { continue }
+                alert.status = .resolved
+                events.append(alert)
+            }
+            if !events.isEmpty {
+                let ids = try store.commit(records: [], events: events, sinks: sinks, now: now)
+                for (id, alert) in zip(ids, events) {
+                    logger.notice("alert \(alert.status.rawValue) on reconciling", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
+                }
+                committed?()
+            }
+        }
+        self.engine = engine
+        self.models = models
+        self.stored = stored
+        logger.info("engine built", metadata: [
+            "records": "\(count)", "models": "\(models.count)", "firing": "\(engine.firingAlerts.count)",
+            "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+        ])
+    }
+}

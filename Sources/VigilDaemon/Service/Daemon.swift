@@ -1,0 +1,189 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+import VigilCore
+
+/// `vigil run` (SPEC §4): the services of one `ServiceGroup` — delivery, the engine's ingest thread, the spool
+/// watcher, the HTTP server and the systemd controller (reload on SIGHUP, watchdog, `STOPPING=1`). SIGTERM
+/// and SIGINT shut the group down in reverse order: the controller says `STOPPING=1`, HTTP stops accepting and
+/// finishes its requests, the spool watcher finishes its file, the ingest thread commits what is queued, and
+/// delivery finishes the attempts under way; pending events stay in the outbox for the next start.
+public enum Daemon {
+    public static func run(configPath: String) async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["VIGIL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "vigil")
+        // Trapped before anything slow: SIGHUP's default action would end the process while the engine is built.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+
+        let config = try DaemonConfigParser.load(path: configPath)
+        let models = try ModelConfigParser.load(path: config.models)
+        let mapping = Shared(try config.columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping())
+        let notifier = SystemdNotifier()
+
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let store = try StateStore(directory: config.stateDir)
+            let sinks = try makeSinks(config.sinks, client: http)
+            let deliverer = Deliverer(store: store, sinks: sinks, logger: logger)
+            let ingestor = Ingestor(store: store, models: models, sinks: sinks, logger: logger)
+            ingestor.committed = { deliverer.wake() }
+            try ingestor.start()
+            let ready = Shared(false)
+
+            var services: [any Service] = [deliverer, IngestService(ingestor: ingestor)]
+            if let spool = config.spool {
+                let watcher = SpoolWatcher(dir: spool.dir, ingestor: ingestor, mapping: { mapping.value }, logger: logger)
+                try watcher.prepare()
+                services.append(watcher)
+            }
+            if let h = config.http {
+                let token = try readToken(h.tokenFile)
+                let router = IngestServer.router(ingestor: ingestor, store: store, token: token, maxBody: h.maxBodyBytes,
+                                                 mapping: { mapping.value }, registry: registry,
+                                                 ready: { ready.value && !ingestor.isClosed })
+                let app = Application(router: router,
+                                      configuration: .init(address: .hostname(h.host, port: h.port), serverName: "vigil"),
+                                      onServerRunning: { channel in
+                                          logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                                          ready.value = true
+                                          notifier.send("READY=1\nSTATUS=ingest open")
+                                      },
+                                      logger: logger)
+                services.append(app)
+            }
+            let controller = Controller(configPath: configPath, config: config, ingestor: ingestor, deliverer: deliverer,
+                                        mapping: mapping, notifier: notifier, logger: logger, hangups: hangups,
+                                        readyAtStart: config.http == nil ? ready : nil)
+            services.append(controller)
+            logger.info("starting", metadata: [
+                "config": "\(configPath)", "models": "\(models.map(\.name).joined(separator: ","))",
+                "state": "\(store.path)", "sinks": "\(sinks.map(\.name).joined(separator: ","))",
+            ])
+            let group = ServiceGroup(configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+            try await group.run()
+            logger.info("stopped")
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+    }
+
+    static func makeSinks(_ sinks: [DaemonConfig.Sink], client: HTTPClient) throws -> [any AlertSink] {
+        try sinks.map { sink -> any AlertSink in
+            switch sink.kind {
+            case let .file(path):
+                return FileSink(name: sink.name, path: path, retry: sink.retry)
+            case let .webhook(url, secretFile, timeout):
+                return WebhookSink(name: sink.name, url: url, secret: try WebhookSigner(secretFile: secretFile),
+                                   timeout: timeout, retry: sink.retry, client: client)
+            }
+        }
+    }
+
+    static func readToken(_ path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SinkError("cannot read the token file \(path)")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A value shared between services and replaced whole (the column mapping on reload, readiness).
+final class Shared<Value: Sendable>: Sendable {
+    private let state: Mutex<Value>
+    init(_ value: Value) { state = Mutex(value) }
+    var value: Value {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+}
+
+/// Runs the ingest thread's lifetime inside the group: at shutdown it takes no more batches and commits
+/// those queued before it returns.
+struct IngestService: Service {
+    let ingestor: Ingestor
+    func run() async throws {
+        try? await gracefulShutdown()
+        await ingestor.drain()
+    }
+}
+
+/// systemd's side: `READY=1` (when there is no HTTP server to wait for), `WATCHDOG=1` at half of
+/// `WATCHDOG_USEC` while the ingest thread answers, SIGHUP reloads between `RELOADING=1` and `READY=1`, and
+/// `STOPPING=1` when shutdown begins.
+struct Controller: Service {
+    let configPath: String
+    let config: DaemonConfig
+    let ingestor: Ingestor
+    let deliverer: Deliverer
+    let mapping: Shared<ColumnMapping>
+    let notifier: SystemdNotifier
+    let logger: Logger
+    let hangups: UnixSignalsSequence
+    let readyAtStart: Shared<Bool>?
+
+    func run() async throws {
+        if let readyAtStart {
+            readyAtStart.value = true
+            notifier.send("READY=1\nSTATUS=ingest open")
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hangups.cancelOnGracefulShutdown() { await reload() }
+            }
+            if let interval = notifier.watchdogInterval {
+                group.addTask {
+                    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                        // Only a live ingest thread earns the keep-alive: a stuck engine gets the daemon restarted.
+                        if await ingestor.ping() { notifier.send("WATCHDOG=1") }
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                    }
+                }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                notifier.send("STOPPING=1\nSTATUS=draining")
+                logger.info("shutting down: draining")
+            }
+        }
+    }
+
+    /// Validates the new config and models and swaps them in; a bad one is reported and the running ones stay.
+    /// File sinks reopen either way (logrotate's SIGHUP).
+    func reload() async {
+        notifier.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
+        logger.info("reloading", metadata: ["config": "\(configPath)"])
+        await deliverer.reopen()
+        do {
+            let fresh = try DaemonConfigParser.load(path: configPath)
+            let models = try ModelConfigParser.load(path: fresh.models)
+            let columns = try fresh.columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping()
+            if fresh.stateDir != config.stateDir || fresh.http != config.http || fresh.spool != config.spool
+                || fresh.sinks != config.sinks {
+                logger.warning("state_dir, spool, http and sinks changes take effect at the next restart")
+            }
+            try await ingestor.reload(models: models)
+            mapping.value = columns
+            logger.info("reloaded", metadata: ["models": "\(models.map(\.name).joined(separator: ","))"])
+        } catch {
+            logger.error("reload refused; the running config and models stay", metadata: ["error": "\(error)"])
+        }
+        notifier.send("READY=1\nSTATUS=ingest open")
+    }
+}
