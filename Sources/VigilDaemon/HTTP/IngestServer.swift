@@ -84,8 +84,8 @@ enum IngestServer {
 
         router.get("/healthz") { _, _ -> Response in
             do {
-                _ = try store.recordCount()
-                return json(.ok, .object([("status", .string("ok"))]))
+                let records = try store.recordCount()
+                return json(.ok, .object([("status", .string("ok")), ("records", .integer(records))]))
             } catch {
                 return json(.serviceUnavailable, error: "state database: \(error)")
             }

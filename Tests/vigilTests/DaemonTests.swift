@@ -1,0 +1,216 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// `vigil run` as the real binary, on loopback and temporary directories (issue: the daemon). The feeds and
+/// models are the end-to-end replay test's, whose alerts R computed (Tests/VigilCoreTests/Replay): after the
+/// first files the firing alerts are `alerts-after-1.csv`, after the revisions `alerts-final.csv`.
+@Suite(.serialized) struct DaemonTests {
+    static func sinks(webhook port: Int?, path: String = "/hook", attempts: Int = 12, timeout: Double = 5) -> String {
+        var text = "  - { name: alerts-file, type: file, path: alerts.jsonl }\n"
+        if let port {
+            text += """
+                  - name: hook
+                    type: webhook
+                    url: http://127.0.0.1:\(port)\(path)
+                    secret_file: webhook.secret
+                    timeout_seconds: \(timeout)
+                    retry: { max_attempts: \(attempts), initial_backoff_seconds: 0.05, max_backoff_seconds: 0.5 }
+
+                """
+        }
+        return text
+    }
+
+    @Test func spoolAndHTTPIngestDeliverSignedCloudEvents() async throws {
+        let receiver = WebhookReceiver { _, _ in (200, nil) }
+        defer { receiver.stop() }
+        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try receiver.start()), webhookSecret: WebhookReceiver.secret,
+                                       maxBody: 64 << 10)
+        try daemon.start()
+
+        // Without a valid token, or over the size bound: refused, and nothing changes.
+        let clabsi = try ReplayFiles.input("1-clabsi.csv")
+        #expect(try await daemon.request("POST", "/v1/records", body: clabsi).status == 401)
+        #expect(try await daemon.request("POST", "/v1/records", body: clabsi, token: "wrong-token-0123456789").status == 401)
+        #expect(try await daemon.request("GET", "/v1/alerts").status == 401)
+        let big = Data(repeating: UInt8(ascii: "x"), count: 70 << 10)
+        #expect(try await daemon.request("POST", "/v1/records", body: big, token: daemon.token).status == 413)
+        #expect(try await daemon.request("POST", "/v1/records", body: clabsi, contentType: "text/plain", token: daemon.token).status == 415)
+        #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 0)
+
+        // The first files through the spool, with a file holding one bad row beside a good one.
+        try daemon.drop("1-clabsi.csv", contents: clabsi)
+        try daemon.drop("1-ssi.csv", contents: try ReplayFiles.input("1-ssi.csv"))
+        try daemon.drop("3-mixed.csv", contents: Data("""
+            facility_id,measure,period,events,exposure,bedsize,icu_share
+            H020,CLABSI,2024-05,-2,1120,small,0.106
+            H020,CLABSI,2024-05,1,1120,small,0.106
+
+            """.utf8))
+        let done = daemon.spool.appendingPathComponent("done")
+        try waitFor("the spool files in done/", seconds: 120) {
+            Set((try? FileManager.default.contentsOfDirectory(atPath: done.path)) ?? []) == ["1-clabsi.csv", "1-ssi.csv", "3-mixed.csv"]
+        }
+        let errors = try String(contentsOf: daemon.spool.appendingPathComponent("rejected/3-mixed.csv.errors"), encoding: .utf8)
+        #expect(errors.hasPrefix("3-mixed.csv:2: events: "), "\(errors)")
+        #expect(errors.split(separator: "\n").count == 1)
+        #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 1439 + 2500)
+        let metrics1 = String(decoding: try await daemon.request("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics1.contains("vigil_records_unchanged_total 1"), "the good row of 3-mixed.csv was already stored")
+
+        let after1 = try ReplayFiles.alertIDs("alerts-after-1.csv")
+        #expect(try await daemon.firingIDs() == after1)
+        try waitFor("13 webhook deliveries", seconds: 30) { receiver.deliveries.count >= after1.count }
+        try waitFor("13 file sink lines", seconds: 30) { daemon.fileSinkLines().count >= after1.count }
+        for d in receiver.deliveries {
+            #expect(d.signatureValid, "\(d.eventID)")
+            #expect(d.event["specversion"] == "1.0")
+            #expect(d.event["id"] == d.eventID)
+            #expect(d.event["id"] == "\(d.alertID).\(d.status)")
+            #expect(d.event["type"] == "org.qio.vigil.alert.firing")
+            #expect(d.event["datacontenttype"] == "application/json")
+            #expect(d.event["source"]?.hasPrefix("vigil://") == true)
+            #expect(d.event["time"] != nil)
+        }
+        #expect(Set(receiver.deliveries.map(\.alertID)) == after1)
+        #expect(Set(daemon.fileSinkLines().compactMap { $0["id"] as? String }) == after1)
+
+        // The revisions over HTTP: withdrawn signals are resolved, new ones raised.
+        var revisions = try ReplayFiles.input("2-clabsi-revisions.csv")
+        var answer = try await daemon.json("POST", "/v1/records", body: revisions, token: daemon.token)
+        #expect(answer["accepted"] as? Int == 2)
+        #expect(answer["rejected"] as? Int == 0)
+        revisions = try ReplayFiles.input("2-ssi-revisions.csv")
+        answer = try await daemon.json("POST", "/v1/records", body: revisions, token: daemon.token)
+        #expect(answer["accepted"] as? Int == 1)
+        let final = try ReplayFiles.alertIDs("alerts-final.csv")
+        #expect(try await daemon.firingIDs() == final)
+        let expectedEvents = after1.count + after1.subtracting(final).count + final.subtracting(after1).count
+        try waitFor("\(expectedEvents) deliveries", seconds: 30) { receiver.deliveries.count >= expectedEvents }
+        let resolved = Set(receiver.deliveries.filter { $0.status == "resolved" }.map(\.alertID))
+        #expect(resolved == after1.subtracting(final))
+        #expect(Set(receiver.deliveries.map(\.eventID)).count == receiver.deliveries.count)
+
+        // The same batch again changes nothing.
+        answer = try await daemon.json("POST", "/v1/records", body: revisions, token: daemon.token)
+        #expect(answer["unchanged"] as? Int == 1)
+        #expect((answer["events"] as? [Any])?.isEmpty == true)
+
+        let metrics = String(decoding: try await daemon.request("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("vigil_records_accepted_total 3944"), "\(metrics)")
+        #expect(metrics.contains("vigil_records_rejected_total 1"))
+        #expect(metrics.contains("vigil_deliveries_total{sink=\"hook\",outcome=\"delivered\"} \(expectedEvents)"))
+        #expect(try await daemon.request("GET", "/readyz").status == 200)
+
+        #expect(daemon.stop() == 0, "\(daemon.log)")
+        #expect(daemon.notify.count(of: "STOPPING=1") == 1)
+        #expect(!daemon.log.contains(WebhookReceiver.secret.dropFirst(6)), "the secret must never be logged")
+    }
+
+    /// `kill -9` while a spool file is being ingested, and again while deliveries are pending: after restarts
+    /// every record is there once, and each alert's event reaches the receiver under one id.
+    @Test func killNineLosesNothingAndRaisesNothingTwice() async throws {
+        let healthy = Mutex(false)
+        let receiver = WebhookReceiver { _, _ in healthy.withLock { $0 } ? (200, nil) : (503, "0") }
+        defer { receiver.stop() }
+        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try receiver.start(), attempts: 1000),
+                                       webhookSecret: WebhookReceiver.secret)
+        try daemon.start()
+        try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
+        try daemon.drop("1-ssi.csv", contents: try ReplayFiles.input("1-ssi.csv"))
+        // Killed as soon as the first file is committed and moved: the second is mid-ingest or waiting.
+        let done = daemon.spool.appendingPathComponent("done")
+        try waitFor("a first file in done/", seconds: 120) {
+            !((try? FileManager.default.contentsOfDirectory(atPath: done.path)) ?? []).isEmpty
+        }
+        daemon.killHard()
+
+        try daemon.start()
+        try waitFor("both files in done/", seconds: 120) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: done.path)) ?? []).count == 2
+        }
+        let after1 = try ReplayFiles.alertIDs("alerts-after-1.csv")
+        #expect(try await daemon.firingIDs() == after1)
+        try waitFor("failing deliveries", seconds: 30) { receiver.requests >= 3 }
+        daemon.killHard()   // deliveries pending: the receiver has answered only 503 so far
+        #expect(receiver.deliveries.isEmpty)
+
+        healthy.withLock { $0 = true }
+        try daemon.start()
+        #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 1439 + 2500)
+        try waitFor("every event delivered", seconds: 60) { Set(receiver.deliveries.map(\.alertID)) == after1 }
+        // At-least-once: a redelivery carries the same event id; no alert got a second event.
+        #expect(Set(receiver.deliveries.map(\.eventID)) == Set(after1.map { "\($0).firing" }))
+        #expect(try await daemon.firingIDs() == after1)
+        #expect(!daemon.log.contains("on reconciling"), "a restart must not raise or resolve anything")
+        #expect(daemon.stop() == 0)
+    }
+
+    /// A receiver that times out and answers 503 before it recovers; a sink that refuses (400) parks the event
+    /// as dead at once, `vigil deliveries` lists it and queues it again.
+    @Test func retriesThenDeadAndRedelivered() async throws {
+        let refusing = Mutex(true)
+        let receiver = WebhookReceiver { path, n in
+            if path == "/refuse" { return refusing.withLock { $0 } ? (400, nil) : (200, nil) }
+            if n <= 2 { try? await Task.sleep(for: .seconds(1.5)); return (200, nil) }   // past the 0.5 s timeout
+            if n <= 4 { return (503, "0") }
+            return (200, nil)
+        }
+        defer { receiver.stop() }
+        let port = try receiver.start()
+        let sinks = Self.sinks(webhook: port, path: "/hook", timeout: 0.5) + """
+              - name: strict
+                type: webhook
+                url: http://127.0.0.1:\(port)/refuse
+                secret_file: webhook.secret
+
+            """
+        let daemon = try DaemonProcess(sinks: sinks, webhookSecret: WebhookReceiver.secret)
+        try daemon.start()
+        try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
+        let clabsiAlerts = try ReplayFiles.alertIDs("alerts-after-1.csv", model: "clabsi-nb").count
+        try waitFor("deliveries to /hook after timeouts and 503s", seconds: 60) {
+            Set(receiver.deliveries.filter { $0.path == "/hook" }.map(\.eventID)).count == clabsiAlerts
+        }
+        #expect(daemon.log.contains("will retry"))
+
+        let deadList = { try VigilBinary.run(["deliveries", "--config", daemon.configPath, "--dead"]) }
+        try waitFor("dead deliveries", seconds: 30) { try deadList().stdout.split(separator: "\n").count == clabsiAlerts }
+        #expect(try deadList().stdout.contains("HTTP 400"))
+        refusing.withLock { $0 = false }
+        let again = try VigilBinary.run(["deliveries", "--config", daemon.configPath, "--redeliver-all"])
+        #expect(again.stdout.hasPrefix("\(clabsiAlerts) dead deliveries queued again"), "\(again.stdout)\(again.stderr)")
+        try waitFor("redelivered", seconds: 30) { receiver.deliveries.filter { $0.path == "/refuse" }.count == clabsiAlerts }
+        #expect(try deadList().stdout.isEmpty)
+        #expect(daemon.stop() == 0)
+    }
+
+    /// SIGHUP with a broken model keeps the running models (and says why); systemd hears RELOADING=1, READY=1,
+    /// WATCHDOG=1 at half of WATCHDOG_USEC, and STOPPING=1.
+    @Test func reloadWithABrokenModelKeepsTheOldOnes() async throws {
+        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: nil))
+        try daemon.start(environment: ["WATCHDOG_USEC": "400000"])
+        try waitFor("WATCHDOG=1", seconds: 10) { daemon.notify.count(of: "WATCHDOG=1") >= 2 }
+
+        let broken = daemon.models.appendingPathComponent("broken.yaml")
+        try "model: broken\nmeasure: CLABSI\nunit: fortnight\n".write(to: broken, atomically: true, encoding: .utf8)
+        let ready = daemon.notify.count(of: "READY=1")
+        daemon.signal(SIGHUP)
+        try waitFor("READY=1 after the reload", seconds: 60) { daemon.notify.count(of: "READY=1") > ready }
+        #expect(daemon.notify.all.contains { $0.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") })
+        #expect(daemon.log.contains("reload refused"))
+        #expect(daemon.log.contains("broken.yaml:3:7"), "\(daemon.log)")
+        #expect(try await daemon.request("GET", "/readyz").status == 200)
+        try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
+        try waitFor("the old models still alerting", seconds: 60) { !daemon.fileSinkLines().isEmpty }
+
+        try FileManager.default.removeItem(at: broken)
+        let ready2 = daemon.notify.count(of: "READY=1")
+        daemon.signal(SIGHUP)
+        try waitFor("READY=1 after the second reload", seconds: 60) { daemon.notify.count(of: "READY=1") > ready2 }
+        #expect(daemon.log.contains("reloaded"))
+        #expect(daemon.stop() == 0)
+        #expect(daemon.notify.count(of: "STOPPING=1") == 1)
+    }
+}
