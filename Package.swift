@@ -51,7 +51,11 @@ let package = Package(
                 "VigilStats", "VigilCore", "VigilDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "vigil-bench", dependencies: ["VigilStats", "VigilCore"]),
+        .executableTarget(name: "vigil-bench", dependencies: [
+            "VigilStats", "VigilCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
                     resources: [.copy("References")]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Replay")]),

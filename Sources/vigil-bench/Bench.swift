@@ -1,7 +1,7 @@
 import Foundation
 import VigilStats
 
-/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only]`
+/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--daemon-only]`
 ///
 /// Generates, with fixed seeds, a national panel (6,000 facilities × 6 measures × 120 months of NB2
 /// counts = 4.32M rows) and 1,000,000 admissions with 30 risk factors; fits NB2 and logistic GLMs with
@@ -10,11 +10,12 @@ import VigilStats
 /// BENCHMARKS.md.
 @main
 struct Bench {
-    static func main() throws {
+    static func main() async throws {
         var dataDir = "bench-data"
         var external = true
         var scale = 1.0
         var replayOnly = false
+        var daemonOnly = false
         var arguments = CommandLine.arguments.dropFirst()
         while let a = arguments.popFirst() {
             switch a {
@@ -22,8 +23,9 @@ struct Bench {
             case "--skip-external": external = false
             case "--scale": scale = Double(arguments.popFirst() ?? "1") ?? 1
             case "--replay-only": replayOnly = true
+            case "--daemon-only": daemonOnly = true
             default:
-                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only]\n".utf8))
+                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--daemon-only]\n".utf8))
                 exit(64)
             }
         }
@@ -32,6 +34,10 @@ struct Bench {
         print(Machine.describe())
         print("")
 
+        if daemonOnly {
+            try await DaemonBench.run(dataDir: dataDir)
+            return
+        }
         if replayOnly {
             try replaySection(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
                               dataDir: dataDir, external: external)

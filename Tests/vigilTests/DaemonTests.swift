@@ -214,3 +214,33 @@ import Testing
         #expect(daemon.notify.count(of: "STOPPING=1") == 1)
     }
 }
+
+/// The shipped unit stays hardened: `systemd-analyze security --offline=true` rates it at most 2.0
+/// (.ci/run installs systemd for this check).
+struct SystemdUnitTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+    func unitExposureIsAtMostTwo() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        process.arguments = ["security", "--offline=true", "--no-pager",
+                             VigilBinary.repositoryRoot.appendingPathComponent("systemd/vigil.service").path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let line = try #require(text.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(text)")
+        let score = try #require(line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) })
+        #expect(score <= 2.0, "\(line)")
+    }
+
+    @Test func unitDeclaresWhatTheDaemonNeeds() throws {
+        let unit = try String(contentsOf: VigilBinary.repositoryRoot.appendingPathComponent("systemd/vigil.service"), encoding: .utf8)
+        for line in ["Type=notify", "WatchdogSec=", "User=vigil", "ProtectSystem=strict", "StateDirectory=vigil",
+                     "ConfigurationDirectory=vigil", "LogsDirectory=vigil", "NoNewPrivileges=yes",
+                     "ExecReload=/bin/kill -HUP $MAINPID", "SystemCallFilter=@system-service"] {
+            #expect(unit.contains(line), "\(line)")
+        }
+    }
+}
