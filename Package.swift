@@ -34,8 +34,9 @@ let package = Package(
         ]),
         // The daemon (SPEC §4): SQLite state, spool and HTTP ingest, the outbox and its sinks, systemd.
         .target(name: "VigilDaemon", dependencies: [
-            "VigilCore",
+            "VigilCore", "VigilStats",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

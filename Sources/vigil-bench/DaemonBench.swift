@@ -47,44 +47,44 @@ enum DaemonBench {
             .split(separator: "\n").last { $0.contains("spool file ingested") }.map(String.init) ?? "?"
         print("## Daemon: durable ingest (release `vigil run`, loopback)\n")
         print("| benchmark | result | target |\n|---|---|---|")
-        print("| spool: \(panel.count) records in one file, rename → in done/ | \(f(spoolSeconds, 2)) s = "
+        print("| spool: \(panel.count) records in one file, rename → in done/ | \(Bench.f(spoolSeconds, 2)) s = "
               + "\(Int(Double(panel.count) / spoolSeconds)) records/s | ≥ 200,000 records/s |")
+
+        // The spool's alerts drain from the outbox before the HTTP run, so each run is measured on its own.
+        let drainStart = Date()
+        try await drain(daemon.port)
+        let drained = Date().timeIntervalSince(drainStart) + Date().timeIntervalSince(start) - spoolSeconds
+        print("| delivery: the spool's \(receiver.count) webhook events (and as many file lines, fsync'd) | outbox empty "
+              + "\(Bench.f(drained, 1)) s after the commit | |")
 
         // 2. HTTP, 8 clients × 50-row batches
         let client = HTTPClient(eventLoopGroupProvider: .singleton,
                                 configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)))
-        defer { try? client.syncShutdown() }
-        let counter = Mutex(0)
-        let latencies = Mutex<[Double]>([])
-        let errors = Mutex(0)
+        let load = Load()
         let until = Date().addingTimeInterval(20)
+        let port = daemon.port
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
                 group.addTask {
                     while Date() < until {
-                        let n = counter.withLock { c -> Int in c += 1; return c }
+                        let n = load.next()
                         let body = batch(n, rows: 50, facilities: 1389)
                         let t0 = DispatchTime.now()
-                        let ok = await post(client, port: daemon.port, body: body)
+                        let ok = await post(client, port: port, body: body)
                         let ms = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6
-                        latencies.withLock { $0.append(ms) }
-                        if !ok { errors.withLock { $0 += 1 } }
+                        load.record(ms, ok: ok)
                     }
                 }
             }
             try await group.waitForAll()
         }
-        let http = latencies.withLock { $0 }.sorted()
+        let http = load.latencies.sorted()
         print("| HTTP: 8 clients posting 50-row batches for 20 s | \(http.count) requests (\(Int(Double(http.count) / 20))/s), "
-              + "p50 \(f(percentile(http, 0.5), 1)) ms, p99 \(f(percentile(http, 0.99), 1)) ms, max \(f(http.last ?? 0, 1)) ms, "
-              + "\(errors.withLock { $0 }) errors | p99 < 50 ms, no errors |")
+              + "p50 \(Bench.f(percentile(http, 0.5), 1)) ms, p99 \(Bench.f(percentile(http, 0.99), 1)) ms, max \(Bench.f(http.last ?? 0, 1)) ms, "
+              + "\(load.errors) errors | p99 < 50 ms, no errors |")
 
         // 3. Commit → webhook, once the outbox holds nothing from the runs above (a sink keeps commit order).
-        for _ in 0..<6000 {
-            let metrics = await get(client, port: daemon.port, path: "/metrics")
-            if metrics.contains("vigil_outbox_depth{sink=\"hook\"} 0.0") && metrics.contains("vigil_outbox_depth{sink=\"file\"} 0.0") { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await drain(daemon.port)
         var delays: [Double] = []
         for i in 0..<200 {
             // A month past everything posted above, at a facility of its own: one record, one alert.
@@ -102,10 +102,11 @@ enum DaemonBench {
             usleep(10_000)
         }
         delays.sort()
-        print("| commit → webhook: 200 alerts, request sent → signed event received | p50 \(f(percentile(delays, 0.5), 1)) ms, "
-              + "p99 \(f(percentile(delays, 0.99), 1)) ms, \(200 - delays.count) missing | p99 < 100 ms |")
+        print("| commit → webhook: 200 alerts, request sent → signed event received | p50 \(Bench.f(percentile(delays, 0.5), 1)) ms, "
+              + "p99 \(Bench.f(percentile(delays, 0.99), 1)) ms, \(200 - delays.count) missing | p99 < 100 ms |")
         print("\nThe spool line of the daemon's log:\n\n```\n\(ingested)\n```\n")
         receiver.stop()
+        try await client.shutdown()
     }
 
     static func start(dir: String, models: String, hookPort: Int) throws -> Daemon {
@@ -126,6 +127,9 @@ enum DaemonBench {
         let process = Process()
         process.executableURL = here.appendingPathComponent("vigil")
         process.arguments = ["run", "--config", "\(dir)/vigil.yaml"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["VIGIL_LOG_LEVEL"] = environment["VIGIL_LOG_LEVEL"] ?? "debug"
+        process.environment = environment
         let log = "\(dir)/daemon.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
@@ -164,6 +168,17 @@ enum DaemonBench {
         }
     }
 
+    /// Waits until both sinks' outbox depths read 0 (at most 10 minutes).
+    static func drain(_ port: Int) async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        for _ in 0..<6000 {
+            let metrics = await get(client, port: port, path: "/metrics")
+            if metrics.contains("vigil_outbox_depth{sink=\"hook\"} 0.0") && metrics.contains("vigil_outbox_depth{sink=\"file\"} 0.0") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await client.shutdown()
+    }
+
     static func get(_ client: HTTPClient, port: Int, path: String) async -> String {
         do {
             let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(30))
@@ -177,6 +192,15 @@ enum DaemonBench {
         sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
     }
 
+    /// The HTTP clients' shared request counter and their latencies.
+    final class Load: Sendable {
+        private let state = Mutex<(requests: Int, latencies: [Double], errors: Int)>((0, [], 0))
+        func next() -> Int { state.withLock { $0.requests += 1; return $0.requests } }
+        func record(_ ms: Double, ok: Bool) { state.withLock { $0.latencies.append(ms); if !ok { $0.errors += 1 } } }
+        var latencies: [Double] { state.withLock { $0.latencies } }
+        var errors: Int { state.withLock { $0.errors } }
+    }
+
     /// A webhook receiver that notes when the first event of each facility arrived.
     final class Receiver: Sendable {
         static let secret = "whsec_" + Data("vigil-bench-secret-32-bytes-long".utf8).base64EncodedString()
@@ -184,16 +208,20 @@ enum DaemonBench {
         private let port = Mutex<Int?>(nil)
         private let task = Mutex<Task<Void, Error>?>(nil)
 
+        private let received = Mutex(0)
         func arrival(facility: String) -> UInt64? { arrivals.withLock { $0[facility] } }
+        var count: Int { received.withLock { $0 } }
 
         func start() async throws -> Int {
             let router = Router()
             router.post("/hook") { request, _ -> HTTPResponse.Status in
                 let at = DispatchTime.now().uptimeNanoseconds
+                self.received.withLock { $0 += 1 }
                 var request = request
                 let body = try await request.collectBody(upTo: 1 << 20)
                 let text = String(buffer: body)
-                if let range = text.range(of: "\"facility_id\":\""),
+                // Only the alerts of the latency runs (period 2099-01); the panel's own come first.
+                if text.contains("\"period\":\"2099-01\""), let range = text.range(of: "\"facility_id\":\""),
                    let end = text[range.upperBound...].firstIndex(of: "\"") {
                     let facility = String(text[range.upperBound..<end])
                     self.arrivals.withLock { if $0[facility] == nil { $0[facility] = at } }

@@ -31,13 +31,18 @@ final class Deliverer: Service {
     func reopen() async { for sink in sinks { await sink.reopen() } }
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                for sink in sinks {
-                    group.addTask { await self.work(sink, wakeup: self.wakeups[sink.name]!) }
+        // Graceful shutdown lets the attempts under way finish; cancellation (another service failed) too.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    for sink in sinks {
+                        group.addTask { await self.work(sink, wakeup: self.wakeups[sink.name]!) }
+                    }
                 }
+            } onGracefulShutdown: {
+                for w in self.wakeups.values { w.stop() }
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             for w in self.wakeups.values { w.stop() }
         }
     }

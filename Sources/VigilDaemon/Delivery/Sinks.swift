@@ -20,7 +20,8 @@ enum DeliveryOutcome: Sendable, Equatable {
 protocol AlertSink: Sendable {
     var name: String { get }
     var retry: DaemonConfig.Retry { get }
-    func payload(alert: Alert, eventID: String, time: Date) -> [UInt8]
+    /// `json` is `alert.json`, computed once for all sinks.
+    func payload(alert: Alert, json: JSON, eventID: String, time: Date) -> [UInt8]
     func deliver(_ entry: OutboxEntry) async -> DeliveryOutcome
     /// Called on SIGHUP (the file sink reopens its file, so logrotate works).
     func reopen() async
@@ -77,8 +78,8 @@ final class FileSink: AlertSink {
         self.retry = retry
     }
 
-    func payload(alert: Alert, eventID: String, time: Date) -> [UInt8] {
-        Array((alert.json.serialized() + "\n").utf8)
+    func payload(alert: Alert, json: JSON, eventID: String, time: Date) -> [UInt8] {
+        Array((json.serialized() + "\n").utf8)
     }
 
     func deliver(_ entry: OutboxEntry) async -> DeliveryOutcome {
@@ -121,7 +122,7 @@ final class WebhookSink: AlertSink {
     }
 
     /// The CloudEvent (SPEC §3): its `id` is the event id, `time` when the event was committed.
-    func payload(alert: Alert, eventID: String, time: Date) -> [UInt8] {
+    func payload(alert: Alert, json: JSON, eventID: String, time: Date) -> [UInt8] {
         let event = JSON.object([
             ("specversion", .string("1.0")),
             ("id", .string(eventID)),
@@ -130,7 +131,7 @@ final class WebhookSink: AlertSink {
             ("time", .string(time.formatted(Alert.timestampFormat))),
             ("datacontenttype", .string("application/json")),
             ("subject", .string(alert.id)),
-            ("data", alert.json),
+            ("data", json),
         ])
         return Array(event.serialized().utf8)
     }

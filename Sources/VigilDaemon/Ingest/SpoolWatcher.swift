@@ -64,7 +64,12 @@ final class SpoolWatcher: Service {
             refuse(name, reason: "cannot read the file")
             return
         }
+        let started = DispatchTime.now()
         let batch = IngestBatch(source: name, bytes: [UInt8](data), format: format, mapping: mapping())
+        logger.debug("spool file parsed", metadata: [
+            "file": "\(name)", "records": "\(batch.records.count)",
+            "ms": "\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6))",
+        ])
         let result: IngestResult
         do {
             result = try await ingestor.submit(batch)
