@@ -151,8 +151,10 @@ import Testing
     /// as dead at once, `vigil deliveries` lists it and queues it again.
     @Test func retriesThenDeadAndRedelivered() async throws {
         let refusing = Mutex(true)
-        let receiver = WebhookReceiver { path, n in
+        let hookRequests = Mutex(0)
+        let receiver = WebhookReceiver { path, _ in
             if path == "/refuse" { return refusing.withLock { $0 } ? (400, nil) : (200, nil) }
+            let n = hookRequests.withLock { $0 += 1; return $0 }
             if n <= 2 { try? await Task.sleep(for: .seconds(1.5)); return (200, nil) }   // past the 0.5 s timeout
             if n <= 4 { return (503, "0") }
             return (200, nil)
