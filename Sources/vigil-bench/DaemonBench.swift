@@ -168,12 +168,18 @@ enum DaemonBench {
         }
     }
 
-    /// Waits until both sinks' outbox depths read 0 (at most 10 minutes).
+    /// Waits until both sinks have delivered every alert event committed so far (at most 10 minutes).
     static func drain(_ port: Int) async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        func sum(_ metrics: String, _ prefix: String) -> Double {
+            metrics.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        }
         for _ in 0..<6000 {
             let metrics = await get(client, port: port, path: "/metrics")
-            if metrics.contains("vigil_outbox_depth{sink=\"hook\"} 0.0") && metrics.contains("vigil_outbox_depth{sink=\"file\"} 0.0") { break }
+            let events = sum(metrics, "vigil_alerts_total")
+            if events > 0, sum(metrics, "vigil_deliveries_total{sink=\"hook\",outcome=\"delivered\"}") >= events,
+               sum(metrics, "vigil_deliveries_total{sink=\"file\",outcome=\"delivered\"}") >= events { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         try await client.shutdown()

@@ -68,6 +68,7 @@ public final class Ingestor: @unchecked Sendable {
     private var models: [ModelConfig]
     private var stored: [Int: Int] = [:]
     private var thread: Thread?
+    private var lastCheckpoint = Date()
 
     private let acceptedCounter = Counter(label: "vigil_records_accepted_total")
     private let unchangedCounter = Counter(label: "vigil_records_unchanged_total")
@@ -245,6 +246,11 @@ public final class Ingestor: @unchecked Sendable {
                 logger.notice("alert \(alert.status.rawValue)", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
             }
             if !events.isEmpty { committed?() }
+            // After the answers, so no acknowledgement waits for it.
+            if keep.count >= 10_000 || Date().timeIntervalSince(lastCheckpoint) >= 10 {
+                store.finishCheckpoint()
+                lastCheckpoint = Date()
+            }
             let end = DispatchTime.now()
             latency.recordNanoseconds(Int64(end.uptimeNanoseconds - start.uptimeNanoseconds))
             func ms(_ a: DispatchTime, _ b: DispatchTime) -> String { String(format: "%.1f", Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e6) }

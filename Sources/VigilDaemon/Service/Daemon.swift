@@ -35,6 +35,7 @@ public enum Daemon {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             let store = try StateStore(directory: config.stateDir)
+            try store.startCheckpointing()
             let sinks = try makeSinks(config.sinks, client: http)
             let deliverer = Deliverer(store: store, sinks: sinks, logger: logger)
             let ingestor = Ingestor(store: store, models: models, sinks: sinks, logger: logger)

@@ -25,9 +25,50 @@ public final class StateStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -65536")
+            // Checkpoints run beside the writer (`startCheckpointing`), not inside a commit.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
+    }
+
+    /// Copies the write-ahead log into the database once a second on a connection and thread of its own
+    /// (a passive checkpoint: it never waits for, nor blocks, the writer). Under steady writes such a
+    /// checkpoint never reaches the log's end, so the log would never start over: the ingest thread ends
+    /// that with `finishCheckpoint` after it has answered a batch. SQLite's automatic checkpoint
+    /// would run inside the commit that crosses its threshold — 1.5 s of a million-record spool file's
+    /// commit, with the file's acknowledgement waiting on it. The daemon starts this; commands do not.
+    func startCheckpointing(every seconds: Double = 1) throws {
+        var connection: OpaquePointer?
+        guard sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
+              let connection else {
+            throw StateError("cannot open \(path) for checkpoints")
+        }
+        sqlite3_busy_timeout(connection, 1000)
+        // Opening is lazy: reading the schema makes the connection see the database's WAL mode.
+        guard sqlite3_exec(connection, "SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
+            throw StateError("cannot read \(path) for checkpoints: \(String(cString: sqlite3_errmsg(connection)))")
+        }
+        let box = UncheckedConnection(connection)
+        let thread = Thread {
+            while true {
+                Thread.sleep(forTimeInterval: seconds)
+                var frames: Int32 = 0, copied: Int32 = 0
+                _ = sqlite3_wal_checkpoint_v2(box.pointer, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
+            }
+        }
+        thread.name = "vigil-checkpoint"
+        thread.start()
+    }
+
+    /// A passive checkpoint on the writer's connection, between batches: it copies what the background
+    /// checkpoints left (little), and once the whole log is copied the next commit writes it from the start.
+    func finishCheckpoint() {
+        try? pool.writeWithoutTransaction { db in
+            guard let connection = db.sqliteConnection else { return }
+            _ = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -277,6 +318,12 @@ public final class StateStore: Sendable {
             return db.changesCount
         }
     }
+}
+
+/// The checkpoint thread's connection, used by that thread alone.
+private struct UncheckedConnection: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }
 
 struct StateError: Error, CustomStringConvertible {
