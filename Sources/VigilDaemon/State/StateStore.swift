@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import VigilStats
 import VigilCore
 
 /// The daemon's durable state (SPEC §4): one SQLite database in `state_dir`, in WAL mode with
@@ -139,10 +140,17 @@ public final class StateStore: Sendable {
     /// the ids they were given.
     func commit(records: [StoredRecord], events: [Alert], sinks: [any AlertSink], now: Date) throws -> [String] {
         let time = now.timeIntervalSince1970
+        // Each event's object outside the transaction and on all cores (its SIR interval is a root search),
+        // once for every sink.
+        let chunks = stride(from: 0, to: events.count, by: 256).map { $0..<min($0 + 256, events.count) }
+        let objects = Parallel.map(chunks) { range in range.map { i -> (JSON, String) in
+            let json = events[i].json
+            return (json, json.serialized())
+        } }.flatMap { $0 }
         return try pool.write { db in
             if !records.isEmpty { try Self.insert(records, time: time, db: db) }
             var ids: [String] = []
-            for alert in events {
+            for (alert, (json, body)) in zip(events, objects) {
                 let counts = try Row.fetchOne(db, sql: "SELECT fired, resolved, raised_at FROM alerts WHERE id = ?",
                                               arguments: [alert.id])
                 var fired: Int = counts?["fired"] ?? 0
@@ -153,9 +161,6 @@ public final class StateStore: Sendable {
                 case .resolved: resolved += 1; ordinal = resolved
                 }
                 let eventID = EventID.make(alert: alert.id, status: alert.status, ordinal: ordinal)
-                // The object once per event (its SIR interval is a root search), shared by every sink.
-                let json = alert.json
-                let body = json.serialized()
                 try db.execute(sql: """
                     INSERT INTO alerts(id, status, model, facility_id, measure, period, body, raised_at, updated_at, fired, resolved)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
