@@ -34,6 +34,11 @@ public enum Parallel {
         }
         return results.values
     }
+
+    /// `body(i)` for every i in 0..<count, on all cores in chunks of `chunk` (RowSegments); results in order.
+    public static func map<R: Sendable>(count: Int, chunk: Int, _ body: @Sendable (Int) -> R) -> [R] {
+        RowSegments(count: count, size: chunk).map { _, rows in rows.map(body) }.flatMap { $0 }
+    }
 }
 
 /// Per-item results written once each from worker threads.

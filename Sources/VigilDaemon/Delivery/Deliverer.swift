@@ -59,11 +59,17 @@ final class Deliverer: Service {
             $0[$1] = Counter(label: "vigil_deliveries_total", dimensions: [("sink", sink.name), ("outcome", $1)])
         }
         let depth = Gauge(label: "vigil_outbox_depth", dimensions: [("sink", sink.name)])
+        var depthRead = Date.distantPast
         while !wakeup.stopped {
             let entry: OutboxEntry?
             do {
                 entry = try store.nextPending(sink: sink.name)
-                depth.record(try store.pendingCount(sink: sink.name))
+                // A count query per delivery would double the reads of a busy sink: the gauge is read at
+                // most once a second, and at once when the queue runs empty.
+                if entry == nil || Date().timeIntervalSince(depthRead) >= 1 {
+                    depth.record(entry == nil ? 0 : try store.pendingCount(sink: sink.name))
+                    depthRead = Date()
+                }
             } catch {
                 logger.error("outbox read failed", metadata: ["sink": "\(sink.name)", "error": "\(error)"])
                 await wakeup.wait(seconds: 1)

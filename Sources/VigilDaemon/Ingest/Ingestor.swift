@@ -190,27 +190,24 @@ public final class Ingestor: @unchecked Sendable {
     private func apply(_ batches: [(IngestBatch, CheckedContinuation<IngestResult, Error>)]) {
         let start = DispatchTime.now()
         var results = Array(repeating: IngestResult(), count: batches.count)
-        var fresh: [(batch: Int, record: Record, stored: StoredRecord)] = []
+        var fresh: [(batch: Int, record: Record, stored: StoredRecord, key: Int, line: Int)] = []
         var pending: [Int: Int] = [:]
         for (b, (batch, _)) in batches.enumerated() {
             results[b].rejected = batch.rejected
             // Lines and their hashes on all cores (a spool file may hold millions of records).
-            let chunks = stride(from: 0, to: batch.records.count, by: 8192).map { $0..<min($0 + 8192, batch.records.count) }
             let records = batch.records
-            let lines = Parallel.map(chunks) { range in
-                range.map { i -> (StoredRecord, Int, Int) in
-                    let s = StoredRecord(records[i])
-                    return (s, s.key.hashValue, s.line.hashValue)
-                }
+            let lines = Parallel.map(count: records.count, chunk: 8192) { i -> (StoredRecord, Int, Int) in
+                let s = StoredRecord(records[i])
+                return (s, s.key.hashValue, s.line.hashValue)
             }
-            for ((s, key, line), record) in zip(lines.joined(), batch.records) {
+            for ((s, key, line), record) in zip(lines, records) {
                 if (pending[key] ?? stored[key]) == line {
                     results[b].accepted += 1
                     results[b].unchanged += 1
                     continue
                 }
                 pending[key] = line
-                fresh.append((b, record, s))
+                fresh.append((b, record, s, key, line))
             }
         }
         let now = Date()
@@ -219,11 +216,14 @@ public final class Ingestor: @unchecked Sendable {
         let applied = DispatchTime.now()
         var rejectedAt = Set(outcome.rejectedPositions)
         var keep: [StoredRecord] = []
+        var keptHashes: [(key: Int, line: Int)] = []
         keep.reserveCapacity(fresh.count)
+        keptHashes.reserveCapacity(fresh.count)
         for (i, f) in fresh.enumerated() {
             if rejectedAt.remove(i) != nil { continue }
             results[f.batch].accepted += 1
             keep.append(f.stored)
+            keptHashes.append((f.key, f.line))
         }
         // The engine's own rejections (a covariate a model needs) go back to the batch they came from.
         for (error, position) in zip(outcome.rejected, outcome.rejectedPositions) {
@@ -231,7 +231,7 @@ public final class Ingestor: @unchecked Sendable {
         }
         do {
             let ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, now: now)
-            for s in keep { stored[s.key.hashValue] = s.line.hashValue }
+            for h in keptHashes { stored[h.key] = h.line }
             let events = Array(zip(ids, outcome.events))
             // Events are reported with the batches; each batch hears of all (they were applied together).
             for b in results.indices { results[b].events = events.map { (id: $0.0, alert: $0.1) } }

@@ -119,8 +119,6 @@ final class SpoolWatcher: Service {
     }
 
     static func writeAtomically(_ text: String, to path: String) throws {
-        let temp = path + ".tmp"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
-        guard rename(temp, path) == 0 else { throw SinkError("rename \(temp): \(String(cString: strerror(errno)))") }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

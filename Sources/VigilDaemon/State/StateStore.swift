@@ -142,11 +142,10 @@ public final class StateStore: Sendable {
         let time = now.timeIntervalSince1970
         // Each event's object outside the transaction and on all cores (its SIR interval is a root search),
         // once for every sink.
-        let chunks = stride(from: 0, to: events.count, by: 256).map { $0..<min($0 + 256, events.count) }
-        let objects = Parallel.map(chunks) { range in range.map { i -> (JSON, String) in
+        let objects = Parallel.map(count: events.count, chunk: 256) { i -> (JSON, String) in
             let json = events[i].json
             return (json, json.serialized())
-        } }.flatMap { $0 }
+        }
         return try pool.write { db in
             if !records.isEmpty { try Self.insert(records, time: time, db: db) }
             var ids: [String] = []
@@ -184,8 +183,9 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Records through SQLite's C interface, inside GRDB's transaction: a million rows take 3 s this way and
-    /// 9 s through GRDB's per-statement bookkeeping, which a spool file of a million records pays in full.
+    /// Records through SQLite's C interface, inside GRDB's transaction, without GRDB's per-statement
+    /// bookkeeping: a million-record spool file's transaction took 9.5 s with GRDB's statements and 7.3 s
+    /// this way (of which these inserts 2.4 s; BENCHMARKS.md).
     private static func insert(_ records: [StoredRecord], time: Double, db: Database) throws {
         guard let connection = db.sqliteConnection else { throw StateError("the state database is closed") }
         var statement: OpaquePointer?

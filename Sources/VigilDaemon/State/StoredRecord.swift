@@ -35,8 +35,9 @@ struct StoredRecord: Sendable {
         }
     }
 
-    /// Writes the line straight into one string: a million records a second rather than the `JSON` value's
-    /// hundred thousand (the JSON writer is kept for the rare string that needs escapes).
+    /// Writes the line straight into one string: the daemon's duplicate check of a million records took 7.1 s
+    /// through the `JSON` value and 3.3 s this way, on one core (the JSON writer is kept for the rare string
+    /// that needs escapes).
     private struct LineWriter {
         var text = "{"
 
