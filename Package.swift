@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Replay")]),
         .testTarget(name: "vigilTests", dependencies: ["vigil", "VigilCore", "VigilDaemon",
                                                      .product(name: "Hummingbird", package: "hummingbird"),
+                                                     .product(name: "GRDB", package: "GRDB.swift"),
                                                      .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -21,7 +21,7 @@ protocol AlertSink: Sendable {
     var name: String { get }
     var retry: DaemonConfig.Retry { get }
     /// `json` is `alert.json`, computed once for all sinks.
-    func payload(alert: Alert, json: JSON, eventID: String, time: Date) -> [UInt8]
+    func payload(alert: Alert, json: JSON, eventID: String, time: String) -> [UInt8]
     func deliver(_ entry: OutboxEntry) async -> DeliveryOutcome
     /// Called on SIGHUP (the file sink reopens its file, so logrotate works).
     func reopen() async
@@ -78,7 +78,7 @@ final class FileSink: AlertSink {
         self.retry = retry
     }
 
-    func payload(alert: Alert, json: JSON, eventID: String, time: Date) -> [UInt8] {
+    func payload(alert: Alert, json: JSON, eventID: String, time: String) -> [UInt8] {
         Array((json.serialized() + "\n").utf8)
     }
 
@@ -122,13 +122,13 @@ final class WebhookSink: AlertSink {
     }
 
     /// The CloudEvent (SPEC §3): its `id` is the event id, `time` when the event was committed.
-    func payload(alert: Alert, json: JSON, eventID: String, time: Date) -> [UInt8] {
+    func payload(alert: Alert, json: JSON, eventID: String, time: String) -> [UInt8] {
         let event = JSON.object([
             ("specversion", .string("1.0")),
             ("id", .string(eventID)),
             ("source", .string("\(source)/\(alert.model)")),
             ("type", .string("org.qio.vigil.alert.\(alert.status.rawValue)")),
-            ("time", .string(time.formatted(Alert.timestampFormat))),
+            ("time", .string(time)),
             ("datacontenttype", .string("application/json")),
             ("subject", .string(alert.id)),
             ("data", json),

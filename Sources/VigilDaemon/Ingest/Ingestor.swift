@@ -190,40 +190,36 @@ public final class Ingestor: @unchecked Sendable {
     private func apply(_ batches: [(IngestBatch, CheckedContinuation<IngestResult, Error>)]) {
         let start = DispatchTime.now()
         var results = Array(repeating: IngestResult(), count: batches.count)
-        var fresh: [(batch: Int, record: Record, stored: StoredRecord, key: Int, line: Int)] = []
+        var fresh: [(batch: Int, stored: StoredRecord)] = []
         var pending: [Int: Int] = [:]
         for (b, (batch, _)) in batches.enumerated() {
             results[b].rejected = batch.rejected
-            // Lines and their hashes on all cores (a spool file may hold millions of records).
+            // Rows and their hashes on all cores (a spool file may hold millions of records).
             let records = batch.records
-            let lines = Parallel.map(count: records.count, chunk: 8192) { i -> (StoredRecord, Int, Int) in
-                let s = StoredRecord(records[i])
-                return (s, s.key.hashValue, s.line.hashValue)
-            }
-            for ((s, key, line), record) in zip(lines, records) {
-                if (pending[key] ?? stored[key]) == line {
+            let rows = Parallel.map(count: records.count, chunk: 8192) { StoredRecord(records[$0]) }
+            fresh.reserveCapacity(fresh.count + rows.count)
+            pending.reserveCapacity(pending.count + rows.count)
+            for row in rows {
+                if (pending[row.keyHash] ?? stored[row.keyHash]) == row.contentHash {
                     results[b].accepted += 1
                     results[b].unchanged += 1
                     continue
                 }
-                pending[key] = line
-                fresh.append((b, record, s, key, line))
+                pending[row.keyHash] = row.contentHash
+                fresh.append((b, row))
             }
         }
         let now = Date()
         let checked = DispatchTime.now()
-        let outcome = engine.apply(fresh.map(\.record), now: now)
+        let outcome = engine.apply(fresh.map(\.stored.record), now: now)
         let applied = DispatchTime.now()
         var rejectedAt = Set(outcome.rejectedPositions)
         var keep: [StoredRecord] = []
-        var keptHashes: [(key: Int, line: Int)] = []
         keep.reserveCapacity(fresh.count)
-        keptHashes.reserveCapacity(fresh.count)
         for (i, f) in fresh.enumerated() {
             if rejectedAt.remove(i) != nil { continue }
             results[f.batch].accepted += 1
             keep.append(f.stored)
-            keptHashes.append((f.key, f.line))
         }
         // The engine's own rejections (a covariate a model needs) go back to the batch they came from.
         for (error, position) in zip(outcome.rejected, outcome.rejectedPositions) {
@@ -231,7 +227,6 @@ public final class Ingestor: @unchecked Sendable {
         }
         do {
             let ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, now: now)
-            for h in keptHashes { stored[h.key] = h.line }
             let events = Array(zip(ids, outcome.events))
             // Events are reported with the batches; each batch hears of all (they were applied together).
             for b in results.indices { results[b].events = events.map { (id: $0.0, alert: $0.1) } }
@@ -246,6 +241,7 @@ public final class Ingestor: @unchecked Sendable {
                 logger.notice("alert \(alert.status.rawValue)", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
             }
             if !events.isEmpty { committed?() }
+            for row in keep { stored[row.keyHash] = row.contentHash }
             // After the answers, so no acknowledgement waits for it.
             if keep.count >= 10_000 || Date().timeIntervalSince(lastCheckpoint) >= 10 {
                 store.finishCheckpoint()
@@ -275,19 +271,16 @@ public final class Ingestor: @unchecked Sendable {
         let started = Date()
         let engine = Engine(models: models)
         var stored: [Int: Int] = [:]
-        let reader = RecordReader()
         var count = 0
-        var unreadable: [RowError] = []
+        var unreadable: [String] = []
         _ = try engine.apply(now: started) { take in
-            try store.forEachRecordChunk { rows in
-                var text: [UInt8] = []
+            unreadable = try store.forEachRecordChunk { records in
+                let rows = Parallel.map(count: records.count, chunk: 8192) { StoredRecord(records[$0]) }
                 for row in rows {
-                    stored[row.key.hashValue] = row.line.hashValue
-                    text.append(contentsOf: row.line.utf8)
-                    text.append(0x0A)
+                    stored[row.keyHash] = row.contentHash
+                    take(row.record)
                 }
-                reader.read(source: "state", bytes: text, format: .ndjson, accept: { take($0); count += 1 },
-                            reject: { unreadable.append($0) })
+                count += records.count
             }
         }
         for problem in unreadable.prefix(5) {

@@ -1,15 +1,16 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 import VigilStats
 import VigilCore
 
 /// The daemon's durable state (SPEC §4): one SQLite database in `state_dir`, in WAL mode with
 /// `synchronous=FULL`, so a committed transaction survives `kill -9` and power loss.
 ///
-/// - `records`: the latest record per key, as canonical NDJSON lines in arrival order (`seq`). The
-///   engine's state — detector statistics per series, firing alerts — is a pure function of these lines and
-///   the models, and is rebuilt from them at start.
+/// - `records`: the latest record per key (`StoredRecord`), with when it arrived; `shapes`: the sets of
+///   covariate names the records' values belong to. The engine's state — detector statistics per series,
+///   firing alerts — is a pure function of these records and the models, and is rebuilt from them at start.
 /// - `alerts`: every alert raised, its status and how many `firing`/`resolved` events it has had.
 /// - `outbox`: one row per (sink, event), pending until the sink confirms it, dead after the retry budget.
 ///
@@ -17,6 +18,13 @@ import VigilCore
 public final class StateStore: Sendable {
     public let path: String
     let pool: DatabasePool
+    /// The committed rows of `shapes`.
+    private let shapes: Mutex<ShapeTable>
+
+    struct ShapeTable {
+        var ids: [[String]: Int] = [:]
+        var names: [Int: CovariateNames] = [:]
+    }
 
     public init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -32,6 +40,7 @@ public final class StateStore: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
+        shapes = Mutex(try pool.read(Self.loadShapes))
     }
 
     /// Copies the write-ahead log into the database once a second on a connection and thread of its own
@@ -110,22 +119,115 @@ public final class StateStore: Sendable {
                 CREATE INDEX outbox_queue ON outbox(sink, state, seq);
                 """)
         }
+        // v1 kept each record as its canonical NDJSON line (376 bytes a record in the benchmark); v2 keeps
+        // its fields, keyed by what makes a record replace another, and covariate names once per set.
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE shapes (
+                    id INTEGER PRIMARY KEY,
+                    names BLOB NOT NULL UNIQUE);
+                CREATE TABLE records_v2 (
+                    kind TEXT NOT NULL,
+                    facility_id TEXT NOT NULL,
+                    measure TEXT NOT NULL,
+                    ident TEXT NOT NULL,
+                    value INTEGER NOT NULL,
+                    exposure REAL,
+                    time TEXT,
+                    shape INTEGER NOT NULL,
+                    covariates BLOB NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (kind, facility_id, measure, ident)) WITHOUT ROWID;
+                """)
+            try convertV1Records(db)
+            try db.execute(sql: "DROP TABLE records; ALTER TABLE records_v2 RENAME TO records")
+        }
         return migrator
+    }
+
+    /// v1's lines, read back with the feeds' reader, into v2's rows, in chunks; each keeps its arrival time.
+    private static func convertV1Records(_ db: Database) throws {
+        let old = try SQLStatement(db, "SELECT seq, line, received_at FROM records ORDER BY seq")
+        let reader = RecordReader()
+        var known: [[String]: Int] = [:]
+        var text: [UInt8] = []
+        var seqs: [Int] = []
+        var times: [Int] = []
+        func flush() throws {
+            var records: [StoredRecord] = []
+            var arrived: [Int] = []
+            var problem: RowError?
+            reader.read(source: "records", bytes: text, format: .ndjson, accept: {
+                records.append(StoredRecord($0))
+                arrived.append(times[$0.origin.line - 1])
+            }, reject: { problem = problem ?? $0 })
+            if let problem {
+                throw StateError("migrating the state to v2: stored record seq \(seqs[problem.line - 1]) cannot be read: \(problem.reason)")
+            }
+            for (names, id) in try insert(records, receivedAt: { arrived[$0] }, known: known, into: "records_v2", db: db) { known[names] = id }
+            text.removeAll(keepingCapacity: true)
+            seqs.removeAll(keepingCapacity: true)
+            times.removeAll(keepingCapacity: true)
+        }
+        while try old.next() {
+            guard let line = old.string(1) else { continue }
+            text.append(contentsOf: line.utf8)
+            text.append(0x0A)
+            seqs.append(old.int(0))
+            times.append(Int(((old.double(2) ?? 0) * 1000).rounded()))
+            if seqs.count == 50_000 { try flush() }
+        }
+        if !seqs.isEmpty { try flush() }
     }
 
     // MARK: Records
 
-    /// Every stored record line in arrival order, in chunks (the start of the daemon reads them back).
-    public func forEachRecordChunk(size: Int = 50_000, _ body: ([(key: String, line: String)]) throws -> Void) throws {
-        var after: Int64 = 0
-        while true {
-            let rows = try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT seq, key, line FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                                 arguments: [after, size])
+    /// Every stored record, in key order, in chunks (the start of the daemon reads them back). Returns the
+    /// rows that could not be read back, described.
+    public func forEachRecordChunk(size: Int = 50_000, _ body: ([VigilCore.Record]) throws -> Void) throws -> [String] {
+        let shapes = shapes.withLock { $0.names }
+        return try pool.read { db in
+            let rows = try SQLStatement(db, """
+                SELECT kind, facility_id, measure, ident, value, exposure, time, shape, covariates FROM records
+                """)
+            var chunk: [VigilCore.Record] = []
+            chunk.reserveCapacity(size)
+            var problems: [String] = []
+            var n = 0
+            while try rows.next() {
+                n += 1
+                guard let record = Self.record(rows, origin: RecordOrigin(source: "state", line: n), shapes: shapes) else {
+                    problems.append("records row \(n) (\(rows.string(1) ?? "?"), \(rows.string(2) ?? "?"), \(rows.string(3) ?? "?")) is malformed")
+                    continue
+                }
+                chunk.append(record)
+                if chunk.count == size {
+                    try body(chunk)
+                    chunk.removeAll(keepingCapacity: true)
+                }
             }
-            if rows.isEmpty { return }
-            after = rows.last!["seq"]
-            try body(rows.map { (key: $0["key"], line: $0["line"]) })
+            if !chunk.isEmpty { try body(chunk) }
+            return problems
+        }
+    }
+
+    /// The record of the current row of a `SELECT kind, facility_id, measure, ident, value, exposure, time,
+    /// shape, covariates`, or nil when the row is not one `insert` wrote.
+    private static func record(_ row: SQLStatement, origin: RecordOrigin, shapes: [Int: CovariateNames]) -> VigilCore.Record? {
+        guard let kind = row.string(0).flatMap(StoredRecord.Kind.init(rawValue:)),
+              let facility = row.string(1), let measure = row.string(2), let ident = row.string(3),
+              let names = shapes[row.int(7)], let values = StoredRecord.values(row.bytes(8)),
+              values.count == names.names.count else { return nil }
+        let covariates = Covariates(names: names, values: values)
+        switch kind {
+        case .aggregate:
+            guard let period = Period.parse(ident[...]) else { return nil }
+            return .aggregate(AggregateRecord(facility: facility, measure: measure, period: period, events: row.int(4),
+                                              exposure: row.double(5), covariates: covariates, origin: origin))
+        case .episode, .patient:
+            guard let time = row.string(6).flatMap(Timestamp.parse) else { return nil }
+            return .patient(PatientRecord(facility: facility, measure: measure, time: time, outcome: row.int(4) != 0,
+                                          episode: kind == .episode ? ident : nil, covariates: covariates, origin: origin))
         }
     }
 
@@ -133,77 +235,156 @@ public final class StateStore: Sendable {
         try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM records") ?? 0 }
     }
 
-    // MARK: Commit
-
-    /// Writes a batch in one transaction: its records (a key already stored is replaced and moves to the end
-    /// of the arrival order), its alert events, and one outbox row per sink and event. Returns the events with
-    /// the ids they were given.
-    func commit(records: [StoredRecord], events: [Alert], sinks: [any AlertSink], now: Date) throws -> [String] {
-        let time = now.timeIntervalSince1970
-        // Each event's object outside the transaction and on all cores (its SIR interval is a root search),
-        // once for every sink.
-        let objects = Parallel.map(count: events.count, chunk: 256) { i -> (JSON, String) in
-            let json = events[i].json
-            return (json, json.serialized())
-        }
-        return try pool.write { db in
-            if !records.isEmpty { try Self.insert(records, time: time, db: db) }
-            var ids: [String] = []
-            for (alert, (json, body)) in zip(events, objects) {
-                let counts = try Row.fetchOne(db, sql: "SELECT fired, resolved, raised_at FROM alerts WHERE id = ?",
-                                              arguments: [alert.id])
-                var fired: Int = counts?["fired"] ?? 0
-                var resolved: Int = counts?["resolved"] ?? 0
-                let ordinal: Int
-                switch alert.status {
-                case .firing: fired += 1; ordinal = fired
-                case .resolved: resolved += 1; ordinal = resolved
+    /// Writes records (a key already stored is replaced) and the covariate name sets not yet in `shapes`;
+    /// returns those sets with their new ids.
+    private static func insert(_ records: [StoredRecord], receivedAt: (Int) -> Int, known: [[String]: Int],
+                               into table: String = "records", db: Database) throws -> [[String]: Int] {
+        let row = try SQLStatement(db, """
+            INSERT OR REPLACE INTO \(table)(kind, facility_id, measure, ident, value, exposure, time, shape, covariates, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let newShape = try SQLStatement(db, "INSERT INTO shapes(names) VALUES (?)")
+        var added: [[String]: Int] = [:]
+        // The records of one file share their names object: one dictionary lookup of the names per file.
+        var seen: [ObjectIdentifier: Int] = [:]
+        for (i, r) in records.enumerated() {
+            let names = r.record.covariates.names
+            let shape: Int
+            if let id = seen[ObjectIdentifier(names)] {
+                shape = id
+            } else {
+                if let id = known[names.names] ?? added[names.names] {
+                    shape = id
+                } else {
+                    newShape.bind(1, bytes: StoredRecord.encode(names.names))
+                    try newShape.run()
+                    shape = newShape.lastInsertedRow
+                    added[names.names] = shape
                 }
-                let eventID = EventID.make(alert: alert.id, status: alert.status, ordinal: ordinal)
-                try db.execute(sql: """
-                    INSERT INTO alerts(id, status, model, facility_id, measure, period, body, raised_at, updated_at, fired, resolved)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body,
-                        raised_at = CASE WHEN excluded.status = 'firing' THEN excluded.raised_at ELSE alerts.raised_at END,
-                        updated_at = excluded.updated_at, fired = excluded.fired, resolved = excluded.resolved
-                    """, arguments: [alert.id, alert.status.rawValue, alert.model, alert.facility, alert.measure,
-                                     alert.period, body, alert.raisedAt.timeIntervalSince1970, time,
-                                     fired, resolved])
-                let outbox = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO outbox(sink, event_id, alert_id, payload, next_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-                for sink in sinks {
-                    let payload = sink.payload(alert: alert, json: json, eventID: eventID, time: now)
-                    try outbox.execute(arguments: [sink.name, eventID, alert.id, Data(payload), time, time])
-                }
-                ids.append(eventID)
+                seen[ObjectIdentifier(names)] = shape
             }
-            return ids
+            row.bind(5, r.value)
+            row.bind(6, r.exposure)
+            row.bind(7, r.time)
+            row.bind(8, shape)
+            row.bind(9, bytes: r.covariates)
+            row.bind(10, receivedAt(i))
+            // The key's texts bound in place: copying them was a tenth of these inserts.
+            try r.kind.rawValue.withCString { kind in
+                try r.record.facility.withCString { facility in
+                    try r.record.measure.withCString { measure in
+                        try r.ident.withCString { ident in
+                            row.bind(1, text: kind)
+                            row.bind(2, text: facility)
+                            row.bind(3, text: measure)
+                            row.bind(4, text: ident)
+                            do { try row.run() } catch { throw StateError("storing a record: \(error)") }
+                        }
+                    }
+                }
+            }
         }
+        return added
     }
 
-    /// Records through SQLite's C interface, inside GRDB's transaction, without GRDB's per-statement
-    /// bookkeeping: a million-record spool file's transaction took 9.5 s with GRDB's statements and 7.3 s
-    /// this way (of which these inserts 2.4 s; BENCHMARKS.md).
-    private static func insert(_ records: [StoredRecord], time: Double, db: Database) throws {
-        guard let connection = db.sqliteConnection else { throw StateError("the state database is closed") }
-        var statement: OpaquePointer?
-        let sql = "INSERT OR REPLACE INTO records(key, line, received_at) VALUES (?, ?, ?)"
-        guard sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK else {
-            throw StateError("prepare: \(String(cString: sqlite3_errmsg(connection)))")
+    private static func loadShapes(_ db: Database) throws -> ShapeTable {
+        var table = ShapeTable()
+        let rows = try SQLStatement(db, "SELECT id, names FROM shapes")
+        while try rows.next() {
+            guard let names = StoredRecord.values(rows.bytes(1)) else { throw StateError("shapes row \(rows.int(0)) is malformed") }
+            table.ids[names] = rows.int(0)
+            table.names[rows.int(0)] = CovariateNames(names)
         }
-        defer { sqlite3_finalize(statement) }
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        for r in records {
-            sqlite3_bind_text(statement, 1, r.key, -1, transient)
-            sqlite3_bind_text(statement, 2, r.line, -1, transient)
-            sqlite3_bind_double(statement, 3, time)
-            guard sqlite3_step(statement) == SQLITE_DONE else {
-                throw StateError("storing a record: \(String(cString: sqlite3_errmsg(connection)))")
+        return table
+    }
+
+    // MARK: Commit
+
+    /// Writes a batch in one transaction: its records (a key already stored is replaced), its alert events,
+    /// and one outbox row per sink and event. Returns the events' ids.
+    func commit(records: [StoredRecord], events: [Alert], sinks: [any AlertSink], now: Date) throws -> [String] {
+        let received = Int((now.timeIntervalSince1970 * 1000).rounded())
+        let known = shapes.withLock { $0.ids }
+        let (ids, added) = try pool.write { db in
+            let added = records.isEmpty ? [:] : try Self.insert(records, receivedAt: { _ in received }, known: known, db: db)
+            return (try Self.write(events, sinks: sinks, now: now, db: db), added)
+        }
+        if !added.isEmpty {
+            shapes.withLock { table in
+                for (names, id) in added {
+                    table.ids[names] = id
+                    table.names[id] = CovariateNames(names)
+                }
             }
-            sqlite3_reset(statement)
         }
+        return ids
+    }
+
+    /// The alert rows of events, and their outbox rows. An event's id needs the alert's count of earlier
+    /// events, so the counts are read first; the objects and payloads are then made on all cores.
+    private static func write(_ events: [Alert], sinks: [any AlertSink], now: Date, db: Database) throws -> [String] {
+        guard !events.isEmpty else { return [] }
+        let time = now.timeIntervalSince1970
+        let counts = try SQLStatement(db, "SELECT fired, resolved FROM alerts WHERE id = ?")
+        var tally: [String: (fired: Int, resolved: Int)] = [:]
+        var ids: [String] = []
+        var totals: [(fired: Int, resolved: Int)] = []
+        for alert in events {
+            var c = tally[alert.id] ?? (0, 0)
+            if tally[alert.id] == nil {
+                counts.bind(1, alert.id)
+                if try counts.next() { c = (counts.int(0), counts.int(1)) }
+                counts.reset()
+            }
+            let ordinal: Int
+            switch alert.status {
+            case .firing: c.fired += 1; ordinal = c.fired
+            case .resolved: c.resolved += 1; ordinal = c.resolved
+            }
+            tally[alert.id] = c
+            totals.append(c)
+            ids.append(EventID.make(alert: alert.id, status: alert.status, ordinal: ordinal))
+        }
+        let stamp = now.formatted(Alert.timestampFormat)
+        let eventIDs = ids
+        let objects = Parallel.map(count: events.count, chunk: 64) { i -> (body: String, payloads: [[UInt8]]) in
+            let json = events[i].json
+            return (json.serialized(), sinks.map { $0.payload(alert: events[i], json: json, eventID: eventIDs[i], time: stamp) })
+        }
+        let alertRow = try SQLStatement(db, """
+            INSERT INTO alerts(id, status, model, facility_id, measure, period, body, raised_at, updated_at, fired, resolved)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body,
+                raised_at = CASE WHEN excluded.status = 'firing' THEN excluded.raised_at ELSE alerts.raised_at END,
+                updated_at = excluded.updated_at, fired = excluded.fired, resolved = excluded.resolved
+            """)
+        let outboxRow = try SQLStatement(db, """
+            INSERT OR IGNORE INTO outbox(sink, event_id, alert_id, payload, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        for (i, alert) in events.enumerated() {
+            alertRow.bind(1, alert.id)
+            alertRow.bind(2, alert.status.rawValue)
+            alertRow.bind(3, alert.model)
+            alertRow.bind(4, alert.facility)
+            alertRow.bind(5, alert.measure)
+            alertRow.bind(6, alert.period)
+            alertRow.bind(7, objects[i].body)
+            alertRow.bind(8, alert.raisedAt.timeIntervalSince1970)
+            alertRow.bind(9, time)
+            alertRow.bind(10, totals[i].fired)
+            alertRow.bind(11, totals[i].resolved)
+            try alertRow.run()
+            for (sink, payload) in zip(sinks, objects[i].payloads) {
+                outboxRow.bind(1, sink.name)
+                outboxRow.bind(2, ids[i])
+                outboxRow.bind(3, alert.id)
+                outboxRow.bind(4, bytes: payload)
+                outboxRow.bind(5, time)
+                outboxRow.bind(6, time)
+                try outboxRow.run()
+            }
+        }
+        return ids
     }
 
     // MARK: Alerts

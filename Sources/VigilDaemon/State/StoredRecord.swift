@@ -1,87 +1,128 @@
 import VigilCore
 
-/// A record as the state database keeps it: its key and its canonical NDJSON line (SPEC §1 field names),
-/// which the same reader as the feeds turns back into the record when the daemon starts.
+/// A record as the state database keeps it (table `records`, SPEC §4): its key columns and its values, the
+/// covariates as a compact list of values whose names are stored once per set of names (table `shapes`).
+/// A million records take ≈ 60 MB this way; as canonical NDJSON lines (the first layout) they took 376 MB,
+/// and writing those bytes was most of a large batch's commit (BENCHMARKS.md).
 ///
 /// The key is what makes a record replace an earlier one: (facility, measure, period) for counts, the
-/// episode for patients; a patient record without an episode id is keyed by its whole line, so sending it
+/// episode for patients; a patient record without an episode id is keyed by all its fields, so sending it
 /// again is the same record, not a second patient.
 struct StoredRecord: Sendable {
-    let key: String
-    let line: String
+    enum Kind: String, Sendable {
+        case aggregate = "a"
+        /// A patient record with an episode id.
+        case episode = "p"
+        /// A patient record without one.
+        case patient = "l"
+    }
+
+    let record: Record
+    let kind: Kind
+    /// The last part of the key: the period as written in its unit, the episode id, or (kind `patient`) the
+    /// record's fields as a JSON object.
+    let ident: String
+    /// The covariate values in the order of `record.covariates.names`, each as a varint length and its bytes.
+    let covariates: [UInt8]
+    /// Seeded hashes of the key and of the whole record: the duplicate check compares these.
+    let keyHash: Int
+    let contentHash: Int
 
     init(_ record: Record) {
-        var w = LineWriter()
+        self.record = record
+        let values = Self.encode(record.covariates.values)
+        covariates = values
         switch record {
         case let .aggregate(r):
-            let period = r.period.description
-            w.field("facility_id", string: r.facility, first: true)
-            w.field("measure", string: r.measure)
-            w.field("period", string: period)
-            w.field("events", raw: String(r.events))
-            if let exposure = r.exposure { w.field("exposure", raw: JSON.number(exposure).serialized()) }
-            w.covariates(r.covariates)
-            line = w.finish()
-            key = "a\u{1F}\(r.facility)\u{1F}\(r.measure)\u{1F}\(period)"
+            kind = .aggregate
+            ident = r.period.description
         case let .patient(r):
-            w.field("facility_id", string: r.facility, first: true)
-            w.field("measure", string: r.measure)
-            w.field("time", string: r.time.text)
-            w.field("outcome", raw: r.outcome ? "1" : "0")
-            if let episode = r.episode { w.field("episode_id", string: episode) }
-            w.covariates(r.covariates)
-            line = w.finish()
-            key = r.episode.map { "p\u{1F}\(r.facility)\u{1F}\(r.measure)\u{1F}\($0)" } ?? "l\u{1F}\(line)"
+            if let episode = r.episode {
+                kind = .episode
+                ident = episode
+            } else {
+                kind = .patient
+                var fields: [(String, JSON)] = [("time", .string(r.time.text)), ("outcome", .integer(r.outcome ? 1 : 0))]
+                for (name, value) in zip(r.covariates.names.names, r.covariates.values) where !value.isEmpty {
+                    fields.append((name, .string(value)))
+                }
+                ident = JSON.object(fields).serialized()
+            }
+        }
+        var key = Hasher()
+        key.combine(kind.rawValue)
+        key.combine(record.facility)
+        key.combine(record.measure)
+        key.combine(ident)
+        keyHash = key.finalize()
+        var content = Hasher()
+        content.combine(keyHash)
+        switch record {
+        case let .aggregate(r):
+            content.combine(r.events)
+            content.combine(r.exposure?.bitPattern)
+        case let .patient(r):
+            content.combine(r.outcome)
+            content.combine(r.time.text)
+        }
+        content.combine(record.covariates.names.names)
+        values.withUnsafeBytes { content.combine(bytes: $0) }
+        contentHash = content.finalize()
+    }
+
+    /// `events`, or the outcome as 0/1.
+    var value: Int {
+        switch record {
+        case let .aggregate(r): r.events
+        case let .patient(r): r.outcome ? 1 : 0
         }
     }
 
-    /// Writes the line straight into one string: the daemon's duplicate check of a million records took 7.1 s
-    /// through the `JSON` value and 3.3 s this way, on one core (the JSON writer is kept for the rare string
-    /// that needs escapes).
-    private struct LineWriter {
-        var text = "{"
+    var exposure: Double? {
+        if case let .aggregate(r) = record { return r.exposure }
+        return nil
+    }
 
-        mutating func field(_ name: String, string value: String, first: Bool = false) {
-            if !first { text += "," }
-            text += "\""
-            text += name
-            text += "\":"
-            append(value)
-        }
+    var time: String? {
+        if case let .patient(r) = record { return r.time.text }
+        return nil
+    }
 
-        mutating func field(_ name: String, raw value: String) {
-            text += ",\""
-            text += name
-            text += "\":"
-            text += value
-        }
-
-        mutating func append(_ value: String) {
-            if value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                text += JSON.string(value).serialized()
-            } else {
-                text += "\""
-                text += value
-                text += "\""
+    /// Strings as one list of bytes: each a varint of its length and its UTF-8 (covariate values, and the
+    /// names of a `shapes` row).
+    static func encode(_ values: [String]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.reduce(0) { $0 + $1.utf8.count + 1 })
+        for value in values {
+            var n = value.utf8.count
+            while n >= 0x80 {
+                bytes.append(UInt8(n & 0x7F) | 0x80)
+                n >>= 7
             }
+            bytes.append(UInt8(n))
+            bytes.append(contentsOf: value.utf8)
         }
+        return bytes
+    }
 
-        /// Covariates with a value, nested so that a covariate named like a SPEC field stays a covariate.
-        mutating func covariates(_ covariates: Covariates) {
-            var first = true
-            for (name, value) in zip(covariates.names.names, covariates.values) where !value.isEmpty {
-                text += first ? ",\"covariates\":{" : ","
-                first = false
-                append(name)
-                text += ":"
-                append(value)
+    /// The strings `encode` wrote, or nil when the bytes are not such a list.
+    static func values(_ bytes: UnsafeBufferPointer<UInt8>) -> [String]? {
+        var values: [String] = []
+        var i = 0
+        while i < bytes.count {
+            var n = 0, shift = 0
+            while true {
+                guard i < bytes.count, shift < 35 else { return nil }
+                let b = bytes[i]
+                i += 1
+                n |= Int(b & 0x7F) << shift
+                shift += 7
+                if b < 0x80 { break }
             }
-            if !first { text += "}" }
+            guard n <= bytes.count - i else { return nil }
+            values.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<(i + n)]), as: UTF8.self))
+            i += n
         }
-
-        mutating func finish() -> String {
-            text += "}"
-            return text
-        }
+        return values
     }
 }

@@ -1,0 +1,129 @@
+import Foundation
+import GRDB
+import Testing
+import VigilCore
+@testable import VigilDaemon
+
+/// The state database's records table (SPEC §4): what is stored reads back as the same records, a key is
+/// replaced, and a state written by the first layout (v1, canonical NDJSON lines) is migrated.
+@Suite struct StateStoreTests {
+    static let feed = """
+        {"facility_id":"F1","measure":"CLABSI","period":"2024-03","events":2,"exposure":1200.5,"covariates":{"beds":"55","size":"small"}}
+        {"facility_id":"F1","measure":"CLABSI","period":"2024-04","events":0,"exposure":980,"covariates":{"beds":"","size":"small"}}
+        {"facility_id":"F2 \\"north\\"","measure":"CDI","period":"2024-W07","events":1,"covariates":{"note":"ünïcode, a tab\\t and \(String(repeating: "x", count: 300))"}}
+        {"facility_id":"F3","measure":"CAUTI","period":"2024-Q2","events":4,"exposure":3000}
+        {"facility_id":"F4","measure":"SSI","time":"2024-05-02T10:30:00-05:00","outcome":1,"episode_id":"e-1","covariates":{"age":"71"}}
+        {"facility_id":"F4","measure":"SSI","time":"2024-05-03","outcome":0,"covariates":{"age":"64","asa":"3"}}
+        {"facility_id":"F4","measure":"SSI","time":"2024-05-03","outcome":0,"covariates":{"age":"65","asa":"3"}}
+        """
+
+    static func records(_ text: String) -> [VigilCore.Record] {
+        let batch = IngestBatch(source: "feed", bytes: Array(text.utf8), format: .ndjson, mapping: ColumnMapping())
+        #expect(batch.rejected.isEmpty, "\(batch.rejected)")
+        return batch.records
+    }
+
+    /// Everything the engine reads of a record, as text.
+    static func describe(_ record: VigilCore.Record) -> String {
+        let covariates = zip(record.covariates.names.names, record.covariates.values).map { "\($0)=\($1)" }.joined(separator: ";")
+        switch record {
+        case let .aggregate(r):
+            return "a \(r.facility) \(r.measure) \(r.period.unit) \(r.period) \(r.events) \(r.exposure.map { "\($0)" } ?? "-") \(covariates)"
+        case let .patient(r):
+            return "p \(r.facility) \(r.measure) \(r.time.text) \(r.time.instant) \(r.outcome) \(r.episode ?? "-") \(covariates)"
+        }
+    }
+
+    static func stored(_ store: StateStore) throws -> [VigilCore.Record] {
+        var out: [VigilCore.Record] = []
+        let problems = try store.forEachRecordChunk(size: 3) { out += $0 }
+        #expect(problems.isEmpty)
+        return out
+    }
+
+    static func temporaryDirectory() -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-state-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func recordsReadBackAsWritten() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let written = Self.records(Self.feed)
+        do {
+            let store = try StateStore(directory: dir)
+            _ = try store.commit(records: written.map(StoredRecord.init), events: [], sinks: [], now: Date())
+        }
+        // A new store (as after a restart) reads the shapes and records from the file.
+        let store = try StateStore(directory: dir)
+        let back = try Self.stored(store)
+        #expect(back.map(Self.describe).sorted() == written.map(Self.describe).sorted())
+        // The duplicate check's hashes agree between a record as sent and as read back.
+        let sent = Dictionary(uniqueKeysWithValues: written.map(StoredRecord.init).map { ($0.keyHash, $0.contentHash) })
+        for record in back.map(StoredRecord.init) { #expect(sent[record.keyHash] == record.contentHash) }
+        #expect(try store.recordCount() == 7)
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM shapes") } == 5)
+    }
+
+    @Test func aKeyIsReplacedAndAPatientWithoutEpisodeIsItsWholeRecord() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try StateStore(directory: dir)
+        _ = try store.commit(records: Self.records(Self.feed).map(StoredRecord.init), events: [], sinks: [], now: Date())
+        let revision = Self.records("""
+            {"facility_id":"F1","measure":"CLABSI","period":"2024-03","events":5,"exposure":1200.5,"covariates":{"beds":"56","size":"small"}}
+            {"facility_id":"F4","measure":"SSI","time":"2024-05-02","outcome":0,"episode_id":"e-1","covariates":{"age":"71"}}
+            {"facility_id":"F4","measure":"SSI","time":"2024-05-03","outcome":0,"covariates":{"age":"64","asa":"3"}}
+            """)
+        _ = try store.commit(records: revision.map(StoredRecord.init), events: [], sinks: [], now: Date())
+        let back = try Self.stored(store).map(Self.describe)
+        #expect(try store.recordCount() == 7)
+        #expect(back.contains("a F1 CLABSI month 2024-03 5 1200.5 beds=56;size=small"))
+        #expect(!back.contains { $0.hasPrefix("a F1 CLABSI month 2024-03 2 ") })
+        #expect(back.contains { $0.hasPrefix("p F4 SSI 2024-05-02 ") && $0.contains(" false e-1 ") })
+        #expect(back.filter { $0.hasPrefix("p F4 SSI 2024-05-03 ") }.count == 2)
+    }
+
+    @Test func aVersionOneStateIsMigrated() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = Self.feed.split(separator: "\n").map(String.init)
+        do {
+            let queue = try DatabaseQueue(path: dir + "/vigil.sqlite")
+            try StateStore.migrator.migrate(queue, upTo: "v1")
+            try queue.write { db in
+                for (i, line) in lines.enumerated() {
+                    // The v1 key column: what made a record replace another.
+                    try db.execute(sql: "INSERT INTO records(key, line, received_at) VALUES (?, ?, ?)",
+                                   arguments: ["k\(i)", line, 1_700_000_000.25 + Double(i)])
+                }
+            }
+        }
+        let store = try StateStore(directory: dir)
+        let back = try Self.stored(store).map(Self.describe).sorted()
+        #expect(back == Self.records(Self.feed).map(Self.describe).sorted())
+        let received = try store.pool.read { try Int.fetchAll($0, sql: "SELECT received_at FROM records ORDER BY received_at") }
+        #expect(received == (0..<lines.count).map { 1_700_000_000_250 + $0 * 1000 })
+        let applied = try store.pool.read { try StateStore.migrator.appliedMigrations($0) }
+        #expect(applied == ["v1", "v2"])
+    }
+
+    @Test func anUnreadableVersionOneLineStopsTheMigrationNamingIt() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let queue = try DatabaseQueue(path: dir + "/vigil.sqlite")
+            try StateStore.migrator.migrate(queue, upTo: "v1")
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO records(key, line, received_at) VALUES ('a', ?, 0)", arguments: [String(Self.feed.split(separator: "\n")[0])])
+                try db.execute(sql: "INSERT INTO records(key, line, received_at) VALUES ('b', '{\"facility_id\":\"F9\"}', 0)")
+            }
+        }
+        #expect { try StateStore(directory: dir) } throws: { "\($0)".contains("stored record seq 2 cannot be read") }
+        // Nothing was half-applied: the state is still v1 with both lines.
+        let queue = try DatabaseQueue(path: dir + "/vigil.sqlite")
+        #expect(try queue.read { try StateStore.migrator.appliedMigrations($0) } == ["v1"])
+        #expect(try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM records") } == 2)
+    }
+}
