@@ -99,38 +99,93 @@ struct TraceFormat: Sendable {
                 ends.append(columns.bytes.count)
             }
         }
-        var out = ByteText()
-        out.bytes.reserveCapacity(result.observations.count * model.detectors.count * 80)
-        columns.bytes.withUnsafeBufferPointer { columns in
-            for (d, steps) in result.steps.enumerated() {
-                let prefix = model.name + [UInt8(ascii: ",")] + model.detectors[d] + [UInt8(ascii: ",")] + facility
-                    + [UInt8(ascii: ",")] + model.measure + [UInt8(ascii: ",")]
-                var threshold = Double.nan
-                var thresholdText: [UInt8] = []
-                prefix.withUnsafeBufferPointer { prefix in
-                    steps.withUnsafeBufferPointer { steps in
-                        for k in steps.indices {
-                            let step = steps[k]
-                            out.bytes.append(contentsOf: prefix)
-                            out.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: columns[(k == 0 ? 0 : ends[k - 1])..<ends[k]]))
-                            if step.statistic == 0 && step.statistic.sign == .plus { out.zero() } else { step.statistic.write(to: &out) }
-                            out.comma()
-                            if step.threshold != threshold {
-                                threshold = step.threshold
-                                var text = ByteText()
-                                threshold.write(to: &text)
-                                text.comma()
-                                thresholdText = text.bytes
+        // Every row is bounded (its prefix, its observation's columns, two numbers of at most 32 characters
+        // each, the signal and the line feed), so the rows go through a pointer into one array sized once:
+        // appending them to a growing array checked capacity and uniqueness for every piece.
+        let rows = result.observations.count
+        let prefixes = result.steps.indices.map { d in
+            model.name + [UInt8(ascii: ",")] + model.detectors[d] + [UInt8(ascii: ",")] + facility
+                + [UInt8(ascii: ",")] + model.measure + [UInt8(ascii: ",")]
+        }
+        let capacity = prefixes.reduce(0) { $0 + rows * ($1.count + 2 * 33 + 2) + columns.bytes.count }
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            var out = RawText(base: buffer.baseAddress!)
+            columns.bytes.withUnsafeBufferPointer { columns in
+                for (d, steps) in result.steps.enumerated() {
+                    var threshold = Double.nan
+                    var thresholdText = RawText.Span(start: 0, count: 0)
+                    prefixes[d].withUnsafeBufferPointer { prefix in
+                        steps.withUnsafeBufferPointer { steps in
+                            for k in steps.indices {
+                                let step = steps[k]
+                                out.put(prefix)
+                                out.put(UnsafeBufferPointer(rebasing: columns[(k == 0 ? 0 : ends[k - 1])..<ends[k]]))
+                                if step.statistic == 0 && step.statistic.sign == .plus { out.zero() } else { step.statistic.write(to: &out) }
+                                out.byte(UInt8(ascii: ","))
+                                if step.threshold != threshold {
+                                    // Written out again only when it changes; otherwise copied from its last row.
+                                    threshold = step.threshold
+                                    let start = out.count
+                                    threshold.write(to: &out)
+                                    out.byte(UInt8(ascii: ","))
+                                    thresholdText = RawText.Span(start: start, count: out.count - start)
+                                } else {
+                                    out.repeatSpan(thresholdText)
+                                }
+                                out.byte(step.signal ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+                                out.byte(UInt8(ascii: "\n"))
                             }
-                            out.bytes.append(contentsOf: thresholdText)
-                            out.bytes.append(step.signal ? UInt8(ascii: "1") : UInt8(ascii: "0"))
-                            out.bytes.append(UInt8(ascii: "\n"))
                         }
                     }
                 }
             }
+            precondition(out.count <= capacity)
+            initialized = out.count
         }
-        return out.bytes
+    }
+}
+
+/// Text written through a pointer into memory sized beforehand by the caller, who bounds what is written.
+struct RawText: TextOutputStream {
+    struct Span {
+        let start: Int
+        let count: Int
+    }
+
+    let base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+
+    init(base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+    mutating func write(_ string: String) {
+        var string = string
+        string.withUTF8 { put($0) }
+    }
+
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { put(buffer) }
+
+    @inline(__always) mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let from = bytes.baseAddress else { return }
+        (base + count).update(from: from, count: bytes.count)
+        count += bytes.count
+    }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        base[count] = b
+        count += 1
+    }
+
+    /// Bytes written earlier, again.
+    mutating func repeatSpan(_ span: Span) {
+        (base + count).update(from: base + span.start, count: span.count)
+        count += span.count
+    }
+
+    /// `0.0`, as `description` writes a positive zero.
+    mutating func zero() {
+        byte(UInt8(ascii: "0"))
+        byte(UInt8(ascii: "."))
+        byte(UInt8(ascii: "0"))
     }
 }
 
@@ -142,13 +197,6 @@ struct ByteText: TextOutputStream {
     mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
     mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
     mutating func comma() { bytes.append(UInt8(ascii: ",")) }
-
-    /// `0.0`, as `description` writes a positive zero.
-    mutating func zero() {
-        bytes.append(UInt8(ascii: "0"))
-        bytes.append(UInt8(ascii: "."))
-        bytes.append(UInt8(ascii: "0"))
-    }
 
     mutating func append(_ value: Int) {
         guard value >= 0 && value < 10 else { return write(String(value)) }
