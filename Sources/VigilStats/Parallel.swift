@@ -41,6 +41,40 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Runs `body` on a thread of its own while `meanwhile` runs on this one; returns when both have.
+    /// A plain thread, not a dispatch worker: `concurrentPerform` called from a dispatch worker got one core
+    /// of two, so parallel work goes in `meanwhile`.
+    public static func alongside(_ body: () -> Void, meanwhile: () -> Void) {
+        withoutActuallyEscaping(body) { body in
+            let box = Unmanaged.passRetained(ThreadBody(body))
+            var attributes = pthread_attr_t()
+            pthread_attr_init(&attributes)
+            pthread_attr_setstacksize(&attributes, 8 << 20)
+            var thread = pthread_t()
+            let started = pthread_create(&thread, &attributes, { context in
+                Unmanaged<ThreadBody>.fromOpaque(context!).takeUnretainedValue().body()
+                return nil
+            }, box.toOpaque()) == 0
+            pthread_attr_destroy(&attributes)
+            if started {
+                meanwhile()
+                pthread_join(thread, nil)
+            } else {
+                body()
+                meanwhile()
+            }
+            // The closure is released before `withoutActuallyEscaping` returns, as it requires.
+            box.release()
+        }
+    }
+}
+
+private final class ThreadBody {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
 /// Per-item results written once each from worker threads.
 private final class Results<T>: @unchecked Sendable {
     private let lock = NSLock()
