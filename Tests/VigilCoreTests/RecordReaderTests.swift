@@ -170,19 +170,22 @@ struct ReadAheadTests {
         }
     }
 
-    @Test func partsGiveTheSequentialRows() throws {
+    /// Parts cut from a file with quoted fields (line feeds and commas inside them, a stray quote), and
+    /// from one without any quote (the cutter's fast path), give the rows and line numbers of one reader.
+    @Test(arguments: [true, false]) func partsGiveTheSequentialRows(quotes: Bool) throws {
         var text = "\u{FEFF}facility_id,measure,period,events,exposure,note\r\n"
         for i in 0..<400 {
             switch i % 9 {
-            case 0: text += "F\(i),CLABSI,2024-01,\(i % 4),100,\"two\nlines, \"\"quoted\"\"\"\r\n"
+            case 0 where quotes: text += "F\(i),CLABSI,2024-01,\(i % 4),100,\"two\nlines, \"\"quoted\"\"\"\r\n"
             case 1: text += "F\(i),CLABSI,2024-02,-1,100,bad count\n"
-            case 2: text += "F\(i),CLABSI,2024-03,1,100,a 5\" stray quote\n"
+            case 2 where quotes: text += "F\(i),CLABSI,2024-03,1,100,a 5\" stray quote\n"
             case 3: text += "F\(i),CLABSI,2024-04,1\n"
             case 4: text += "\n"
+            case 5: text += "F\(i),CLABSI,2024-05,\(i % 3),\(i).5,\r\n"
             default: text += "F\(i),CLABSI,2024-05,\(i % 3),\(i).5,plain\n"
             }
         }
-        text += "F999,CLABSI,2024-06,2,50,\"last\nrecord\""
+        text += quotes ? "F999,CLABSI,2024-06,2,50,\"last\nrecord\"" : "F999,CLABSI,2024-06,2,50,last,"
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-parts-\(UUID().uuidString).csv").path
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }

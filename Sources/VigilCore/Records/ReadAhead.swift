@@ -181,6 +181,21 @@ struct RecordCutter {
     mutating func cut(_ bytes: [UInt8], from start: Int) -> (end: Int, lines: Int)? {
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n")
         bytes.withUnsafeBufferPointer { p in
+            guard start < p.count, let base = p.baseAddress else { return }
+            if state == .fieldStart || state == .plain, memchr(base + start, Int32(quote), p.count - start) == nil {
+                // No quote in the new bytes (most feeds have none): every line feed ends a record. Counted
+                // by a loop the compiler vectorizes; the byte-by-byte states took 0.3 s of a 193 MB file.
+                var count = 0
+                for i in start..<p.count { count &+= p[i] == lf ? 1 : 0 }
+                lines += count
+                if count > 0 {
+                    var last = p.count - 1
+                    while p[last] != lf { last -= 1 }
+                    lastCut = (last + 1, lines)
+                }
+                state = p[p.count - 1] == comma || p[p.count - 1] == lf ? .fieldStart : .plain
+                return
+            }
             for i in start..<p.count {
                 let b = p[i]
                 if b == lf { lines += 1 }
