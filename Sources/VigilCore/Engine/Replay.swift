@@ -42,6 +42,7 @@ public struct Replay {
                             rejected(error)
                         }
                     }
+                    ReadAhead.discard(block)
                 }
             }
             for error in outcome.rejected { rejected(error) }

@@ -56,6 +56,13 @@ public final class ReadAhead: @unchecked Sendable {
         return nil
     }
 
+    /// Lets a taken block go on another thread: freeing its records (the engine keeps their numbers, not
+    /// them) took the consuming thread, the replay's bottleneck while reading, ≈ 0.3 s of a 4.32M-row file.
+    public static func discard(_ block: consuming [Row]) {
+        let box = UncheckedBox(block)
+        DispatchQueue.global().async { withExtendedLifetime(box) {} }
+    }
+
     /// Stops handing over rows (the reading threads drop the rest of the file).
     public func cancel() {
         condition.lock()
@@ -142,14 +149,32 @@ public final class ReadAhead: @unchecked Sendable {
             }
             return true
         }
+        // Each part is read straight into its own array after the previous part's unfinished record: the
+        // bytes are copied once (by the kernel), not through a `Data` and two more arrays.
+        let fd = handle.fileDescriptor
         while true {
-            let chunk = try handle.read(upToCount: partSize) ?? Data()
-            if chunk.isEmpty { break }
             let scanned = pending.count
-            pending.append(contentsOf: chunk)
-            guard let cut = cutter.cut(pending, from: scanned) else { continue }
-            let part = Array(pending[..<cut.end])
-            pending.removeFirst(cut.end)
+            var got = 0
+            var failure: Int32 = 0
+            var part = [UInt8](unsafeUninitializedCapacity: scanned + partSize) { buffer, initialized in
+                let base = buffer.baseAddress!
+                pending.withUnsafeBufferPointer { if let from = $0.baseAddress { base.update(from: from, count: scanned) } }
+                while got < partSize {
+                    let n = read(fd, base + scanned + got, partSize - got)
+                    if n > 0 { got += n } else if n == 0 { break } else if errno != EINTR { failure = errno; break }
+                }
+                initialized = scanned + got
+            }
+            if failure != 0 {
+                throw RowError(source: path, line: line, field: nil, reason: "cannot read the file: \(String(cString: strerror(failure)))")
+            }
+            if got == 0 { break }
+            guard let cut = cutter.cut(part, from: scanned) else {
+                pending = part
+                continue
+            }
+            pending = Array(part[cut.end...])
+            part.removeSubrange(cut.end...)
             guard dispatch(part, firstLine: line) else { return }
             line += cut.lines
         }
