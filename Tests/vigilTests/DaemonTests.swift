@@ -103,6 +103,13 @@ import Testing
         #expect(metrics.contains("vigil_deliveries_total{sink=\"hook\",outcome=\"delivered\"} \(expectedEvents)"))
         #expect(try await daemon.request("GET", "/readyz").status == 200)
 
+        // A row the engine rejects (no bedsize, which the model needs), twice in one batch: both rejected,
+        // each at its own line; the second is not taken for an unchanged copy of the first.
+        let twice = "facility_id,measure,period,events,exposure,icu_share\nH020,CLABSI,2025-01,1,900,0.106\nH020,CLABSI,2025-01,1,900,0.106\n"
+        answer = try await daemon.json("POST", "/v1/records", body: Data(twice.utf8), token: daemon.token)
+        #expect(answer["rejected"] as? Int == 2 && answer["accepted"] as? Int == 0 && answer["unchanged"] as? Int == 0, "\(answer)")
+        #expect((answer["errors"] as? [[String: Any]])?.compactMap { $0["line"] as? Int } == [2, 3], "\(answer)")
+
         #expect(daemon.stop() == 0, "\(daemon.log)")
         #expect(daemon.notify.count(of: "STOPPING=1") == 1)
         #expect(!daemon.log.contains(WebhookReceiver.secret.dropFirst(6)), "the secret must never be logged")

@@ -191,7 +191,10 @@ public final class Ingestor: @unchecked Sendable {
         let start = DispatchTime.now()
         var results = Array(repeating: IngestResult(), count: batches.count)
         var fresh: [(batch: Int, stored: StoredRecord)] = []
-        var pending: [Int: Int] = [:]
+        // Key hash → (content hash, position in `fresh`) of the records of these batches.
+        var pending: [Int: (content: Int, position: Int)] = [:]
+        // Records identical to one earlier in these batches: they share its fate (unchanged, or rejected).
+        var copies: [(batch: Int, of: Int, origin: RecordOrigin)] = []
         for (b, (batch, _)) in batches.enumerated() {
             results[b].rejected = batch.rejected
             // Rows and their hashes on all cores (a spool file may hold millions of records).
@@ -200,12 +203,17 @@ public final class Ingestor: @unchecked Sendable {
             fresh.reserveCapacity(fresh.count + rows.count)
             pending.reserveCapacity(pending.count + rows.count)
             for row in rows {
-                if (pending[row.keyHash] ?? stored[row.keyHash]) == row.contentHash {
+                if let earlier = pending[row.keyHash] {
+                    if earlier.content == row.contentHash {
+                        copies.append((b, earlier.position, row.record.origin))
+                        continue
+                    }
+                } else if stored[row.keyHash] == row.contentHash {
                     results[b].accepted += 1
                     results[b].unchanged += 1
                     continue
                 }
-                pending[row.keyHash] = row.contentHash
+                pending[row.keyHash] = (row.contentHash, fresh.count)
                 fresh.append((b, row))
             }
         }
@@ -222,8 +230,19 @@ public final class Ingestor: @unchecked Sendable {
             keep.append(f.stored)
         }
         // The engine's own rejections (a covariate a model needs) go back to the batch they came from.
+        var errorAt: [Int: RowError] = [:]
         for (error, position) in zip(outcome.rejected, outcome.rejectedPositions) {
             results[fresh[position].batch].rejected.append(error)
+            errorAt[position] = error
+        }
+        for copy in copies {
+            if let error = errorAt[copy.of] {
+                results[copy.batch].rejected.append(RowError(source: copy.origin.source, line: copy.origin.line,
+                                                             field: error.field, reason: error.reason))
+            } else {
+                results[copy.batch].accepted += 1
+                results[copy.batch].unchanged += 1
+            }
         }
         do {
             let ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, now: now)
