@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 import VigilCore
 import VigilStats
 
@@ -67,6 +68,7 @@ public final class Ingestor: @unchecked Sendable {
     private var engine: Engine
     private var models: [ModelConfig]
     private var stored: [Int: Int] = [:]
+    private let storedCount = Atomic<Int>(0)
     private var thread: Thread?
     private var lastCheckpoint = Date()
 
@@ -120,6 +122,10 @@ public final class Ingestor: @unchecked Sendable {
     }
 
     var isClosed: Bool { locked { closed } }
+
+    /// Records stored (one per key), as of the last commit; read from any thread (`/healthz`). Counting
+    /// the table instead took 55 ms on 1.42M records, a full scan per health check.
+    var recordCount: Int { storedCount.load(ordering: .relaxed) }
 
     private func locked<T>(_ body: () -> T) -> T {
         condition.lock()
@@ -261,6 +267,7 @@ public final class Ingestor: @unchecked Sendable {
             }
             if !events.isEmpty { committed?() }
             for row in keep { stored[row.keyHash] = row.contentHash }
+            storedCount.store(stored.count, ordering: .relaxed)
             // After the answers, so no acknowledgement waits for it.
             if keep.count >= 10_000 || Date().timeIntervalSince(lastCheckpoint) >= 10 {
                 store.finishCheckpoint()
@@ -329,6 +336,7 @@ public final class Ingestor: @unchecked Sendable {
         self.engine = engine
         self.models = models
         self.stored = stored
+        storedCount.store(stored.count, ordering: .relaxed)
         logger.info("engine built", metadata: [
             "records": "\(count)", "models": "\(models.count)", "firing": "\(engine.firingAlerts.count)",
             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",

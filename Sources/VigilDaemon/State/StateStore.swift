@@ -231,6 +231,11 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// Throws when the database cannot be read (the health check).
+    func ping() throws {
+        _ = try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM shapes") }
+    }
+
     public func recordCount() throws -> Int {
         try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM records") ?? 0 }
     }
