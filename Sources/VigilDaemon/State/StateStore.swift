@@ -75,7 +75,7 @@ public final class StateStore: Sendable {
     /// A passive checkpoint on the writer's connection, between batches: it copies what the background
     /// checkpoints left (little), and once the whole log is copied the next commit writes it from the start.
     func finishCheckpoint() {
-        try? pool.writeWithoutTransaction { db in
+        pool.writeWithoutTransaction { db in
             guard let connection = db.sqliteConnection else { return }
             _ = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
         }
@@ -274,7 +274,8 @@ public final class StateStore: Sendable {
             row.bind(8, shape)
             row.bind(9, bytes: r.covariates)
             row.bind(10, receivedAt(i))
-            // The key's texts bound in place: copying them was a tenth of these inserts.
+            // The key's texts bound in place for this step only (each row binds them again): copying them
+            // was a sixth of these inserts (1.81 → 1.51 s for a million rows).
             try r.kind.rawValue.withCString { kind in
                 try r.record.facility.withCString { facility in
                     try r.record.measure.withCString { measure in
