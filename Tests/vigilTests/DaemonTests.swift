@@ -115,6 +115,42 @@ import Testing
         #expect(!daemon.log.contains(WebhookReceiver.secret.dropFirst(6)), "the secret must never be logged")
     }
 
+    /// A spool file large enough that its records are written while the engine evaluates them, holding rows
+    /// the engine rejects (an empty bedsize, which the model needs): that write is rolled back and the good
+    /// rows committed with the events; the rejected rows are in the errors file at their lines, and a
+    /// restart reads back exactly the good rows.
+    @Test func aLargeFileWithRowsTheEngineRejects() async throws {
+        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: nil))
+        try daemon.start()
+        var text = "facility_id,measure,period,events,exposure,bedsize,icu_share\n"
+        var bad: [Int] = []
+        var line = 1
+        for f in 0..<120 {
+            for month in 0..<96 {
+                line += 1
+                let m = month % 12 + 1
+                let bedsize = f % 50 == 7 && month % 40 == 30 ? "" : ["small", "medium", "large"][f % 3]
+                if bedsize.isEmpty { bad.append(line) }
+                text += "L\(f),CLABSI,\(2022 + month / 12)-\(m < 10 ? "0" : "")\(m),\((f + month) % 4),\(800 + f),\(bedsize),0.\(100 + f)\n"
+            }
+        }
+        #expect(line - 1 == 11_520 && bad.count == 6)
+        try daemon.drop("big.csv", contents: Data(text.utf8))
+        let done = daemon.spool.appendingPathComponent("done/big.csv")
+        try waitFor("big.csv in done/", seconds: 120) { FileManager.default.fileExists(atPath: done.path) }
+        let errors = try String(contentsOf: daemon.spool.appendingPathComponent("rejected/big.csv.errors"), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(errors == bad.map { "big.csv:\($0): bedsize: missing; the model needs it (model clabsi-nb)"[...] }, "\(errors)")
+        #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 11_520 - bad.count)
+        let firing = try await daemon.firingIDs()
+        #expect(daemon.stop() == 0, "\(daemon.log)")
+        try daemon.start()
+        #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 11_520 - bad.count)
+        #expect(try await daemon.firingIDs() == firing)
+        #expect(!daemon.log.contains("on reconciling"), "the stored alerts are those of the stored records")
+        #expect(daemon.stop() == 0)
+    }
+
     /// `kill -9` while a spool file is being ingested, and again while deliveries are pending: after restarts
     /// every record is there once, and each alert's event reaches the receiver under one id.
     @Test func killNineLosesNothingAndRaisesNothingTwice() async throws {

@@ -85,6 +85,22 @@ import VigilCore
         #expect(back.filter { $0.hasPrefix("p F4 SSI 2024-05-03 ") }.count == 2)
     }
 
+    /// A commit whose events are refused is rolled back whole — records and covariate name sets — and a
+    /// later commit of the same records writes them (their name set again) and reads back.
+    @Test func aRolledBackCommitLeavesNothing() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try StateStore(directory: dir)
+        let rows = Self.records(Self.feed).map(StoredRecord.init)
+        #expect(throws: StateStore.RolledBack.self) {
+            try store.commit(records: rows, sinks: [], now: Date()) { nil }
+        }
+        #expect(try store.recordCount() == 0)
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM shapes") } == 0)
+        _ = try store.commit(records: rows, sinks: [], now: Date()) { [] }
+        #expect(try Self.stored(StateStore(directory: dir)).map(Self.describe).sorted() == rows.map { Self.describe($0.record) }.sorted())
+    }
+
     @Test func aVersionOneStateIsMigrated() throws {
         let dir = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

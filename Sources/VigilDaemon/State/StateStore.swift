@@ -309,10 +309,21 @@ public final class StateStore: Sendable {
     /// Writes a batch in one transaction: its records (a key already stored is replaced), its alert events,
     /// and one outbox row per sink and event. Returns the events' ids.
     func commit(records: [StoredRecord], events: [Alert], sinks: [any AlertSink], now: Date) throws -> [String] {
+        try commit(records: records, sinks: sinks, now: now) { events }
+    }
+
+    /// The commit's decision was to roll back (`commit(records:sinks:now:events:)`).
+    struct RolledBack: Error {}
+
+    /// Writes the records, then asks `events` — which may wait for them to be known — for the batch's alert
+    /// events, writes those and commits; when `events` returns nil, rolls everything back and throws
+    /// `RolledBack`. So the records can be written while the engine evaluates them.
+    func commit(records: [StoredRecord], sinks: [any AlertSink], now: Date, events: () -> [Alert]?) throws -> [String] {
         let received = Int((now.timeIntervalSince1970 * 1000).rounded())
         let known = shapes.withLock { $0.ids }
         let (ids, added) = try pool.write { db in
             let added = records.isEmpty ? [:] : try Self.insert(records, receivedAt: { _ in received }, known: known, db: db)
+            guard let events = events() else { throw RolledBack() }
             return (try Self.write(events, sinks: sinks, now: now, db: db), added)
         }
         if !added.isEmpty {
