@@ -193,65 +193,17 @@ public final class Ingestor: @unchecked Sendable {
 
     // MARK: Applying batches
 
+    private typealias Fresh = (batch: Int, stored: StoredRecord)
+    /// A record identical to one earlier in the same group (`of`: its position in the fresh records).
+    private typealias Copy = (batch: Int, of: Int, origin: RecordOrigin)
+
     private func apply(_ batches: [(IngestBatch, CheckedContinuation<IngestResult, Error>)]) {
         let start = DispatchTime.now()
-        var results = Array(repeating: IngestResult(), count: batches.count)
-        var fresh: [(batch: Int, stored: StoredRecord)] = []
-        // Key hash → (content hash, position in `fresh`) of the records of these batches.
-        var pending: [Int: (content: Int, position: Int)] = [:]
-        // Records identical to one earlier in these batches: they share its fate (unchanged, or rejected).
-        var copies: [(batch: Int, of: Int, origin: RecordOrigin)] = []
-        for (b, (batch, _)) in batches.enumerated() {
-            results[b].rejected = batch.rejected
-            // Rows and their hashes on all cores (a spool file may hold millions of records).
-            let records = batch.records
-            let rows = Parallel.map(count: records.count, chunk: 8192) { StoredRecord(records[$0]) }
-            fresh.reserveCapacity(fresh.count + rows.count)
-            pending.reserveCapacity(pending.count + rows.count)
-            for row in rows {
-                if let earlier = pending[row.keyHash] {
-                    if earlier.content == row.contentHash {
-                        copies.append((b, earlier.position, row.record.origin))
-                        continue
-                    }
-                } else if stored[row.keyHash] == row.contentHash {
-                    results[b].accepted += 1
-                    results[b].unchanged += 1
-                    continue
-                }
-                pending[row.keyHash] = (row.contentHash, fresh.count)
-                fresh.append((b, row))
-            }
-        }
+        var (results, fresh, copies) = sortOut(batches.map(\.0))
         let now = Date()
         let checked = DispatchTime.now()
-        // A large batch's records are written while the engine evaluates them, in the transaction that
-        // commits them with the events; should the engine reject any (rare), that transaction is rolled back
-        // and the records it took are written again with the events. Spool of a million records 4.07–4.37 →
-        // 3.71–3.97 s (BENCHMARKS.md); small batches keep one thread (a thread each cost the HTTP p99 5 ms).
-        var evaluated: BatchOutcome?
-        var applied = checked
-        var optimistic: Result<[String], Error>?
-        if fresh.count >= 10_000 {
-            let verdict = DispatchSemaphore(value: 0)
-            Parallel.alongside({
-                optimistic = Result {
-                    try store.commit(records: fresh.map(\.stored), sinks: sinks, now: now) {
-                        verdict.wait()
-                        guard let evaluated, evaluated.rejectedPositions.isEmpty else { return nil }
-                        return evaluated.events
-                    }
-                }
-            }, meanwhile: {
-                evaluated = engine.apply(fresh.map(\.stored.record), now: now)
-                applied = DispatchTime.now()
-                verdict.signal()
-            })
-        } else {
-            evaluated = engine.apply(fresh.map(\.stored.record), now: now)
-            applied = DispatchTime.now()
-        }
-        let outcome = evaluated!
+        let (outcome, written) = evaluate(fresh.map(\.stored), now: now)
+        let applied = DispatchTime.now()
         var rejectedAt = Set(outcome.rejectedPositions)
         var keep: [StoredRecord] = []
         keep.reserveCapacity(fresh.count)
@@ -277,7 +229,7 @@ public final class Ingestor: @unchecked Sendable {
         }
         do {
             let ids: [String]
-            switch optimistic {
+            switch written {
             case let .success(written)?: ids = written
             case let .failure(error)? where !(error is StateStore.RolledBack): throw error
             default: ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, now: now)
@@ -317,6 +269,64 @@ public final class Ingestor: @unchecked Sendable {
                 logger.critical("cannot rebuild the engine from the state database", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// The records of a group of batches: those stored exactly so already are counted `unchanged` here;
+    /// the others are `fresh` (to apply), and a record identical to a fresh one before it is its copy.
+    private func sortOut(_ batches: [IngestBatch]) -> (results: [IngestResult], fresh: [Fresh], copies: [Copy]) {
+        var results = Array(repeating: IngestResult(), count: batches.count)
+        var fresh: [Fresh] = []
+        var copies: [Copy] = []
+        // Key hash → (content hash, position in `fresh`) of the records of these batches.
+        var pending: [Int: (content: Int, position: Int)] = [:]
+        for (b, batch) in batches.enumerated() {
+            results[b].rejected = batch.rejected
+            // Rows and their hashes on all cores (a spool file may hold millions of records).
+            let records = batch.records
+            let rows = Parallel.map(count: records.count, chunk: 8192) { StoredRecord(records[$0]) }
+            fresh.reserveCapacity(fresh.count + rows.count)
+            pending.reserveCapacity(pending.count + rows.count)
+            for row in rows {
+                if let earlier = pending[row.keyHash] {
+                    if earlier.content == row.contentHash {
+                        copies.append((b, earlier.position, row.record.origin))
+                        continue
+                    }
+                } else if stored[row.keyHash] == row.contentHash {
+                    results[b].accepted += 1
+                    results[b].unchanged += 1
+                    continue
+                }
+                pending[row.keyHash] = (row.contentHash, fresh.count)
+                fresh.append((b, row))
+            }
+        }
+        return (results, fresh, copies)
+    }
+
+    /// The engine's evaluation of the fresh records. A group of ≥ 10,000 is also written meanwhile, in the
+    /// transaction that commits it with the events (`written`, the event ids); should the engine reject any
+    /// record (rare), that transaction is rolled back (`written` fails with `RolledBack`). Spool of a million
+    /// records 4.07–4.37 → 3.71–3.97 s (BENCHMARKS.md); small groups keep one thread (a thread each cost the
+    /// HTTP p99 5 ms). `written` is nil when nothing was written.
+    private func evaluate(_ fresh: [StoredRecord], now: Date) -> (BatchOutcome, written: Result<[String], Error>?) {
+        guard fresh.count >= 10_000 else { return (engine.apply(fresh.map(\.record), now: now), nil) }
+        var evaluated: BatchOutcome?
+        var written: Result<[String], Error>?
+        let verdict = DispatchSemaphore(value: 0)
+        Parallel.alongside({
+            written = Result {
+                try store.commit(records: fresh, sinks: sinks, now: now) {
+                    verdict.wait()
+                    guard let evaluated, evaluated.rejectedPositions.isEmpty else { return nil }
+                    return evaluated.events
+                }
+            }
+        }, meanwhile: {
+            evaluated = engine.apply(fresh.map(\.record), now: now)
+            verdict.signal()
+        })
+        return (evaluated!, written)
     }
 
     // MARK: Rebuilding
