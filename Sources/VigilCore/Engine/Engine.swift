@@ -537,11 +537,10 @@ public final class Engine {
         var current = compute(windows[0])
         for w in windows.indices {
             let taking = current
-            Parallel.alongside({
-                for (k, job) in windows[w].enumerated() { consume(job, taking[k].result, taking[k].text) }
-            }, meanwhile: {
-                if w + 1 < windows.count { current = compute(windows[w + 1]) }
-            })
+            func take() { for (k, job) in windows[w].enumerated() { consume(job, taking[k].result, taking[k].text) } }
+            // The last window (a small batch's only one) is taken here: no thread to start for it.
+            guard w + 1 < windows.count else { take(); break }
+            Parallel.alongside(take, meanwhile: { current = compute(windows[w + 1]) })
         }
     }
 
