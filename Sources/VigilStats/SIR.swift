@@ -45,7 +45,7 @@ public struct StandardizedRatio: Sendable, Equatable {
     private static func solveIncreasing(target: Double, _ f: (Double) -> Double) -> Double {
         var lo = 0.0
         var hi = 1.0
-        while f(hi) < target { lo = hi; hi *= 2 }
+        while f(hi) < target && hi < .greatestFiniteMagnitude / 2 { lo = hi; hi *= 2 }
         for _ in 0..<200 {
             let mid = 0.5 * (lo + hi)
             if f(mid) < target { lo = mid } else { hi = mid }

@@ -86,10 +86,19 @@ extension ReplayCommand {
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check the daemon config or model files; print file:line:col: message per problem; exit 0 when clean, 1 otherwise.")
+        abstract: "Check the daemon config or model files; print file:line:col: message per problem; exit 0 when clean, 1 otherwise.",
+        discussion: """
+            With --input, each model's baseline is also fitted on those records (as the daemon would) and its \
+            status printed: fitted, fitted with warnings (each warning), or unfitted and why; exit 1 when any \
+            model is unfitted.
+            """)
 
     @Option(help: "The daemon config: checked with the models and column mapping it names.")
     var config: String?
+
+    @Option(name: .customLong("input"), parsing: .upToNextOption,
+            help: "Record files: fit every model's baseline on them and print each model's status.")
+    var inputs: [String] = []
 
     @Argument(help: "Model files or directories of them.")
     var paths: [String] = []
@@ -100,20 +109,21 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         var problems: [ConfigProblem] = []
-        var count = 0
+        var models: [ModelConfig] = []
         var modelPaths = paths
+        var mapping = ColumnMapping()
         if let config {
             do {
                 let daemon = try DaemonConfigParser.load(path: config)
                 modelPaths.append(daemon.models)
-                if let columns = daemon.columns { _ = try ColumnMappingParser.load(path: columns) }
+                if let columns = daemon.columns { mapping = try ColumnMappingParser.load(path: columns) }
             } catch let error as ConfigErrors {
                 problems += error.problems
             }
         }
         for path in modelPaths {
             do {
-                count += try ModelConfigParser.load(path: path).count
+                models += try ModelConfigParser.load(path: path)
             } catch let error as ConfigErrors {
                 problems += error.problems
             }
@@ -122,7 +132,39 @@ struct ValidateCommand: ParsableCommand {
             FileHandle.standardError.write(Data((problems.map(\.description).joined(separator: "\n") + "\n").utf8))
             throw ExitCode.failure
         }
-        print((config == nil ? "" : "config valid; ") + "\(count) model\(count == 1 ? "" : "s") valid")
+        print((config == nil ? "" : "config valid; ") + "\(models.count) model\(models.count == 1 ? "" : "s") valid")
+        guard !inputs.isEmpty else { return }
+        try fitBaselines(Replay(models: models, mapping: mapping))
+    }
+
+    /// Applies the inputs as replay does and prints each model's status; exit 1 when one is unfitted.
+    private func fitBaselines(_ replay: Replay) throws {
+        var rejected = 0
+        let summary: Replay.Summary
+        do {
+            summary = try replay.run(inputs: inputs) { error in
+                rejected += 1
+                if rejected <= 20 { FileHandle.standardError.write(Data("\(error.description)\n".utf8)) }
+            }
+        } catch let error as RowError {
+            throw ReportedFailure(message: error.description)
+        }
+        print("records: \(summary.accepted) accepted, \(summary.rejected.count) rejected, \(summary.unmatched) for measures no model watches")
+        var unfitted = 0
+        for model in replay.engine.models {
+            var line = "model \(model.config.name): \(model.status.name.replacingOccurrences(of: "_", with: " "))"
+            if let fit = model.fit {
+                line += " (\(fit.baselineRows) baseline rows, \(RNumberFormat.format([fit.baselineEvents], digits: 7)[0]) events"
+                    + (fit.theta.map { ", θ \(RNumberFormat.format([$0], digits: 5)[0])" } ?? "") + ")"
+            }
+            print(line)
+            switch model.status {
+            case .fitted: break
+            case let .fittedWithWarnings(warnings): for w in warnings { print("  warning: \(w)") }
+            case let .unfitted(reason): unfitted += 1; print("  \(reason)")
+            }
+        }
+        if unfitted > 0 { throw ExitCode.failure }
     }
 }
 

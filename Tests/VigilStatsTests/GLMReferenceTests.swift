@@ -30,6 +30,16 @@ struct GLMReferenceTests {
              response: "ssi", offset: nil, covariates: ["age", "asa", "female", "bmi", "duration"]),
         Case(data: "glm-aliased-data.csv", fit: "glm-aliased-poisson-fit.csv", family: .poisson, response: "events",
              offset: nil, covariates: ["x1", "x2", "x3", "unit"]),
+        // Degenerate baselines (make-degenerate.R): uncentred yr + yr² (XᵀWX too ill-conditioned for the
+        // Gram route), a level without events, Poisson counts given to glm.nb.
+        Case(data: "glm-yr2-data.csv", fit: "glm-yr2-poisson-fit.csv", family: .poisson, response: "events",
+             offset: "exposure", covariates: ["yr", "yr2"]),
+        Case(data: "glm-yr2-data.csv", fit: "glm-yr2-negbin-fit.csv", family: .negbin, response: "events",
+             offset: "exposure", covariates: ["yr", "yr2"]),
+        Case(data: "glm-emptylevel-data.csv", fit: "glm-emptylevel-poisson-fit.csv", family: .poisson, response: "events",
+             offset: "exposure", covariates: ["unit"]),
+        Case(data: "glm-poissonlike-data.csv", fit: "glm-poissonlike-negbin-fit.csv", family: .negbin, response: "events",
+             offset: nil, covariates: ["x"]),
     ]
 
     static func fit(_ c: Case, control: GLMControl = GLMControl()) throws -> GLMFit {
@@ -99,6 +109,55 @@ struct GLMReferenceTests {
         #expect(fit.aliasedNames == ["x3"])
         #expect(fit.warnings.contains { $0.contains("x3") })
         #expect(fit.coefficients.allSatisfy { $0.estimate.map(\.isFinite) ?? true })
+    }
+
+    /// R's warnings on degenerate data are vigil's warnings (in words, with R's phrase).
+    @Test func poissonCountsGivenToNegativeBinomialWarnAsR() throws {
+        let fit = try Self.fit(Self.cases[10])
+        let r = try String(contentsOfFile: Reference.path("glm-poissonlike-negbin-warnings.txt"), encoding: .utf8)
+        #expect(r.contains("alternation limit reached"))
+        #expect(fit.warnings.contains { $0.hasPrefix("alternation limit reached") }, "\(fit.warnings)")
+    }
+
+    /// A separated logistic baseline: R stops after 25 iterations with two warnings and estimates in the
+    /// thousands; vigil takes the same path and says the same.
+    @Test func separatedLogisticFollowsR() throws {
+        let c = Case(data: "glm-separated-data.csv", fit: "glm-separated-binomial-fit.csv", family: .binomial,
+                     response: "ssi", offset: nil, covariates: ["age", "risk"])
+        let fit = try Self.fit(c)
+        let table = try Reference.table(c.fit)
+        let names = table.column("name")!, values = table.column("value")!, kinds = table.column("kind")!
+        for i in 0..<table.rowCount where kinds[i] == "estimate" {
+            let estimate = try #require(fit.coefficients.first { $0.name == names[i] }?.estimate)
+            expectClose(estimate, Double(values[i])!, relative: 1e-3, "\(names[i])")
+        }
+        #expect(!fit.converged)
+        #expect(fit.warnings.contains { $0.contains("did not converge") })
+        #expect(fit.warnings.contains { $0.contains("fitted probabilities numerically 0 or 1") })
+    }
+
+    /// An uncentred yr + yr² design is too ill-conditioned for the Gram route (it goes through the QR, whose
+    /// estimates `matchesR` checks); on well-conditioned designs both routes give the same fit.
+    @Test func illConditionedDesignsTakeTheQRRoute() throws {
+        let yr: [Double] = [2011, 2015, 2024, 2019]
+        let design = try DesignMatrix(rowCount: 4, covariates: [.numeric(name: "yr", values: yr),
+                                                                 .numeric(name: "yr2", values: yr.map { $0 * $0 })])
+        var gram = Matrix(rows: 3, columns: 3)
+        var block = Matrix(rows: 4, columns: 3)
+        design.fill(&block, rows: 0..<4)
+        LinearAlgebra.accumulateGram(block, rows: 4, into: &gram)
+        #expect(!(try AliasingCholesky(gram: gram)).isReliable)
+        var qr = GLMControl()
+        qr.alwaysQR = true
+        for c in [Self.cases[0], Self.cases[2], Self.cases[4], Self.cases[6]] {
+            let a = try Self.fit(c, control: qr)
+            let b = try Self.fit(c)
+            #expect(a.aliasedNames == b.aliasedNames)
+            for (x, y) in zip(a.coefficients, b.coefficients) {
+                expectClose(x.estimate ?? 0, y.estimate ?? 0, relative: 1e-9, absolute: 1e-12, "\(c.fit) \(x.name)")
+                expectClose(x.standardError ?? 0, y.standardError ?? 0, relative: 1e-8, "\(c.fit) \(x.name) SE")
+            }
+        }
     }
 
     /// Complete separation: R warns "fitted probabilities numerically 0 or 1 occurred"; vigil says so in words

@@ -68,12 +68,12 @@ public struct Alert: Sendable, Equatable {
         self.patients = patients
     }
 
-    /// SIR = O/E, nil when E = 0.
-    public var sir: Double? { expected > 0 ? Double(observed) / expected : nil }
+    /// SIR = O/E, given only when E ≥ 1 as NHSN does (its Guide to the SIR): below, the ratio is too unstable.
+    public var sir: Double? { expected >= 1 && expected.isFinite ? Double(observed) / expected : nil }
 
-    /// NHSN's mid-P exact 95% interval of the SIR.
+    /// NHSN's mid-P exact 95% interval of the SIR, when there is an SIR.
     public var sirInterval: (lower: Double, upper: Double)? {
-        guard expected > 0 else { return nil }
+        guard sir != nil, observed >= 0 else { return nil }
         return StandardizedRatio(observed: observed, expected: expected).midPInterval()
     }
 
@@ -92,14 +92,15 @@ public struct Alert: Sendable, Equatable {
 
     public var summary: String {
         let name = detectorType == "ewma" ? "EWMA" : "CUSUM"
-        let sirText = sir.map { String(format: "%.2f", $0) } ?? "n/a"
         let stat = "\(name) \(String(format: "%.2f", statistic)) > \(Self.short(threshold))"
         if let patients {
+            let ratio = sir.map { " (O/E \(String(format: "%.2f", $0)))" } ?? ""
             return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
-                + "\(patients) patient\(patients == 1 ? "" : "s") from \(signalStart) to \(period) (O/E \(sirText)); \(stat)"
+                + "\(patients) patient\(patients == 1 ? "" : "s") from \(signalStart) to \(period)\(ratio); \(stat)"
         }
+        let ratio = sir.map { " (SIR \(String(format: "%.2f", $0)))" } ?? ""
         return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
-            + "\(period) (SIR \(sirText)); \(stat)"
+            + "\(period)\(ratio); \(stat)"
     }
 
     static func short(_ x: Double) -> String {

@@ -12,16 +12,28 @@ enum BaselineFit {
         var group: Int32? = nil
     }
 
+    /// Why a baseline leaves its model unfitted.
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
-    static func fit(_ spec: ExpectedSpec, family: GLMFit.FamilyKind, rows: [Row], model: String) throws -> Expectation {
+    /// The expectation and what the fit gave, or a `Failure` when the baseline cannot give a usable
+    /// expectation: no rows, no events (or only events), a fit that fails or is not finite.
+    static func fit(_ spec: ExpectedSpec, family: GLMFit.FamilyKind, rows: [Row], model: String) throws -> (Expectation, FitSummary) {
+        let clock = ContinuousClock.now
         guard !rows.isEmpty else {
             throw Failure(description: "model \(model): no records in the baseline window, nothing to fit")
         }
         let n = rows.count
         let y = rows.map(\.y)
+        let events = y.reduce(0, +)
+        guard events > 0 else {
+            throw Failure(description: "model \(model): the baseline has no events (\(n) rows, 0 events): there is no rate to expect; "
+                + "the model starts when the baseline has events")
+        }
+        if family == .binomial, events == Double(n) {
+            throw Failure(description: "model \(model): every one of the \(n) baseline patients had the outcome: there is no risk to estimate")
+        }
         var offset: [Double]? = nil
         if spec.offset {
             offset = rows.map { Foundation.log($0.exposure ?? 1) }
@@ -64,6 +76,7 @@ enum BaselineFit {
         } catch {
             throw Failure(description: "model \(model): baseline fit failed: \(error)")
         }
+        let warnings = fit.warnings + levelsWithoutEvents(covariates, y: y, binomial: family == .binomial)
         var estimate: [String: Double] = [:]
         for c in fit.coefficients { estimate[c.name] = c.estimate ?? 0 }   // aliased: 0, as R's predict
         var terms: [LinearPredictor.Term] = []
@@ -80,7 +93,38 @@ enum BaselineFit {
             }
         }
         let predictor = LinearPredictor(intercept: estimate["intercept"] ?? 0, terms: terms)
-        return Expectation(form: .linear(predictor, logit: family == .binomial), offset: spec.offset,
-                           theta: family == .negbin ? fit.theta : nil)
+        let expectation = Expectation(form: .linear(predictor, logit: family == .binomial), offset: spec.offset,
+                                      theta: family == .negbin ? fit.theta : nil)
+        let elapsed = ContinuousClock.now - clock
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (expectation, FitSummary(family: family, coefficients: fit.coefficients, theta: fit.theta, warnings: warnings,
+                                        baselineRows: n, baselineEvents: events, seconds: seconds))
+    }
+
+    /// Levels of categorical covariates whose baseline rows have no events (or, for patients, only events):
+    /// their coefficient runs off to ∓∞ and their expectation to ~0 (or 1), as in R, which does not warn.
+    static func levelsWithoutEvents(_ covariates: [DesignMatrix.Covariate], y: [Double], binomial: Bool) -> [String] {
+        var warnings: [String] = []
+        for case let .categorical(name, values, _) in covariates {
+            var rows: [String: Int] = [:]
+            var events: [String: Double] = [:]
+            for (v, outcome) in zip(values, y) {
+                rows[v, default: 0] += 1
+                events[v, default: 0] += outcome
+            }
+            let none = rows.keys.filter { events[$0, default: 0] == 0 }.sorted()
+            if !none.isEmpty {
+                warnings.append("\(name): no events in the baseline at level\(none.count == 1 ? "" : "s") \(none.joined(separator: ", ")): "
+                    + "expected counts there are near 0, so any event there looks extreme (consider alert.min_expected)")
+            }
+            if binomial {
+                let all = rows.keys.filter { events[$0, default: 0] == Double(rows[$0, default: 0]) }.sorted()
+                if !all.isEmpty {
+                    warnings.append("\(name): every baseline patient at level\(all.count == 1 ? "" : "s") \(all.joined(separator: ", ")) had the outcome: "
+                        + "predicted risks there are near 1")
+                }
+            }
+        }
+        return warnings
     }
 }

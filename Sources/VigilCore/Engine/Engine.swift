@@ -25,6 +25,8 @@ public struct BatchOutcome: Sendable {
     /// Records of measures that no model watches (not kept).
     public var unmatched = 0
     public var events: [Alert] = []
+    /// Signals newly kept back from alerting by `alert.min_expected`, by model name.
+    public var suppressed: [String: Int] = [:]
     /// Rows written to the trace (when one was asked for).
     public var traceRows = 0
 }
@@ -54,6 +56,7 @@ public final class Engine {
     /// Patient records taken so far: orders patients with equal times.
     private var arrivals = 0
     private var firing: [SeriesID: [String: Alert]] = [:]
+    private var suppressedSeen: [SeriesID: Set<String>] = [:]
 
     struct HotModel {
         let unit: PeriodUnit
@@ -165,6 +168,7 @@ public final class Engine {
                 outcome.traceRows += result.steps.reduce(0) { $0 + $1.count }
             }
             diff(job, result.alerts, into: &outcome.events)
+            if !result.suppressed.isEmpty { countSuppressed(job, result.suppressed, into: &outcome.suppressed) }
         }
         timings?("evaluated \(jobs.count) series" + (trace == nil ? "" : ", wrote \(outcome.traceRows) trace rows"), clock.lap())
         return outcome
@@ -194,6 +198,15 @@ public final class Engine {
             events.append(resolved)
         }
         firing[id] = current.isEmpty ? nil : current
+    }
+
+    /// Counts the suppressed signals of a series not seen before (a series is evaluated again on every batch
+    /// that touches it).
+    private func countSuppressed(_ job: SeriesJob, _ ids: [String], into counts: inout [String: Int]) {
+        let id = SeriesID(model: job.model, facility: facility(of: job))
+        var seen = suppressedSeen[id] ?? []
+        for alert in ids where seen.insert(alert).inserted { counts[models[job.model].config.name, default: 0] += 1 }
+        suppressedSeen[id] = seen
     }
 
     private enum Taken {
@@ -363,10 +376,14 @@ public final class Engine {
             }
         }
         if let family = config.expected.kind.family {
+            model.fits += 1
             do {
-                model.expectation = try BaselineFit.fit(config.expected, family: family, rows: rows, model: config.name)
+                let (expectation, fit) = try BaselineFit.fit(config.expected, family: family, rows: rows, model: config.name)
+                model.expectation = expectation
+                model.fit = fit
             } catch {
                 model.expectation = nil
+                model.fit = nil
                 model.problem = "\(error)"
                 return model
             }
@@ -448,6 +465,8 @@ public final class Engine {
         var observations: [Observation] = []
         var steps: [[DetectorStep]] = []
         var alerts: [Alert] = []
+        /// Ids of signals kept back by `alert.min_expected`.
+        var suppressed: [String] = []
     }
 
     /// Runs every detector of a model over one facility's series.
@@ -495,7 +514,6 @@ public final class Engine {
                 steps.append(step)
                 guard step.signal else { continue }
                 if let lastAlert, o.position - lastAlert <= config.alert.cooldown { continue }
-                lastAlert = o.position
                 let start = min(step.runStart - 1, i)
                 var runObserved = 0
                 var runExpected = 0.0
@@ -503,8 +521,15 @@ public final class Engine {
                     for j in start...i { runObserved += observations[j].observed; runExpected += observations[j].input.expected }
                 }
                 let period = o.label.text
+                let id = Alert.id(model: config.name, detector: spec.id, facility: facility, measure: config.measure, period: period)
+                // Below min_expected the signal stands (trace, reset) but raises no alert and starts no cooldown.
+                guard (patient ? runExpected : o.input.expected) >= config.alert.minExpected else {
+                    result.suppressed.append(id)
+                    continue
+                }
+                lastAlert = o.position
                 result.alerts.append(Alert(
-                    id: Alert.id(model: config.name, detector: spec.id, facility: facility, measure: config.measure, period: period),
+                    id: id,
                     status: .firing, model: config.name, modelVersion: config.version, detector: spec.id,
                     detectorType: spec.kind.rawValue, facility: facility, measure: config.measure, period: period,
                     signalStart: observations[start].label.text,

@@ -1,6 +1,36 @@
 import Foundation
 import VigilStats
 
+/// Whether a model evaluates its series, and what a user must know about its fit.
+public enum ModelStatus: Sendable, Equatable {
+    /// Ready: a stated expectation, or a baseline fit without warnings.
+    case fitted
+    /// Fitted as R would fit it, with R's warnings (and vigil's): the series are evaluated.
+    case fittedWithWarnings([String])
+    /// No usable expectation or threshold: the series are not evaluated; why.
+    case unfitted(String)
+
+    /// `fitted`, `fitted_with_warnings` or `unfitted`.
+    public var name: String {
+        switch self {
+        case .fitted: "fitted"
+        case .fittedWithWarnings: "fitted_with_warnings"
+        case .unfitted: "unfitted"
+        }
+    }
+}
+
+/// What a baseline fit gave: R's estimates and warnings, and what it was fitted on.
+public struct FitSummary: Sendable {
+    public let family: GLMFit.FamilyKind
+    public let coefficients: [GLMFit.Coefficient]
+    public let theta: Double?
+    public let warnings: [String]
+    public let baselineRows: Int
+    public let baselineEvents: Double
+    public let seconds: Double
+}
+
 /// A model with what its data gave it: the expectation (stated or fitted on the baseline) and each
 /// detector's threshold (stated or calibrated from `arl0`).
 public struct ModelRuntime: Sendable {
@@ -10,6 +40,17 @@ public struct ModelRuntime: Sendable {
     public internal(set) var thresholds: [Double?]
     /// Why the model cannot evaluate yet (no baseline, a failed fit or calibration), or nil.
     public internal(set) var problem: String?
+    /// The last baseline fit (fitted kinds), also when it left the model unfitted.
+    public internal(set) var fit: FitSummary?
+    /// Baseline fits so far: the daemon reports each new one.
+    public internal(set) var fits = 0
+
+    public var status: ModelStatus {
+        if let problem { return .unfitted(problem) }
+        if expectation == nil { return .unfitted("no expectation") }
+        if let warnings = fit?.warnings, !warnings.isEmpty { return .fittedWithWarnings(warnings) }
+        return .fitted
+    }
 
     init(config: ModelConfig) {
         self.config = config
@@ -36,16 +77,16 @@ public struct ModelRuntime: Sendable {
         }
     }
 
-    /// Fresh detectors with the current thresholds, nil when one is still unknown.
+    /// Fresh detectors with the current thresholds, nil when one is still unknown or unusable.
     func makeDetectors() -> [AnyDetector]? {
         var out: [AnyDetector] = []
         for (spec, threshold) in zip(config.detectors, thresholds) {
-            guard let t = threshold else { return nil }
+            guard let t = threshold, t.isFinite, t > 0 else { return nil }
             switch spec.kind {
             case .poissonCUSUM:
                 out.append(.poissonCUSUM(PoissonCUSUM(ratio: spec.ratio ?? 2, h: t, reset: spec.reset)))
             case .negbinCUSUM:
-                guard let theta = spec.theta ?? expectation?.theta else { return nil }
+                guard let theta = spec.theta ?? expectation?.theta, theta > 0 else { return nil }
                 out.append(.negativeBinomialCUSUM(NegativeBinomialCUSUM(ratio: spec.ratio ?? 2, theta: theta, h: t, reset: spec.reset)))
             case .normalCUSUM:
                 out.append(.normalCUSUM(NormalCUSUM(k: spec.k ?? ModelDefaults.normalCUSUMk, h: t, direction: spec.direction, reset: spec.reset)))

@@ -10,6 +10,7 @@ public struct Replay {
         public var unmatched = 0
         public var events: [Alert] = []
         public var traceRows = 0
+        /// Each model's fit warnings, or why it is unfitted (`ModelRuntime.statusMessages`).
         public var modelProblems: [String] = []
     }
 
@@ -56,7 +57,7 @@ public struct Replay {
         if let writer {
             try writer.close()
         }
-        summary.modelProblems = engine.models.compactMap(\.problem)
+        summary.modelProblems = engine.models.flatMap(\.statusMessages)
         return summary
     }
 

@@ -166,4 +166,6 @@ public struct AlertSpec: Sendable {
     public let cooldown: Int
     /// nil: every sink.
     public let sinks: [String]?
+    /// A signal whose expected count (patient-level: the run's sum of p) is below this raises no alert.
+    public var minExpected: Double = 0
 }

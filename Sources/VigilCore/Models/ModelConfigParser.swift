@@ -374,7 +374,7 @@ public enum ModelConfigParser {
 
     static func parseAlert(_ value: YAMLValue?) -> AlertSpec? {
         guard let value else { return AlertSpec(severity: ModelDefaults.severity, cooldown: ModelDefaults.cooldown, sinks: nil) }
-        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks"]) else { return nil }
+        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks", "min_expected"]) else { return nil }
         var ok = true
         var severity = ModelDefaults.severity
         if let v = m["severity"] { if let s = v.choice(Severity.self, among: Severity.allCases) { severity = s } else { ok = false } }
@@ -384,6 +384,11 @@ public enum ModelConfigParser {
         }
         var sinks: [String]? = nil
         if let v = m["sinks"] { if let s = v.strings() { sinks = s } else { ok = false } }
-        return ok ? AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks) : nil
+        var minExpected = 0.0
+        if let v = m["min_expected"] {
+            if let x = v.number() { if x >= 0 { minExpected = x } else { v.report("must be a number >= 0 (an expected count)"); ok = false } }
+            else { ok = false }
+        }
+        return ok ? AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks, minExpected: minExpected) : nil
     }
 }

@@ -45,7 +45,7 @@ public enum FitReport {
         let shown = fit.coefficients.filter { !$0.isAliased }
         let coefficientColumns = shown.flatMap { [$0.estimate!, $0.standardError!] }
         let smallest = coefficientColumns.map(abs).filter { $0 > 0 && $0.isFinite }.min() ?? 1
-        let decimals = max(1, digits - (1 + Int(floor(log10(smallest)))))
+        let decimals = min(20, max(1, digits - (1 + Int(floor(log10(smallest))))))
         let rounded = RNumberFormat.format(coefficientColumns.map { roundTo($0, decimals) }, digits: digits)
         let zs = RNumberFormat.format(shown.map { roundTo($0.z!, 3) }, digits: digits)
         let ps = RNumberFormat.pValues(shown.map { $0.p! }, digits: 3)
@@ -76,7 +76,8 @@ public enum FitReport {
         out += "Number of Fisher Scoring iterations: \(fit.iterations)\n\n"
         if fit.family == .negbin, let theta = fit.theta, let se = fit.thetaStandardError {
             // print.summary.negbin: dp = max(2 − floor(log10(SE)), 0) decimals.
-            let dp = max(2 - Int(floor(log10(se))), 0)
+            // An SE that is 0 or not finite (θ → ∞) gets R's default of 2 decimals.
+            let dp = se > 0 && se.isFinite ? max(2 - Int(floor(log10(se))), 0) : 2
             out += "\n              Theta:  \(plain(roundTo(theta, dp))) \n          Std. Err.:  \(plain(roundTo(se, dp))) \n\n"
             out += " 2 x log-likelihood:  \(String(format: "%.\(dp)f", 2 * fit.logLikelihood)) \n"
         }

@@ -371,8 +371,11 @@ struct Layout: Sendable {
     private static let powersOfTen: [Double] = (0...15).map { Double("1e\($0)")! }
 
     /// A count written in plain digits, read without making a string.
+    /// Counts above this are refused: no real count is near it, and sums of counts then cannot overflow.
+    static let maxCount = 999_999_999_999
+
     static func count(_ bytes: Bytes) -> Int? {
-        if bytes.count <= 15 {
+        if bytes.count <= 12 {
             var v = 0
             var plain = true
             for b in bytes {
@@ -386,8 +389,8 @@ struct Layout: Sendable {
 
     /// A non-negative integer, also written as a float with no fraction (`3.0`, as some exports do).
     static func count(_ text: String) -> Int? {
-        if let v = Int(text) { return v >= 0 ? v : nil }
-        guard let d = Double(text), d.isFinite, d >= 0, d == d.rounded(), d < 9e15 else { return nil }
+        if let v = Int(text) { return v >= 0 && v <= maxCount ? v : nil }
+        guard let d = Double(text), d.isFinite, d >= 0, d == d.rounded(), d <= Double(maxCount) else { return nil }
         return Int(d)
     }
 }

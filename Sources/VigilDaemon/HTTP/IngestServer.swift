@@ -10,9 +10,12 @@ import VigilCore
 /// - `POST /v1/records` — a CSV (`text/csv`) or NDJSON (`application/x-ndjson`) body with
 ///   `Authorization: Bearer <token>`: `202` with accepted/unchanged/rejected counts, the row errors and the
 ///   alert events, once the batch is durable; `401` without a valid token (the body is not read, nothing
-///   changes); `413` beyond `max_body_bytes`; `415` for another content type; `503` while shutting down.
+///   changes); `413` beyond `max_body_bytes`; `415` for another content type; `422` when the batch failed for a reason it would fail for again;
+///   `503` with `Retry-After` while shutting down or when the machine failed (disk full, I/O): send it again.
 /// - `GET /v1/alerts[?status=firing|resolved|all]` — the alerts, newest change first (token required too:
 ///   they name facilities).
+/// - `GET /v1/models` — each model's status (fitted, fitted with warnings, unfitted and why), its
+///   coefficients, θ, warnings, baseline rows and fit time (token required).
 /// - `GET /healthz` (the process answers and its database reads), `GET /readyz` (ingest is open),
 ///   `GET /metrics` (Prometheus text format).
 enum IngestServer {
@@ -48,10 +51,13 @@ enum IngestServer {
             do {
                 result = try await ingestor.submit(batch)
             } catch let error as IngestUnavailable {
-                return json(.serviceUnavailable, error: error.description)
+                return json(.serviceUnavailable, error: error.description, retryAfter: 5)
+            } catch let failure as IngestFailure where !failure.isTransient {
+                return json(.unprocessableContent, error: "the batch was not applied and would fail again: \(failure.description)")
             } catch {
                 context.logger.error("batch not committed", metadata: ["error": "\(error)"])
-                return json(.serviceUnavailable, error: "the batch could not be stored; nothing was applied, send it again")
+                return json(.serviceUnavailable, error: "the batch could not be stored (\(error)); nothing was applied, send it again",
+                            retryAfter: 5)
             }
             let errors: [JSON] = result.rejected.prefix(1000).map {
                 .object([("line", .integer($0.line)), ("field", $0.field.map(JSON.string) ?? .null), ("reason", .string($0.reason)),
@@ -82,6 +88,11 @@ enum IngestServer {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
 
+        router.get("/v1/models") { request, _ -> Response in
+            guard authorized(request) else { return json(.unauthorized, error: "a valid bearer token is required") }
+            return json(.ok, .object([("models", .array(ingestor.modelStatusJSON))]))
+        }
+
         router.get("/healthz") { _, _ -> Response in
             do {
                 try store.ping()
@@ -107,7 +118,9 @@ enum IngestServer {
                  body: .init(byteBuffer: ByteBuffer(string: body.serialized() + "\n")))
     }
 
-    static func json(_ status: HTTPResponse.Status, error: String) -> Response {
-        json(status, .object([("error", .string(error))]))
+    static func json(_ status: HTTPResponse.Status, error: String, retryAfter seconds: Int? = nil) -> Response {
+        var response = json(status, .object([("error", .string(error))]))
+        if let seconds { response.headers[.retryAfter] = "\(seconds)" }
+        return response
     }
 }

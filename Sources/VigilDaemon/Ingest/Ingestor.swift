@@ -71,6 +71,8 @@ public final class Ingestor: @unchecked Sendable {
     private let storedCount = Atomic<Int>(0)
     private var thread: Thread?
     private var lastCheckpoint = Date()
+    private var reported: [String: (fits: Int, status: ModelStatus)] = [:]
+    private let modelStatus = Mutex<[JSON]>([])
 
     private let acceptedCounter = Counter(label: "vigil_records_accepted_total")
     private let unchangedCounter = Counter(label: "vigil_records_unchanged_total")
@@ -244,6 +246,10 @@ public final class Ingestor: @unchecked Sendable {
                 c.resume(returning: results[b])
             }
             for e in outcome.events { (e.status == .firing ? firingCounter : resolvedCounter).increment() }
+            for (model, count) in outcome.suppressed {
+                Counter(label: "vigil_alerts_suppressed_total", dimensions: [("model", model), ("reason", "min_expected")])
+                    .increment(by: count)
+            }
             for (id, alert) in events {
                 logger.notice("alert \(alert.status.rawValue)", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
             }
@@ -263,13 +269,63 @@ public final class Ingestor: @unchecked Sendable {
                 "check_ms": "\(ms(start, checked))", "engine_ms": "\(ms(checked, applied))", "commit_ms": "\(ms(applied, end))",
             ])
         } catch {
-            logger.error("commit failed; the batches were not applied", metadata: ["error": "\(error)"])
-            for (_, c) in batches { c.resume(throwing: error) }
+            let failure = IngestFailure.classify(error)
+            logger.error("commit failed; the batches were not applied", metadata: [
+                "error": "\(error)", "cause": "\(failure.isTransient ? "transient, will be retried" : "the batch")",
+            ])
             do { try rebuild(models: models, reconcile: false) } catch {
                 logger.critical("cannot rebuild the engine from the state database", metadata: ["error": "\(error)"])
             }
+            if !failure.isTransient && batches.count > 1 {
+                // Which batch of the group is at fault is not known: each is applied alone.
+                for batch in batches { apply([batch]) }
+                return
+            }
+            for (_, c) in batches { c.resume(throwing: failure) }
         }
+        publishModels()
     }
+
+    /// Logs each model's new fit (status and warnings, or why it is unfitted), sets its gauges and replaces
+    /// the status objects of `GET /v1/models`, when a model's fit or status changed.
+    private func publishModels() {
+        var changed = false
+        for model in engine.models {
+            let name = model.config.name
+            if let last = reported[name], last.fits == model.fits, last.status == model.status { continue }
+            changed = true
+            reported[name] = (model.fits, model.status)
+            let fitted = Gauge(label: "vigil_model_fitted", dimensions: [("model", name)])
+            let warningCount = Gauge(label: "vigil_model_fit_warnings", dimensions: [("model", name)])
+            var metadata: Logger.Metadata = ["model": "\(name)", "fits": "\(model.fits)"]
+            if let fit = model.fit {
+                metadata["baseline_rows"] = "\(fit.baselineRows)"
+                metadata["seconds"] = "\(String(format: "%.3f", fit.seconds))"
+            }
+            switch model.status {
+            case .fitted:
+                fitted.record(1)
+                warningCount.record(0)
+                logger.info("model fitted", metadata: metadata)
+            case let .fittedWithWarnings(warnings):
+                fitted.record(1)
+                warningCount.record(warnings.count)
+                for w in warnings {
+                    metadata["warning"] = "\(w)"
+                    logger.warning("model fitted with warnings", metadata: metadata)
+                }
+            case let .unfitted(reason):
+                fitted.record(0)
+                warningCount.record(0)
+                metadata["reason"] = "\(reason)"
+                logger.error("model unfitted: its series are not evaluated", metadata: metadata)
+            }
+        }
+        if changed { modelStatus.withLock { $0 = engine.models.map(\.statusJSON) } }
+    }
+
+    /// Each model's status (`GET /v1/models`), as of the last batch; read from any thread.
+    var modelStatusJSON: [JSON] { modelStatus.withLock { $0 } }
 
     /// The records of a group of batches: those stored exactly so already are counted `unchanged` here;
     /// the others are `fresh` (to apply), and a record identical to a fresh one before it is its copy.
@@ -377,6 +433,8 @@ public final class Ingestor: @unchecked Sendable {
         self.models = models
         self.stored = stored
         storedCount.store(stored.count, ordering: .relaxed)
+        reported = [:]
+        publishModels()
         logger.info("engine built", metadata: [
             "records": "\(count)", "models": "\(models.count)", "firing": "\(engine.firingAlerts.count)",
             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",

@@ -34,10 +34,12 @@ final class SpoolWatcher: Service {
     }
 
     func run() async throws {
+        // Files whose last attempt failed for a transient cause: logged once, not at every retry.
+        var retrying: Set<String> = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             for name in waitingFiles() {
                 if Task.isShuttingDownGracefully { break }
-                await ingest(name)
+                await ingest(name, retrying: &retrying)
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(self.interval * 1000))) }
         }
@@ -54,14 +56,17 @@ final class SpoolWatcher: Service {
         }.sorted()
     }
 
-    private func ingest(_ name: String) async {
+    private func ingest(_ name: String, retrying: inout Set<String>) async {
         let path = (dir as NSString).appendingPathComponent(name)
         guard let format = RecordFormat(path: name) else {
             refuse(name, reason: "unknown format: name the file .csv, .ndjson or .jsonl")
             return
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            refuse(name, reason: "cannot read the file")
+            // Permissions or I/O: the file stays and is tried again.
+            if retrying.insert(name).inserted {
+                logger.error("spool file cannot be read; will retry", metadata: ["file": "\(name)", "error": "\(String(cString: strerror(errno)))"])
+            }
             return
         }
         let started = DispatchTime.now()
@@ -73,11 +78,19 @@ final class SpoolWatcher: Service {
         let result: IngestResult
         do {
             result = try await ingestor.submit(batch)
+        } catch let failure as IngestFailure where !failure.isTransient {
+            // The same file would fail again: quarantined with the cause, so it cannot stop the spool.
+            retrying.remove(name)
+            refuse(name, reason: "not applied: \(failure.description)")
+            return
         } catch {
             // Not committed: the file stays and is tried again on the next scan.
-            logger.error("spool file not ingested; will retry", metadata: ["file": "\(name)", "error": "\(error)"])
+            if retrying.insert(name).inserted {
+                logger.error("spool file not ingested; will retry", metadata: ["file": "\(name)", "error": "\(error)"])
+            }
             return
         }
+        if retrying.remove(name) != nil { logger.notice("spool file ingested after retrying", metadata: ["file": "\(name)"]) }
         do {
             let errorsPath = (rejected as NSString).appendingPathComponent(name + ".errors")
             if !result.rejected.isEmpty {

@@ -14,7 +14,7 @@ final class SQLStatement {
         guard let connection = db.sqliteConnection else { throw StateError("the state database is closed") }
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw StateError("prepare \(sql): \(String(cString: sqlite3_errmsg(connection)))")
+            throw StateError("prepare \(sql): \(String(cString: sqlite3_errmsg(connection)))", code: sqlite3_extended_errcode(connection))
         }
         self.connection = connection
         self.pointer = statement
@@ -88,5 +88,7 @@ final class SQLStatement {
 
     var lastInsertedRow: Int { Int(sqlite3_last_insert_rowid(connection)) }
 
-    private func error() -> StateError { StateError(String(cString: sqlite3_errmsg(connection))) }
+    private func error() -> StateError {
+        StateError(String(cString: sqlite3_errmsg(connection)), code: sqlite3_extended_errcode(connection))
+    }
 }

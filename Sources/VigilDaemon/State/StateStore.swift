@@ -284,7 +284,9 @@ public final class StateStore: Sendable {
                             row.bind(2, text: facility)
                             row.bind(3, text: measure)
                             row.bind(4, text: ident)
-                            do { try row.run() } catch { throw StateError("storing a record: \(error)") }
+                            do { try row.run() } catch let error as StateError {
+                                throw StateError("storing a record: \(error)", code: error.code)
+                            }
                         }
                     }
                 }
@@ -531,7 +533,12 @@ private struct UncheckedConnection: @unchecked Sendable {
 
 struct StateError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    /// SQLite's (extended) result code, when SQLite raised it.
+    let code: Int32?
+    init(_ description: String, code: Int32? = nil) {
+        self.description = description
+        self.code = code
+    }
 }
 
 public enum OutboxState: Int, Sendable {

@@ -5,6 +5,9 @@ import Foundation
 public enum ARL {
     public enum Sided: String, Sendable, CaseIterable { case one, two }
 
+    /// The largest count-CUSUM chain solved (a dense n × n system: 5,000 states is 200 MB).
+    static let maxChainStates = 5000
+
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case invalid(String)
         case noThreshold(target: Double, reason: String)
@@ -97,6 +100,11 @@ public enum ARL {
             if error < 1e-12 { break }
         }
         let m = best.m
+        // A dense chain of more states than this does not fit in memory: h is hundreds of steps of the count.
+        guard k * Double(m) < 1e9, h * Double(m) < Double(maxChainStates) else {
+            throw Failure.invalid("the threshold spans more than \(maxChainStates) lattice steps of the count CUSUM (h \(h), k \(k)): "
+                + "no Markov chain is computed for it")
+        }
         let km = Int((k * Double(m)).rounded())
         let top = Int((h * Double(m) + 1e-9).rounded(.down))   // transient states 0…top
         let n = top + 1
@@ -143,10 +151,14 @@ public enum ARL {
                                              shift: Double = 1, headStart: Double = 0) throws -> Double {
         guard r > 0, r != 1 else { throw Failure.invalid("ratio must be > 0 and != 1") }
         guard e > 0, theta > 0 else { throw Failure.invalid("expected and theta must be > 0") }
-        // W = O ln r + (O + θ) c = a O + θ c, c = ln((θ + E)/(θ + rE)): W = |a| (±(O − k)), k = −θc/a.
-        let c = log((theta + e) / (theta + r * e))
-        let a = log(r) + c
-        let k = -theta * c / a
+        if theta.isInfinite { return try poissonCUSUM(ratio: r, h: h, expected: e, shift: shift, headStart: headStart) }
+        // W is linear in O: W = a O + b = |a| (±(O − k)), k = −b/a.
+        func w(_ o: Double) -> Double {
+            NegativeBinomialCUSUM.weight(observed: o, expected: e, ratio: r, logRatio: log(r), theta: theta)
+        }
+        let b = w(0)
+        let a = w(1) - b
+        let k = -b / a
         let nb = NegativeBinomial(mean: e * shift, theta: theta)
         return try countCUSUM(k: k, h: h / abs(a), increase: a > 0, headStart: headStart / abs(a),
                               probability: nb.probability)

@@ -2,7 +2,7 @@ import Foundation
 
 /// Negative binomial (NB2) CUSUM for mean ratio r at size θ (Höhle & Paul 2008):
 /// W_t = O_t ln r + (O_t + θ) ln((θ + E_t)/(θ + r E_t)).
-/// Equals `surveillance::algo.glrnb` with theta = log(r), alpha = 1/θ, mu0 = E.
+/// Equals `surveillance::algo.glrnb` with theta = log(r), alpha = 1/θ, mu0 = E; θ = ∞ is the Poisson CUSUM.
 public struct NegativeBinomialCUSUM: Detector {
     public static let type = "negbin_cusum"
     public let ratio: Double
@@ -10,9 +10,8 @@ public struct NegativeBinomialCUSUM: Detector {
     private let logRatio: Double
     public var recursion: CUSUMRecursion
 
+    /// `ratio` > 0 and ≠ 1 and `theta` > 0 (∞ allowed) are checked by the model parser and the model runtime.
     public init(ratio: Double, theta: Double, h: Double, reset: ResetMode = .zero) {
-        precondition(ratio > 0 && ratio != 1, "ratio must be > 0 and != 1")
-        precondition(theta > 0, "theta must be > 0")
         self.ratio = ratio
         self.theta = theta
         self.logRatio = Foundation.log(ratio)
@@ -21,13 +20,18 @@ public struct NegativeBinomialCUSUM: Detector {
 
     public var updates: Int { recursion.updates }
 
-    @inline(__always) public static func weight(observed o: Double, expected e: Double, ratio r: Double, theta: Double) -> Double {
-        o * Foundation.log(r) + (o + theta) * Foundation.log((theta + e) / (theta + r * e))
+    /// The weight, written as W = O ln r − (O/θ + 1)/(1 + E/θ) · (r − 1)E · ln(1 + x)/x with
+    /// x = (r − 1)E/(θ + E): the same number, but as θ → ∞ every factor tends to its Poisson limit
+    /// (1 and 1), so W tends to the Poisson CUSUM's O ln r − (r − 1)E instead of ∞ · 0.
+    @inline(__always) public static func weight(observed o: Double, expected e: Double, ratio r: Double,
+                                                logRatio: Double, theta: Double) -> Double {
+        let x = (r - 1) * e / (theta + e)
+        let logRatioOverX = x == 0 ? 1 : Foundation.log1p(x) / x
+        return o * logRatio - (o / theta + 1) / (1 + e / theta) * (r - 1) * e * logRatioOverX
     }
 
     @inline(__always) public mutating func update(_ input: DetectorInput) -> DetectorStep {
-        let o = input.observed
-        let e = input.expected
-        return recursion.step(o * logRatio + (o + theta) * Foundation.log((theta + e) / (theta + ratio * e)))
+        recursion.step(Self.weight(observed: input.observed, expected: input.expected, ratio: ratio,
+                                   logRatio: logRatio, theta: theta))
     }
 }

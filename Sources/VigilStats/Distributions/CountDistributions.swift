@@ -34,6 +34,7 @@ public struct Poisson: Sendable {
 public struct NegativeBinomial: Sendable {
     public let mean: Double
     public let theta: Double
+    /// θ = ∞ is the Poisson.
     public init(mean: Double, theta: Double) {
         precondition(mean >= 0 && theta > 0, "NB2 needs mean >= 0 and theta > 0")
         self.mean = mean
@@ -43,10 +44,12 @@ public struct NegativeBinomial: Sendable {
     public func probability(_ k: Int) -> Double {
         guard k >= 0 else { return 0 }
         if mean == 0 { return k == 0 ? 1 : 0 }
+        if theta.isInfinite { return Poisson(mean: mean).probability(k) }
         let y = Double(k)
         let lg = SpecialFunctions.logGamma(y + theta) - SpecialFunctions.logGamma(theta)
             - SpecialFunctions.logGamma(y + 1)
-        return Foundation.exp(lg + theta * Foundation.log(theta / (theta + mean))
+        // θ ln(θ/(θ + μ)) as −θ ln(1 + μ/θ): exact for large θ, where the ratio rounds to 1.
+        return Foundation.exp(lg - theta * Foundation.log1p(mean / theta)
             + y * Foundation.log(mean / (theta + mean)))
     }
 }

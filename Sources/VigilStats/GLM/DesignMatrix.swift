@@ -88,11 +88,12 @@ public struct DesignMatrix: Sendable {
         DesignMatrix(rowCount: rowCount, names: ["intercept"], columns: [.intercept])
     }
 
-    /// Writes rows `range` into the first `range.count` rows of `block` (column-major, `block.rows` ≥ count).
+    /// Writes rows `range` into the first `range.count` rows and first `columnCount` columns of `block`
+    /// (column-major, `block.rows` ≥ count).
     public func fill(_ block: inout Matrix, rows range: Range<Int>) {
         let ld = block.rows
         let count = range.count
-        precondition(count <= ld && block.columns == columns.count)
+        precondition(count <= ld && block.columns >= columns.count)
         let start = range.lowerBound
         for (j, column) in columns.enumerated() {
             let base = j * ld

@@ -118,6 +118,13 @@ public enum GLM {
         } else if kind != .binomial, result.fitted.contains(where: { $0 < eps }) {
             warnings.append("fitted rates numerically 0 occurred: some estimates are not meaningful")
         }
+        var nonFinite: [String] = []
+        let shown = coefficients.filter { !$0.isAliased }
+        if shown.contains(where: { !($0.estimate!.isFinite) }) { nonFinite.append("coefficients") }
+        if shown.contains(where: { !($0.standardError!.isFinite) }) { nonFinite.append("standard errors") }
+        if !result.deviance.isFinite { nonFinite.append("deviance") }
+        if let theta, !(theta.value.isFinite && theta.value > 0) { nonFinite.append("θ (\(theta.value))") }
+        guard nonFinite.isEmpty else { throw GLMError.notFinite(nonFinite.joined(separator: ", ")) }
         let aliased = design.names.enumerated().filter { !kept.contains($0.offset) }.map(\.element)
         if !aliased.isEmpty {
             warnings.append("not estimable, aliased with earlier columns: \(aliased.joined(separator: ", "))")

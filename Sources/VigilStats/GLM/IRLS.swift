@@ -7,6 +7,8 @@ public struct GLMControl: Sendable {
     /// Rows per block when accumulating XᵀWX.
     public var blockSize: Int = 4096
     public var aliasingTolerance: Double = AliasingCholesky.defaultTolerance
+    /// Solve every iteration by the QR (tests compare the two routes).
+    var alwaysQR = false
     public init() {}
 }
 
@@ -32,6 +34,8 @@ public enum GLMError: Error, Equatable, CustomStringConvertible {
     case noValidCoefficients
     case allColumnsAliased
     case numerical(String)
+    /// The fit ended with values that are not finite numbers (named), so it estimates nothing.
+    case notFinite(String)
 
     public var description: String {
         switch self {
@@ -40,14 +44,24 @@ public enum GLMError: Error, Equatable, CustomStringConvertible {
             return "no valid set of coefficients was found: the starting values give invalid fitted means"
         case .allColumnsAliased: return "every column of the design is zero or aliased: nothing can be estimated"
         case let .numerical(message): return "numerical failure: \(message)"
+        case let .notFinite(what): return "the fit gave non-finite \(what): nothing can be estimated from these data"
         }
     }
+}
+
+/// The kept columns of a weighted least-squares solve and the upper triangular R of their weighted design
+/// (RᵀR = XₖᵀWXₖ), by whichever route found them.
+struct LeastSquaresFactor: Sendable {
+    let kept: [Int]
+    let factor: Matrix
+    /// (XₖᵀWXₖ)⁻¹ in `kept` order.
+    func inverse() throws -> Matrix { try LinearAlgebra.inverseFromCholesky(factor) }
 }
 
 /// The result of one IRLS run (R's `glm.fit`).
 struct IRLSResult: Sendable {
     var coefficients: [Double]          // aliased entries are 0
-    var factorization: AliasingCholesky // of XᵀWX with the weights of the final iteration
+    var factorization: LeastSquaresFactor // with the weights of the final iteration
     var deviance: Double
     var fitted: SegmentedVector
     var iterations: Int
@@ -59,18 +73,24 @@ struct IRLSResult: Sendable {
 /// the loop, step halving and convergence test are those of R's `glm.fit`).
 ///
 /// Each pass over the data computes the deviance at the current coefficients and accumulates the next
-/// XᵀWX and XᵀWz block by block with BLAS (dsyrk, dgemv), so one pass both tests convergence and
-/// prepares the next solve. Passes run over fixed row segments on all cores.
+/// weighted least-squares problem block by block with BLAS, so one pass both tests convergence and prepares
+/// the next solve. Passes run over fixed row segments on all cores. The problem is accumulated as XᵀWX and
+/// XᵀWz (dsyrk, dgemv) while the Gram matrix gives R's answer (`AliasingCholesky.isReliable`); once it does
+/// not — a column aliased or nearly so, a badly conditioned design — as the QR factor of [√W·X | √W·z],
+/// whose rank and solution are R's (`LimitedPivotingQR`).
 struct IRLS<F: Family>: Sendable {
     let problem: GLMProblem
     let family: F
     let control: GLMControl
+
+    private enum Route { case gram, qr }
 
     private struct Pass: Sendable {
         var deviance = 0.0
         var valid = true
         var gram: Matrix
         var rhs: [Double]
+        var qr: TallSkinnyQR?
         var fitted: [[Double]] = []
     }
 
@@ -78,25 +98,36 @@ struct IRLS<F: Family>: Sendable {
         let n = problem.rowCount
         guard n > 0 else { throw GLMError.emptyData }
         let segments = RowSegments(count: n)
+        var route = control.alwaysQR ? Route.qr : Route.gram
 
-        var current = pass(coefficients: start, segments)
+        var current = try pass(coefficients: start, segments, route)
+        var currentCoefficients = start
         guard current.valid, current.deviance.isFinite else { throw GLMError.noValidCoefficients }
         var devianceOld = current.deviance
         var coefficientsOld: [Double]? = nil
         var boundary = false
 
         var coefficients = [Double](repeating: 0, count: problem.design.columnCount)
-        var factorization: AliasingCholesky
+        var factorization: LeastSquaresFactor
         var deviance = devianceOld
         var fitted = current.fitted
         var iterations = 0
         var converged = false
         repeat {
             iterations += 1
-            factorization = try AliasingCholesky(gram: current.gram, tolerance: control.aliasingTolerance)
+            var solved: (LeastSquaresFactor, [Double])? = nil
+            if route == .gram {
+                let cholesky = try AliasingCholesky(gram: current.gram, tolerance: control.aliasingTolerance)
+                if cholesky.isReliable {
+                    solved = (LeastSquaresFactor(kept: cholesky.kept, factor: cholesky.factor), try cholesky.solve(current.rhs))
+                } else {
+                    route = .qr
+                    current = try pass(coefficients: currentCoefficients, segments, route)
+                }
+            }
+            (factorization, coefficients) = try solved ?? solveByQR(current)
             guard !factorization.kept.isEmpty else { throw GLMError.allColumnsAliased }
-            coefficients = try factorization.solve(current.rhs)
-            var next = pass(coefficients: coefficients, segments)
+            var next = try pass(coefficients: coefficients, segments, route)
             // Step halving when the deviance is not finite or the means leave the family's range.
             var halvings = 0
             while !(next.valid && next.deviance.isFinite) {
@@ -106,7 +137,7 @@ struct IRLS<F: Family>: Sendable {
                 halvings += 1
                 boundary = true
                 coefficients = zip(coefficients, old).map { ($0 + $1) / 2 }
-                next = pass(coefficients: coefficients, segments)
+                next = try pass(coefficients: coefficients, segments, route)
             }
             deviance = next.deviance
             fitted = next.fitted
@@ -117,6 +148,7 @@ struct IRLS<F: Family>: Sendable {
             devianceOld = deviance
             coefficientsOld = coefficients
             current = next
+            currentCoefficients = coefficients
         } while iterations < control.maxIterations
 
         return IRLSResult(coefficients: coefficients, factorization: factorization, deviance: deviance,
@@ -124,36 +156,53 @@ struct IRLS<F: Family>: Sendable {
                           boundary: boundary)
     }
 
+    /// The weighted least-squares solution of a QR pass (R's rank and estimates) and its factor.
+    private func solveByQR(_ pass: Pass) throws -> (LeastSquaresFactor, [Double]) {
+        guard let t = pass.qr else { throw GLMError.numerical("no QR factor was accumulated") }
+        let qr = LimitedPivotingQR(augmented: t.factor, columns: problem.design.columnCount,
+                                   tolerance: LimitedPivotingQR.tolerance(epsilon: control.epsilon))
+        return (LeastSquaresFactor(kept: qr.kept, factor: qr.factor), qr.coefficients)
+    }
+
     /// One pass: fitted means and deviance at `coefficients` (or at the family's starting means when nil),
-    /// and the working weights' XᵀWX, XᵀWz, summed over segments in order.
-    private func pass(coefficients: [Double]?, _ segments: RowSegments) -> Pass {
-        let parts = segments.map { _, rows in self.pass(coefficients: coefficients, rows: rows) }
-        var total = Pass(gram: parts[0].gram, rhs: parts[0].rhs)
+    /// and the working weights' least-squares problem by `route`, summed over segments in order.
+    private func pass(coefficients: [Double]?, _ segments: RowSegments, _ route: Route) throws -> Pass {
+        let parts = segments.map { _, rows in self.pass(coefficients: coefficients, rows: rows, route) }
+        var total = Pass(gram: parts[0].gram, rhs: parts[0].rhs, qr: parts[0].qr)
         total.deviance = parts[0].deviance
         total.valid = parts[0].valid
         for part in parts.dropFirst() {
             total.deviance += part.deviance
             total.valid = total.valid && part.valid
-            for k in total.gram.elements.indices { total.gram.elements[k] += part.gram.elements[k] }
-            for k in total.rhs.indices { total.rhs[k] += part.rhs[k] }
+            switch route {
+            case .gram:
+                for k in total.gram.elements.indices { total.gram.elements[k] += part.gram.elements[k] }
+                for k in total.rhs.indices { total.rhs[k] += part.rhs[k] }
+            case .qr:
+                guard let other = part.qr else { throw GLMError.numerical("a segment's QR factor failed") }
+                try total.qr?.add(other)
+            }
         }
         total.fitted = parts.map { $0.fitted[0] }
         return total
     }
 
-    private func pass(coefficients: [Double]?, rows: Range<Int>) -> Pass {
+    private func pass(coefficients: [Double]?, rows: Range<Int>, _ route: Route) -> Pass {
         let design = problem.design
         let p = design.columnCount
         let blockSize = min(control.blockSize, rows.count)
         let link = family.link
         let response = problem.response
         let offset = problem.offset
-        var block = Matrix(rows: blockSize, columns: p)
+        // In the QR route the block carries √w·z as its last column.
+        var block = Matrix(rows: blockSize, columns: route == .qr ? p + 1 : p)
         var eta = [Double](repeating: 0, count: blockSize)
         var scaledResponse = [Double](repeating: 0, count: blockSize)
         var rootWeight = [Double](repeating: 0, count: blockSize)
         var fitted = [Double](repeating: 0, count: rows.count)
-        var result = Pass(gram: Matrix(rows: p, columns: p), rhs: [Double](repeating: 0, count: p))
+        var result = Pass(gram: Matrix(rows: route == .gram ? p : 0, columns: route == .gram ? p : 0),
+                          rhs: [Double](repeating: 0, count: route == .gram ? p : 0),
+                          qr: route == .qr ? TallSkinnyQR(columns: p + 1, blockRows: blockSize) : nil)
 
         var start = rows.lowerBound
         while start < rows.upperBound {
@@ -189,8 +238,14 @@ struct IRLS<F: Family>: Sendable {
                 let base = j * blockSize
                 for i in 0..<count { block.elements[base + i] *= rootWeight[i] }
             }
-            LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
-            LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
+            switch route {
+            case .gram:
+                LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
+                LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
+            case .qr:
+                for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
+                do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
+            }
             start = end
         }
         result.fitted = [fitted]

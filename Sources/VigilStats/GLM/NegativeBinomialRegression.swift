@@ -26,6 +26,9 @@ struct NegativeBinomialRegression: Sendable {
         }
     }
 
+    /// Beyond this θ the NB2 variance E + E²/θ differs from the Poisson's by less than 1e-5 E at E ≤ 1.
+    static let largeTheta = 1e5
+
     struct ThetaEstimate {
         var theta: Double
         var standardError: Double
@@ -62,7 +65,10 @@ struct NegativeBinomialRegression: Sendable {
         var warnings: [String] = []
         if let w = estimate.warning { warnings.append(w) }
         if alternations > control.maxIterations {
-            warnings.append("θ and β did not settle in \(control.maxIterations) alternations: the estimates are not reliable")
+            warnings.append("alternation limit reached: θ and β did not settle in \(control.maxIterations) alternations, the estimates are not reliable")
+        }
+        if estimate.theta > Self.largeTheta, estimate.theta.isFinite {
+            warnings.append("θ very large (\(estimate.theta)): the counts show no overdispersion; the negative binomial is the Poisson here")
         }
         let rank = Double(result.factorization.kept.count)
         let finalFamily = NegativeBinomialFamily(theta: estimate.theta)
@@ -123,10 +129,10 @@ struct NegativeBinomialRegression: Sendable {
         var warning: String? = nil
         if t0 < 0 {
             t0 = 0
-            warning = "θ estimate truncated at zero: the data are not overdispersed enough for a negative binomial"
+            warning = "θ estimate truncated at zero"
         }
         if iterations == limit {
-            warning = "θ did not converge in \(limit) Newton steps (often: no overdispersion, θ → ∞); prefer a Poisson model"
+            warning = "iteration limit reached: θ did not converge in \(limit) Newton steps (often: no overdispersion, θ → ∞)"
         }
         return ThetaEstimate(theta: t0, standardError: (1 / information).squareRoot(), warning: warning)
     }

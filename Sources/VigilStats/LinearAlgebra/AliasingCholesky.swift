@@ -2,9 +2,8 @@
 /// combinations of earlier ones, in design-matrix order — the columns R's `glm` reports as aliased (NA).
 ///
 /// Column j is kept when the squared norm of its residual on the kept earlier columns, `d_j`, exceeds
-/// `tolerance × G_jj`. The Gram matrix squares the design's condition number, so the default tolerance
-/// (1e-10, a residual norm below 1e-5 of the column's) is coarser than R's QR tolerance of 1e-11 on norms;
-/// columns in between are collinear far beyond what a fit can use.
+/// `tolerance × G_jj`. The Gram matrix squares the design's condition number, so this test cannot decide
+/// R's QR rank (residual norm below 1e-11 of the column's): `isReliable` says when its answer is the QR's.
 public struct AliasingCholesky: Sendable {
     /// Indices of the kept columns, increasing.
     public let kept: [Int]
@@ -14,6 +13,13 @@ public struct AliasingCholesky: Sendable {
     public let factor: Matrix
 
     public static let defaultTolerance = 1e-10
+    /// Reciprocal condition estimate of the kept columns scaled to unit norm (1 when all are orthogonal).
+    public let scaledReciprocalCondition: Double
+
+    /// Whether solving through the Gram matrix gives what R's QR gives: no column aliased (R's tolerance is
+    /// finer than this test can see) and a condition number κ of the scaled kept columns with κ²·ε ≲ 1e-8,
+    /// the accuracy the normal equations lose against a QR.
+    public var isReliable: Bool { aliased.isEmpty && scaledReciprocalCondition > 1e-4 }
 
     /// `gram` needs its upper triangle only.
     public init(gram: Matrix, tolerance: Double = AliasingCholesky.defaultTolerance) throws {
@@ -42,8 +48,13 @@ public struct AliasingCholesky: Sendable {
         self.kept = kept
         self.aliased = aliased
         var f = Matrix(rows: kept.count, columns: kept.count)
-        for j in 0..<kept.count { for i in 0...j { f[i, j] = r[i, j] } }
+        var scaled = f
+        for j in 0..<kept.count {
+            let norm = gram[kept[j], kept[j]].squareRoot()
+            for i in 0...j { f[i, j] = r[i, j]; scaled[i, j] = r[i, j] / norm }
+        }
         self.factor = f
+        self.scaledReciprocalCondition = (try? LinearAlgebra.reciprocalCondition(upperTriangular: scaled)) ?? 0
     }
 
     /// Solves G β = b on the kept columns; aliased coefficients are 0 (R's `glm.fit` during iteration).

@@ -10,14 +10,14 @@ public enum LinearAlgebra {
 
     // MARK: BLAS
 
-    /// `y[0..<rows] = A[0..<rows, :] · x` (dgemv). `a` may have more rows than are used.
+    /// `y[0..<rows] = A[0..<rows, 0..<x.count] · x` (dgemv). `a` may have more rows and columns than are used.
     public static func multiply(_ a: Matrix, rows: Int, by x: [Double], into y: inout [Double]) {
-        precondition(rows <= a.rows && x.count >= a.columns && y.count >= rows)
-        guard rows > 0, a.columns > 0 else { return }
+        precondition(rows <= a.rows && x.count <= a.columns && y.count >= rows)
+        guard rows > 0, !x.isEmpty else { return }
         a.elements.withUnsafeBufferPointer { ap in
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    cblas_dgemv(CblasColMajor, CblasNoTrans, blas(rows), blas(a.columns), 1.0,
+                    cblas_dgemv(CblasColMajor, CblasNoTrans, blas(rows), blas(x.count), 1.0,
                                 ap.baseAddress, blas(max(1, a.rows)), xp.baseAddress, 1, 0.0, yp.baseAddress, 1)
                 }
             }
@@ -144,6 +144,32 @@ public enum LinearAlgebra {
         guard info == 0 else { throw Failure(routine: "dpotri", info: Int(info)) }
         inv.symmetrizeFromUpper()
         return inv
+    }
+
+    /// Overwrites `a` with its Householder QR (dgeqrf): R in the upper triangle, the reflectors below it.
+    static func householderQR(_ a: inout Matrix) throws {
+        let m = a.rows, n = a.columns
+        guard m > 0, n > 0 else { return }
+        var tau = [Double](repeating: 0, count: min(m, n))
+        let info = a.elements.withUnsafeMutableBufferPointer { ap in
+            tau.withUnsafeMutableBufferPointer { tp in
+                LAPACKE_dgeqrf(LAPACK_COL_MAJOR, lapack(m), lapack(n), ap.baseAddress, lapack(m), tp.baseAddress)
+            }
+        }
+        guard info == 0 else { throw Failure(routine: "dgeqrf", info: Int(info)) }
+    }
+
+    /// Estimate of the reciprocal 1-norm condition number of an upper triangular matrix (dtrcon).
+    static func reciprocalCondition(upperTriangular r: Matrix) throws -> Double {
+        let n = r.rows
+        guard n > 0 else { return 1 }
+        var rcond = 0.0
+        let info = r.elements.withUnsafeBufferPointer { rp in
+            LAPACKE_dtrcon(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "1")), CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "N")),
+                           lapack(n), rp.baseAddress, lapack(n), &rcond)
+        }
+        guard info == 0 else { throw Failure(routine: "dtrcon", info: Int(info)) }
+        return rcond
     }
 
     /// Solves `Rᵀ v = g` for the leading k×k block of an upper triangular R (dtrtrs).
