@@ -355,8 +355,9 @@ struct Layout: Sendable {
         var fraction = -1
         for b in bytes {
             if b >= 48 && b <= 57 {
-                mantissa = mantissa * 10 + Int(b - 48)
                 digits += 1
+                guard digits <= 15 else { return nil }
+                mantissa = mantissa * 10 + Int(b - 48)
                 if fraction >= 0 { fraction += 1 }
             } else if b == UInt8(ascii: "."), fraction < 0 {
                 fraction = 0
