@@ -165,8 +165,15 @@ struct DegenerateBaselineTests {
                 #expect(abs(w - poisson) <= 1e-8 * max(1, abs(poisson)), "θ \(theta): \(w) vs \(poisson)")
             }
         }
-        let arlNB = try? ARL.negativeBinomialCUSUM(ratio: 2, theta: .infinity, h: 3, expected: 2)
         let arlP = try? ARL.poissonCUSUM(ratio: 2, h: 3, expected: 2)
-        #expect(arlNB != nil && arlNB == arlP)
+        #expect(arlP != nil && (try? ARL.negativeBinomialCUSUM(ratio: 2, theta: .infinity, h: 3, expected: 2)) == arlP)
+        for theta in [1e7, 1e12, 1e300] {
+            let arl = (try? ARL.negativeBinomialCUSUM(ratio: 2, theta: theta, h: 3, expected: 2)) ?? .nan
+            #expect(abs(arl - (arlP ?? 0)) <= 1e-4 * (arlP ?? 0), "θ \(theta): ARL0 \(arl) vs Poisson \(arlP ?? 0)")
+        }
+        for k in 0..<30 {
+            let p = Poisson(mean: 3.5).probability(k)
+            #expect(abs(NegativeBinomial(mean: 3.5, theta: 1e15).probability(k) - p) <= 1e-11 * p)
+        }
     }
 }

@@ -23,6 +23,21 @@ struct FitReportTests {
         for (a, b) in zip(ours, theirs) { #expect(a == b, "\(summary)") }
     }
 
+    /// θ → ∞ leaves a θ standard error that is infinite or NaN: the table prints it (R's 2 decimals) instead
+    /// of trapping on log10 of it.
+    @Test func tableWithoutAFiniteThetaStandardError() throws {
+        let fit = try GLMReferenceTests.fit(GLMReferenceTests.cases[0])
+        for se in [Double.infinity, .nan, 0] {
+            let odd = GLMFit(family: fit.family, link: fit.link, n: fit.n, coefficients: fit.coefficients,
+                             covariance: fit.covariance, keptColumns: fit.keptColumns, deviance: fit.deviance,
+                             nullDeviance: fit.nullDeviance, residualDegreesOfFreedom: fit.residualDegreesOfFreedom,
+                             nullDegreesOfFreedom: fit.nullDegreesOfFreedom, logLikelihood: fit.logLikelihood, aic: fit.aic,
+                             iterations: fit.iterations, converged: fit.converged, theta: 1e9, thetaStandardError: se,
+                             warnings: [])
+            #expect(FitReport.table(odd, call: "").contains("Theta:"))
+        }
+    }
+
     /// From "Coefficients" on, blank lines dropped, white space folded, the first token of coefficient rows
     /// (the name) dropped.
     static func normalized(_ lines: [String]) -> [String] {

@@ -25,7 +25,9 @@ public enum ARL {
     /// lower charts combined by 1/ARL = 1/ARL⁺ + 1/ARL⁻ (Lucas & Crosier 1982).
     public static func normalCUSUM(k: Double, h: Double, shift: Double = 0, sided: Sided = .one,
                                    headStart: Double = 0) throws -> Double {
-        guard h > 0 else { throw Failure.invalid("h must be > 0") }
+        guard h > 0, h.isFinite, k.isFinite, shift.isFinite, headStart.isFinite else {
+            throw Failure.invalid("h must be a finite number > 0 (and k, shift finite)")
+        }
         let up = try oneSidedNormalCUSUM(k: k, h: h, shift: shift, headStart: headStart)
         guard sided == .two else { return up }
         let down = try oneSidedNormalCUSUM(k: k, h: h, shift: -shift, headStart: headStart)
@@ -58,7 +60,7 @@ public enum ARL {
     /// only and no reflection (vigil's `ewma`), the lower edge of the chain placed 8 σ_Y below 0.
     public static func ewma(lambda: Double, L: Double, shift: Double = 0, sided: Sided = .two) throws -> Double {
         guard lambda > 0, lambda <= 1 else { throw Failure.invalid("lambda must be in (0, 1]") }
-        guard L > 0 else { throw Failure.invalid("L must be > 0") }
+        guard L > 0, L.isFinite, shift.isFinite else { throw Failure.invalid("L must be a finite number > 0") }
         let sigma = (lambda / (2 - lambda)).squareRoot()
         let c = L * sigma
         let bottom = sided == .two ? -c : -max(8, L + 4) * sigma
@@ -91,8 +93,10 @@ public enum ARL {
     /// 1972's exact chain for integer steps; `surveillance::arlCusum` rounds k and h to one decimal instead).
     public static func countCUSUM(k: Double, h: Double, increase: Bool = true, headStart: Double = 0,
                                   maxStates: Int = 1500, probability: (Int) -> Double) throws -> Double {
-        guard h > 0, k >= 0, k.isFinite, h.isFinite else { throw Failure.invalid("count CUSUM needs h > 0 and k >= 0") }
-        let maxDenominator = max(1, Int(Double(maxStates - 1) / h))
+        guard h > 0, k >= 0, k.isFinite, h.isFinite, headStart.isFinite else {
+            throw Failure.invalid("count CUSUM needs a finite h > 0 and k >= 0")
+        }
+        let maxDenominator = max(1, Int(min(Double(maxStates - 1) / h, Double(maxStates))))
         var best = (m: 1, error: Double.infinity)
         for m in 1...maxDenominator {
             let error = abs(k * Double(m) - (k * Double(m)).rounded())
@@ -173,7 +177,7 @@ public enum ARL {
     public static func bernoulliCUSUM(oddsRatio: Double, h: Double, risks: [Double], shiftOddsRatio: Double = 1,
                                       headStart: Double = 0) throws -> Double {
         guard oddsRatio > 0, oddsRatio != 1 else { throw Failure.invalid("odds_ratio must be > 0 and != 1") }
-        guard h > 0 else { throw Failure.invalid("h must be > 0") }
+        guard h > 0, h.isFinite else { throw Failure.invalid("h must be a finite number > 0") }
         guard !risks.isEmpty, risks.allSatisfy({ $0 > 0 && $0 < 1 }) else {
             throw Failure.invalid("risks must be probabilities strictly between 0 and 1")
         }

@@ -34,6 +34,9 @@ public struct Poisson: Sendable {
 public struct NegativeBinomial: Sendable {
     public let mean: Double
     public let theta: Double
+    /// Beyond this θ the probabilities are summed term by term (the lgamma difference loses digits).
+    static let largeTheta = 1e6
+
     /// θ = ∞ is the Poisson.
     public init(mean: Double, theta: Double) {
         precondition(mean >= 0 && theta > 0, "NB2 needs mean >= 0 and theta > 0")
@@ -46,10 +49,16 @@ public struct NegativeBinomial: Sendable {
         if mean == 0 { return k == 0 ? 1 : 0 }
         if theta.isInfinite { return Poisson(mean: mean).probability(k) }
         let y = Double(k)
-        let lg = SpecialFunctions.logGamma(y + theta) - SpecialFunctions.logGamma(theta)
-            - SpecialFunctions.logGamma(y + 1)
         // θ ln(θ/(θ + μ)) as −θ ln(1 + μ/θ): exact for large θ, where the ratio rounds to 1.
-        return Foundation.exp(lg - theta * Foundation.log1p(mean / theta)
-            + y * Foundation.log(mean / (theta + mean)))
+        let base = -theta * Foundation.log1p(mean / theta) + y * Foundation.log(mean) - SpecialFunctions.logGamma(y + 1)
+        guard theta > Self.largeTheta else {
+            let lg = SpecialFunctions.logGamma(y + theta) - SpecialFunctions.logGamma(theta)
+            return Foundation.exp(base + lg - y * Foundation.log(theta + mean))
+        }
+        // lnΓ(y + θ) − lnΓ(θ) − y ln(θ + μ) = Σ_{j<y} ln(1 + (j − μ)/(θ + μ)): the lgamma difference of two
+        // numbers near θ ln θ would lose every digit.
+        var sum = 0.0
+        for j in 0..<k { sum += Foundation.log1p((Double(j) - mean) / (theta + mean)) }
+        return Foundation.exp(base + sum)
     }
 }
