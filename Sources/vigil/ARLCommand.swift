@@ -10,18 +10,22 @@ struct ARLCommand: ParsableCommand {
         discussion: """
         Keys are the detector's model-file keys. ARL1 is at the shift the detector is tuned for: the rate \
         ratio (poisson_cusum, negbin_cusum), the odds ratio (bernoulli_cusum), or --shift in σ units \
-        (normal_cusum: default 2k; ewma: default 1). Examples:
+        (normal_cusum: default 2k; ewma: default 1). normal_cusum and ewma with --expected E [--theta θ] \
+        run on z of Poisson (NB2) counts, as a detector sees them; their ARL1 is then at counts of mean \
+        --ratio × E, or E + shift·√V. ewma uses the exact time-varying limits of the detector (--sided two: \
+        the asymptotic limits, as spc). Examples:
           vigil arl --type negbin_cusum --ratio 1.5 --theta 2.5 --expected 3 --arl0 120
-          vigil arl --type ewma --lambda 0.2 --L 2.86 --sided two
+          vigil arl --type normal_cusum --k 0.5 --h 4 --expected 0.5 --ratio 2
+          vigil arl --type ewma --lambda 0.2 --L 3.5 --expected 1 --theta 3.48
         """)
 
     @Option(help: "poisson_cusum | negbin_cusum | normal_cusum | ewma | bernoulli_cusum")
     var type: String
 
-    @Option(help: "Rate ratio r to detect (poisson_cusum, negbin_cusum).")
+    @Option(help: "Rate ratio r to detect (poisson_cusum, negbin_cusum); with normal_cusum/ewma on counts, the mean ratio of ARL1.")
     var ratio: Double?
 
-    @Option(help: "NB2 size θ (negbin_cusum).")
+    @Option(help: "NB2 size θ (negbin_cusum; normal_cusum and ewma on NB2 counts).")
     var theta: Double?
 
     @Option(name: [.customLong("odds_ratio"), .customLong("odds-ratio")], help: "Odds ratio R_A (bernoulli_cusum).")
@@ -42,7 +46,7 @@ struct ARLCommand: ParsableCommand {
     @Option(help: "Target in-control ARL: solve for h (CUSUMs) or L (ewma).")
     var arl0: Double?
 
-    @Option(help: "Expected count E per period (count CUSUMs), or one patient risk p (bernoulli_cusum).")
+    @Option(help: "Expected count E per period (count CUSUMs; normal_cusum and ewma on counts), or one patient risk p (bernoulli_cusum).")
     var expected: Double?
 
     @Option(help: "CSV of patient risks (column p, or the first column) for bernoulli_cusum.")
@@ -53,6 +57,9 @@ struct ARLCommand: ParsableCommand {
 
     @Option(help: "one | two (normal_cusum, ewma).")
     var sided: String = "one"
+
+    @Option(help: "up | down: the direction a normal_cusum or ewma on counts watches.")
+    var direction: Direction = .up
 
     @Option(help: "zero | fir | none: with fir the ARLs start from h/2 (CUSUMs).")
     var reset: ResetMode = .zero
@@ -72,7 +79,7 @@ struct ARLCommand: ParsableCommand {
         case PoissonCUSUM.type, NegativeBinomialCUSUM.type:
             guard let ratio, ratio > 0, ratio != 1 else { throw ValidationError("--ratio must be a number > 0 and != 1") }
             guard let expected, expected > 0 else { throw ValidationError("--expected (E per period) must be > 0") }
-            if type == NegativeBinomialCUSUM.type, (theta ?? 0) <= 0 { throw ValidationError("--theta must be > 0") }
+            if type == NegativeBinomialCUSUM.type, !((theta ?? 0) > 0) { throw ValidationError("--theta must be > 0") }
         case BernoulliCUSUM.type:
             guard let oddsRatio, oddsRatio > 0, oddsRatio != 1 else {
                 throw ValidationError("--odds_ratio must be a number > 0 and != 1")
@@ -85,52 +92,93 @@ struct ARLCommand: ParsableCommand {
             guard let lambda, lambda > 0, lambda <= 1 else { throw ValidationError("--lambda must be in (0, 1]") }
         default: break
         }
+        if type == NormalCUSUM.type || type == EWMA.type {
+            if let expected, !(expected > 0 && expected.isFinite) { throw ValidationError("--expected must be a count > 0") }
+            if let theta, !(theta > 0) { throw ValidationError("--theta must be > 0") }
+            if theta != nil && expected == nil { throw ValidationError("--theta needs --expected (the counts' mean)") }
+            if let ratio, !(ratio > 0 && ratio.isFinite) { throw ValidationError("--ratio must be a number > 0") }
+            if ratio != nil && expected == nil { throw ValidationError("--ratio needs --expected (ARL1 at counts of mean ratio × E)") }
+        }
     }
 
     func run() throws {
         let sidedness = ARL.Sided(rawValue: sided) ?? .one
         let headStartFactor = reset == .fir ? 0.5 : 0
-        // ARL as a function of (threshold, out of control?).
+        // ARL as a function of (threshold, out of control?); `lattice`: the in-control chart when its
+        // statistic lives on a count lattice (its solved threshold is reported mid-step).
         let arl: (Double, Bool) throws -> Double
+        var lattice: ARL.LatticeCUSUM? = nil
         var shiftUsed: Double? = nil
-        switch type {
-        case PoissonCUSUM.type:
-            let r = ratio!, e = expected!
-            arl = { h, shifted in try ARL.poissonCUSUM(ratio: r, h: h, expected: e, shift: shifted ? r : 1, headStart: h * headStartFactor) }
-        case NegativeBinomialCUSUM.type:
-            let r = ratio!, e = expected!, th = theta!
-            arl = { h, shifted in
-                try ARL.negativeBinomialCUSUM(ratio: r, theta: th, h: h, expected: e, shift: shifted ? r : 1,
-                                              headStart: h * headStartFactor)
-            }
-        case BernoulliCUSUM.type:
-            let mix = try riskMix()
-            let r = oddsRatio!
-            arl = { h, shifted in
-                try ARL.bernoulliCUSUM(oddsRatio: r, h: h, risks: mix, shiftOddsRatio: shifted ? r : 1,
-                                       headStart: h * headStartFactor)
-            }
-        case NormalCUSUM.type:
-            let kk = k
-            let delta = shift ?? 2 * kk
-            shiftUsed = delta
-            arl = { h, shifted in
-                try ARL.normalCUSUM(k: kk, h: h, shift: shifted ? delta : 0, sided: sidedness, headStart: h * headStartFactor)
-            }
-        default:   // ewma
-            let l = lambda!
-            let delta = shift ?? 1
-            shiftUsed = delta
-            arl = { L, shifted in try ARL.ewma(lambda: l, L: L, shift: shifted ? delta : 0, sided: sidedness) }
-        }
-        var solved: Double? = nil
-        let threshold: Double
         do {
+            switch type {
+            case PoissonCUSUM.type, NegativeBinomialCUSUM.type:
+                let r = ratio ?? 2, e = expected ?? 1, th = type == PoissonCUSUM.type ? Double.infinity : (theta ?? 1)
+                let inControl = try ARL.negativeBinomialLattice(ratio: r, theta: th, expected: e)
+                let shifted = try ARL.negativeBinomialLattice(ratio: r, theta: th, expected: e, shift: r)
+                lattice = inControl
+                arl = { h, out in try (out ? shifted : inControl).arl(h: h, headStart: h * headStartFactor) }
+            case BernoulliCUSUM.type:
+                let mix = try riskMix()
+                let r = oddsRatio ?? 2
+                if Set(mix).count == 1 {
+                    let inControl = try ARL.bernoulliLattice(oddsRatio: r, risk: mix[0])
+                    let shifted = try ARL.bernoulliLattice(oddsRatio: r, risk: mix[0], shiftOddsRatio: r)
+                    lattice = inControl
+                    arl = { h, out in try (out ? shifted : inControl).arl(h: h, headStart: h * headStartFactor) }
+                } else {
+                    arl = { h, out in
+                        try ARL.bernoulliCUSUM(oddsRatio: r, h: h, risks: mix, shiftOddsRatio: out ? r : 1, headStart: h * headStartFactor)
+                    }
+                }
+            case NormalCUSUM.type:
+                let kk = k
+                let delta = shift ?? 2 * kk
+                if let e = expected {
+                    let counts = try ARL.Counts(expected: e, theta: theta ?? .infinity)
+                    let outMean = ratio.map { $0 * e } ?? max(0, e + delta * counts.variance.squareRoot())
+                    if ratio == nil { shiftUsed = delta }
+                    let sidedness = sidedness, direction = direction
+                    if sidedness == .one { lattice = try ARL.normalCUSUMLattice(k: kk, counts: counts, mean: e, direction: direction) }
+                    arl = { h, out in
+                        try ARL.normalCUSUM(k: kk, h: h, counts: counts, mean: out ? outMean : e, direction: direction,
+                                            sided: sidedness, headStart: h * headStartFactor)
+                    }
+                } else {
+                    shiftUsed = delta
+                    arl = { h, out in
+                        try ARL.normalCUSUM(k: kk, h: h, shift: out ? delta : 0, sided: sidedness, headStart: h * headStartFactor)
+                    }
+                }
+            default:   // ewma
+                let l = lambda ?? 0.2
+                let delta = shift ?? 1
+                if let e = expected {
+                    let counts = try ARL.Counts(expected: e, theta: theta ?? .infinity)
+                    let outMean = ratio.map { $0 * e } ?? max(0, e + delta * counts.variance.squareRoot())
+                    if ratio == nil { shiftUsed = delta }
+                    let direction = direction
+                    arl = { L, out in
+                        try ARL.ewmaExact(lambda: l, L: L, input: .counts(counts, mean: out ? outMean : e, direction: direction))
+                    }
+                } else if sidedness == .two {
+                    shiftUsed = delta
+                    arl = { L, out in try ARL.ewma(lambda: l, L: L, shift: out ? delta : 0, sided: .two) }
+                } else {
+                    shiftUsed = delta
+                    arl = { L, out in try ARL.ewmaExact(lambda: l, L: L, input: .normal(shift: out ? delta : 0)) }
+                }
+            }
+            var solved: Double? = nil
+            let threshold: Double
             if let target = arl0 {
-                threshold = try ARL.threshold(forARL0: target, initial: type == EWMA.type ? 2 : 1) { try arl($0, false) }
+                if let lattice {
+                    threshold = try lattice.threshold(forARL0: target, headStartFraction: headStartFactor)
+                } else {
+                    threshold = try ARL.threshold(forARL0: target, initial: type == EWMA.type ? 2 : 1) { try arl($0, false) }
+                }
                 solved = threshold
             } else {
-                threshold = (type == EWMA.type ? limitWidth : h)!
+                threshold = (type == EWMA.type ? limitWidth : h) ?? 1
             }
             var fields: [(String, JSON)] = [("type", .string(type))]
             if let solved { fields.append((type == EWMA.type ? "L" : "h", .number(solved))) }
@@ -166,3 +214,4 @@ struct ARLCommand: ParsableCommand {
 }
 
 extension ResetMode: ExpressibleByArgument {}
+extension Direction: ExpressibleByArgument {}

@@ -96,14 +96,7 @@ public enum ARL {
         guard h > 0, k >= 0, k.isFinite, h.isFinite, headStart.isFinite else {
             throw Failure.invalid("count CUSUM needs a finite h > 0 and k >= 0")
         }
-        let maxDenominator = max(1, Int(min(Double(maxStates - 1) / h, Double(maxStates))))
-        var best = (m: 1, error: Double.infinity)
-        for m in 1...maxDenominator {
-            let error = abs(k * Double(m) - (k * Double(m)).rounded())
-            if error / Double(m) < best.error - 1e-15 { best = (m, error / Double(m)) }
-            if error < 1e-12 { break }
-        }
-        let m = best.m
+        let m = latticeDenominator(k: k, h: h, maxStates: maxStates)
         // A dense chain of more states than this does not fit in memory: h is hundreds of steps of the count.
         guard k * Double(m) < 1e9, h * Double(m) < Double(maxChainStates) else {
             throw Failure.invalid("the threshold spans more than \(maxChainStates) lattice steps of the count CUSUM (h \(h), k \(k)): "
@@ -137,35 +130,79 @@ public enum ARL {
         return try MarkovChain.averageRunLength(transitions: q, start: start)
     }
 
-    /// `poisson_cusum` with rate ratio r at expected count E when the true mean is `shift` × E.
-    public static func poissonCUSUM(ratio r: Double, h: Double, expected e: Double, shift: Double = 1,
-                                    headStart: Double = 0) throws -> Double {
-        guard r > 0, r != 1 else { throw Failure.invalid("ratio must be > 0 and != 1") }
-        guard e > 0 else { throw Failure.invalid("expected must be > 0") }
-        // W = ln r · (O − k) with k = (r − 1)E / ln r, in units of |ln r|.
-        let a = log(r)
-        let k = (r - 1) * e / a
-        let poisson = Poisson(mean: e * shift)
-        return try countCUSUM(k: k, h: h / abs(a), increase: a > 0, headStart: headStart / abs(a),
-                              probability: poisson.probability)
+    /// The denominator m of k's closest fraction a/m with at most `maxStates` states below h: the count
+    /// CUSUM's statistic lives on the lattice {j/m}, so its ARL is constant for h in [j/m, (j + 1)/m).
+    static func latticeDenominator(k: Double, h: Double, maxStates: Int = 1500) -> Int {
+        let maxDenominator = max(1, Int(min(Double(maxStates - 1) / h, Double(maxStates))))
+        var best = (m: 1, error: Double.infinity)
+        for m in 1...maxDenominator {
+            let error = abs(k * Double(m) - (k * Double(m)).rounded())
+            if error / Double(m) < best.error - 1e-15 { best = (m, error / Double(m)) }
+            if error < 1e-12 { break }
+        }
+        return best.m
     }
 
-    /// `negbin_cusum` with mean ratio r, size θ, at expected count E when the true mean is `shift` × E.
-    public static func negativeBinomialCUSUM(ratio r: Double, theta: Double, h: Double, expected e: Double,
-                                             shift: Double = 1, headStart: Double = 0) throws -> Double {
-        guard r > 0, r != 1 else { throw Failure.invalid("ratio must be > 0 and != 1") }
-        guard e > 0, theta > 0 else { throw Failure.invalid("expected and theta must be > 0") }
-        if theta.isInfinite { return try poissonCUSUM(ratio: r, h: h, expected: e, shift: shift, headStart: headStart) }
+    /// A CUSUM that is the count CUSUM in units of `scale`: S/scale = max(0, S/scale ± (X − k)), X with
+    /// `probability` (`poisson_cusum`, `negbin_cusum`, `bernoulli_cusum` at one risk, `normal_cusum` on counts).
+    public struct LatticeCUSUM: Sendable {
+        public let k: Double
+        public let scale: Double
+        public let increase: Bool
+        public let probability: @Sendable (Int) -> Double
+
+        public func arl(h: Double, headStart: Double = 0) throws -> Double {
+            try ARL.countCUSUM(k: k, h: h / scale, increase: increase, headStart: headStart / scale, probability: probability)
+        }
+
+        /// The threshold whose ARL0 reaches `target`, reported mid-step on the lattice: the ARL is constant on
+        /// a step [j, j + 1)·scale/m, and the detector's own statistic (k is irrational in general) lands near
+        /// its edges, so the middle keeps the ARL the chain gives. `headStartFraction`: ½ for `reset: fir`.
+        public func threshold(forARL0 target: Double, headStartFraction: Double = 0) throws -> Double {
+            let edge = try ARL.threshold(forARL0: target, initial: 1) { try arl(h: $0, headStart: $0 * headStartFraction) }
+            let m = Double(ARL.latticeDenominator(k: k, h: edge / scale))
+            let step = (edge / scale * m + 1e-9).rounded(.down)
+            let middle = (step + 0.5) / m * scale
+            // At the middle the chain may pick another fraction for k: keep it only if it still meets the target.
+            return try arl(h: middle, headStart: middle * headStartFraction) >= target ? middle : edge
+        }
+    }
+
+    /// `poisson_cusum` as a lattice CUSUM: W = ln r · (O − k), k = (r − 1)E / ln r, counts of mean shift·E.
+    public static func poissonLattice(ratio r: Double, expected e: Double, shift: Double = 1) throws -> LatticeCUSUM {
+        guard r > 0, r != 1, r.isFinite else { throw Failure.invalid("ratio must be > 0 and != 1") }
+        guard e > 0, e.isFinite, shift > 0, shift.isFinite else { throw Failure.invalid("expected must be a finite number > 0") }
+        let a = log(r)
+        let poisson = Poisson(mean: e * shift)
+        return LatticeCUSUM(k: (r - 1) * e / a, scale: abs(a), increase: a > 0, probability: { poisson.probability($0) })
+    }
+
+    /// `negbin_cusum` as a lattice CUSUM (θ = ∞: the Poisson CUSUM).
+    public static func negativeBinomialLattice(ratio r: Double, theta: Double, expected e: Double,
+                                               shift: Double = 1) throws -> LatticeCUSUM {
+        guard r > 0, r != 1, r.isFinite else { throw Failure.invalid("ratio must be > 0 and != 1") }
+        guard e > 0, e.isFinite, theta > 0, shift > 0, shift.isFinite else { throw Failure.invalid("expected and theta must be > 0") }
+        if theta.isInfinite { return try poissonLattice(ratio: r, expected: e, shift: shift) }
         // W is linear in O: W = a O + b = |a| (±(O − k)), k = −b/a.
         func w(_ o: Double) -> Double {
             NegativeBinomialCUSUM.weight(observed: o, expected: e, ratio: r, logRatio: log(r), theta: theta)
         }
         let b = w(0)
         let a = w(1) - b
-        let k = -b / a
         let nb = NegativeBinomial(mean: e * shift, theta: theta)
-        return try countCUSUM(k: k, h: h / abs(a), increase: a > 0, headStart: headStart / abs(a),
-                              probability: nb.probability)
+        return LatticeCUSUM(k: -b / a, scale: abs(a), increase: a > 0, probability: { nb.probability($0) })
+    }
+
+    /// `poisson_cusum` with rate ratio r at expected count E when the true mean is `shift` × E.
+    public static func poissonCUSUM(ratio r: Double, h: Double, expected e: Double, shift: Double = 1,
+                                    headStart: Double = 0) throws -> Double {
+        try poissonLattice(ratio: r, expected: e, shift: shift).arl(h: h, headStart: headStart)
+    }
+
+    /// `negbin_cusum` with mean ratio r, size θ, at expected count E when the true mean is `shift` × E.
+    public static func negativeBinomialCUSUM(ratio r: Double, theta: Double, h: Double, expected e: Double,
+                                             shift: Double = 1, headStart: Double = 0) throws -> Double {
+        try negativeBinomialLattice(ratio: r, theta: theta, expected: e, shift: shift).arl(h: h, headStart: headStart)
     }
 
     // MARK: Risk-adjusted Bernoulli CUSUM (Steiner et al. 2000)
@@ -182,6 +219,10 @@ public enum ARL {
             throw Failure.invalid("risks must be probabilities strictly between 0 and 1")
         }
         let mix = RiskMix(risks)
+        if mix.risks.count == 1 {
+            return try bernoulliLattice(oddsRatio: oddsRatio, risk: mix.risks[0], shiftOddsRatio: shiftOddsRatio)
+                .arl(h: h, headStart: headStart)
+        }
         // Each outcome: weight W and its probability, over the risk mix.
         var jumps: [(weight: Double, probability: Double)] = []
         for (p, share) in zip(mix.risks, mix.shares) {

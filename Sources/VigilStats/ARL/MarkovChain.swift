@@ -2,12 +2,17 @@
 /// (no-signal) states (Brook & Evans 1972): a solves (I − Q) a = 1 (LAPACK dgesv), ARL = a[start].
 public enum MarkovChain {
     public static func averageRunLength(transitions q: Matrix, start: Int) throws -> Double {
-        precondition(q.rows == q.columns && start >= 0 && start < q.rows)
+        precondition(start >= 0 && start < q.rows)
+        return try expectedSteps(transitions: q)[start]
+    }
+
+    /// The expected number of steps to absorption from every transient state.
+    public static func expectedSteps(transitions q: Matrix) throws -> [Double] {
+        precondition(q.rows == q.columns)
         var system = q
         for i in 0..<system.elements.count { system.elements[i] = -system.elements[i] }
         for i in 0..<q.rows { system[i, i] += 1 }
-        let a = try LinearAlgebra.solve(system, [Double](repeating: 1, count: q.rows))
-        return a[start]
+        return try LinearAlgebra.solve(system, [Double](repeating: 1, count: q.rows))
     }
 
     /// Runs `arl(m)` for m, 2m, 4m, … until doubling moves it by less than `tolerance` (relative), then

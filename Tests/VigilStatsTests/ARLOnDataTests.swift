@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+@testable import VigilStats
+
+/// ARLs on the data detectors see, against seeded R Monte Carlo of the detectors themselves
+/// (make-arl-montecarlo.R, 40,000 runs each): within 2.5% plus 2 standard errors.
+struct ARLOnDataTests {
+    static func arl(_ row: [String: Double], type: String, direction: String) throws -> Double {
+        let theta = row["theta"]!.isNaN ? Double.nan : row["theta"]!
+        switch type {
+        case "normal_cusum":
+            let counts = try ARL.Counts(expected: row["expected"]!, theta: theta)
+            return try ARL.normalCUSUM(k: row["k"]!, h: row["h"]!, counts: counts, mean: row["ratio"]! * row["expected"]!,
+                                       direction: direction == "down" ? .down : .up)
+        case "ewma":
+            if theta.isNaN {
+                return try ARL.ewmaExact(lambda: row["lambda"]!, L: row["L"]!, input: .normal(shift: row["shift"]!))
+            }
+            let counts = try ARL.Counts(expected: row["expected"]!, theta: theta)
+            return try ARL.ewmaExact(lambda: row["lambda"]!, L: row["L"]!,
+                                     input: .counts(counts, mean: row["ratio"]! * row["expected"]!, direction: direction == "down" ? .down : .up))
+        case "bernoulli_cusum":
+            return try ARL.bernoulliCUSUM(oddsRatio: row["ratio"]!, h: row["h"]!, risk: row["p"]!, shiftOddsRatio: row["shift"]!)
+        case "negbin_cusum", "negbin_cusum_fir":
+            return try ARL.negativeBinomialCUSUM(ratio: row["ratio"]!, theta: theta, h: row["h"]!, expected: row["expected"]!,
+                                                 shift: row["shift"]!, headStart: type == "negbin_cusum_fir" ? row["h"]! / 2 : 0)
+        default:
+            return try ARL.poissonCUSUM(ratio: row["ratio"]!, h: row["h"]!, expected: row["expected"]!, shift: row["shift"]!)
+        }
+    }
+
+    @Test func matchesMonteCarloOfTheDetectors() throws {
+        let name = "arl-on-data-montecarlo.csv"
+        let types = try Reference.strings(name, "type"), directions = try Reference.strings(name, "direction")
+        for (i, row) in try Reference.rows(name).enumerated() {
+            let arl = try Self.arl(row, type: types[i], direction: directions[i])
+            let tolerance = 0.025 * row["arl"]! + 2 * row["se"]!
+            #expect(abs(arl - row["arl"]!) <= tolerance,
+                    "\(types[i]) row \(i + 1): \(arl) vs Monte Carlo \(row["arl"]!) ± \(tolerance)")
+        }
+    }
+
+    /// A solved count-CUSUM threshold sits mid-step on its lattice, where the ARL0 is at least the target, and
+    /// the threshold half a step lower gives less: the reference rows at those h are Monte Carlo checked above.
+    @Test func solvedLatticeThresholdsAreMidStep() throws {
+        let charts: [(ARL.LatticeCUSUM, Double)] = [
+            (try ARL.negativeBinomialLattice(ratio: 2, theta: 2.5, expected: 2), 200),
+            (try ARL.poissonLattice(ratio: 1.5, expected: 0.7), 300),
+            (try ARL.bernoulliLattice(oddsRatio: 1.5, risk: 0.05), 1000),
+            (try #require(try ARL.normalCUSUMLattice(k: 0.5, counts: ARL.Counts(expected: 0.5), mean: 0.5)), 400),
+        ]
+        for (chart, target) in charts {
+            let h = try chart.threshold(forARL0: target)
+            let m = Double(ARL.latticeDenominator(k: chart.k, h: h / chart.scale))
+            let position = h / chart.scale * m
+            #expect(abs(position - position.rounded(.down) - 0.5) < 1e-6, "h \(h) is not mid-step (\(position))")
+            #expect(try chart.arl(h: h) >= target)
+            #expect(try chart.arl(h: h - chart.scale / m) < target)
+        }
+        #expect(try ARL.negativeBinomialLattice(ratio: 2, theta: 2.5, expected: 2).threshold(forARL0: 200) == 3.1037161441452668)
+    }
+}
