@@ -96,7 +96,7 @@ struct ModelConfigTests {
     }
 
     @Test func calibrationSolvesArl0() throws {
-        let yaml = """
+        let stated = """
             model: x
             measure: CLABSI
             expected: { kind: mean, mean: 2 }
@@ -105,12 +105,28 @@ struct ModelConfigTests {
               - { id: p, type: poisson_cusum, ratio: 2, arl0: 500, arl_expected: 2 }
 
             """
-        let engine = Engine(models: [try ModelConfigParser.parse(data: Array(yaml.utf8), file: "m.yaml").get()])
-        // METHODS.md: normal CUSUM k = 0.5, h = 4 has ARL0 335.37 (spc::xcusum.arl).
-        #expect(abs((engine.models[0].thresholds[0] ?? 0) - 4) < 1e-3)
+        let rate = """
+            model: y
+            measure: CAUTI
+            expected: { kind: rate, rate: 0.001 }
+            detectors:
+              - { id: c, type: normal_cusum, k: 0.5, arl0: 335.37 }
+
+            """
+        let engine = Engine(models: [try ModelConfigParser.parse(data: Array(stated.utf8), file: "m.yaml").get(),
+                                     try ModelConfigParser.parse(data: Array(rate.utf8), file: "r.yaml").get()])
+        // Without an E (a rate model), on N(0, 1): METHODS.md's normal CUSUM k = 0.5, h = 4 has ARL0 335.37.
+        #expect(abs((engine.models[1].thresholds[0] ?? 0) - 4) < 1e-3)
+        // A mean model's z are of Poisson(2) counts: its ARL0 on those counts reaches the target.
+        let hz = try #require(engine.models[0].thresholds[0])
+        let counts = try VigilStats.ARL.Counts(expected: 2)
+        #expect(try VigilStats.ARL.normalCUSUM(k: 0.5, h: hz, counts: counts, mean: 2) >= 335.37)
+        #expect(abs(hz - 4) > 0.05, "counts need another h than N(0, 1): \(hz)")
+        // The count CUSUM's ARL is a step function of h: the solved h is mid-step, one step lower is below 500.
         let h = try #require(engine.models[0].thresholds[1])
-        // The count CUSUM's ARL is a step function of h: the solved h is the first step at or above 500.
+        let chart = try VigilStats.ARL.poissonLattice(ratio: 2, expected: 2)
+        let step = chart.scale / Double(VigilStats.ARL.latticeDenominator(k: chart.k, h: h / chart.scale))
         #expect(try VigilStats.ARL.poissonCUSUM(ratio: 2, h: h, expected: 2) >= 500)
-        #expect(try VigilStats.ARL.poissonCUSUM(ratio: 2, h: h * (1 - 1e-4), expected: 2) < 500)
+        #expect(try VigilStats.ARL.poissonCUSUM(ratio: 2, h: h - step, expected: 2) < 500)
     }
 }

@@ -268,8 +268,9 @@ final class WebhookReceiver: Sendable {
     var deliveries: [Delivery] { state.withLock { $0.deliveries } }
     var requests: Int { state.withLock { $0.requests } }
 
-    /// Starts the server and returns its port.
-    func start() throws -> Int {
+    /// Starts the server and returns its port (waiting without holding one of the few cooperative threads the
+    /// server's own task needs).
+    func start() async throws -> Int {
         let router = Router()
         let keyBytes = Data(base64Encoded: String(Self.secret.dropFirst(6)))!
         router.post("/**") { request, _ -> Response in
@@ -302,7 +303,7 @@ final class WebhookReceiver: Sendable {
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in self.bound.withLock { $0 = channel.localAddress?.port } })
         task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        try waitFor("the webhook receiver", seconds: 30) { self.bound.withLock { $0 } != nil }
+        try await waitFor("the webhook receiver", seconds: 60) { self.bound.withLock { $0 } != nil }
         return bound.withLock { $0! }
     }
 

@@ -25,7 +25,7 @@ import Testing
     @Test func spoolAndHTTPIngestDeliverSignedCloudEvents() async throws {
         let receiver = WebhookReceiver { _, _ in (200, nil) }
         defer { receiver.stop() }
-        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try receiver.start()), webhookSecret: WebhookReceiver.secret,
+        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try await receiver.start()), webhookSecret: WebhookReceiver.secret,
                                        maxBody: 64 << 10)
         try daemon.start()
 
@@ -157,7 +157,7 @@ import Testing
         let healthy = Mutex(false)
         let receiver = WebhookReceiver { _, _ in healthy.withLock { $0 } ? (200, nil) : (503, "0") }
         defer { receiver.stop() }
-        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try receiver.start(), attempts: 1000),
+        let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try await receiver.start(), attempts: 1000),
                                        webhookSecret: WebhookReceiver.secret)
         try daemon.start()
         try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
@@ -203,7 +203,7 @@ import Testing
             return (200, nil)
         }
         defer { receiver.stop() }
-        let port = try receiver.start()
+        let port = try await receiver.start()
         let sinks = Self.sinks(webhook: port, path: "/hook", timeout: 0.5) + """
               - name: strict
                 type: webhook

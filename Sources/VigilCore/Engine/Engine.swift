@@ -94,7 +94,12 @@ public final class Engine {
         self.facts = Array(repeating: TupleFacts(), count: configs.count)
         self.hot = runtimes.map(HotModel.init)
         for i in models.indices where models[i].config.expected.baseline == nil {
-            models[i].calibrate(baselineExpected: [])
+            // A `mean` model's E is known without data; other unfitted kinds calibrate at arl_expected.
+            if case let .mean(e) = models[i].config.expected.kind {
+                models[i].calibrate(baselineExpected: [e])
+            } else {
+                models[i].calibrate(baselineExpected: [])
+            }
         }
         for i in models.indices where models[i].config.expected.kind.family != nil {
             models[i].problem = "model \(models[i].config.name): no records in the baseline window yet, nothing fitted"

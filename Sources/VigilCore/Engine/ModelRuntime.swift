@@ -99,9 +99,10 @@ public struct ModelRuntime: Sendable {
         return out
     }
 
-    /// Solves every `arl0:` threshold (METHODS.md, "Average run length"): normal CUSUM and EWMA need no data;
-    /// count CUSUMs are calibrated at `arl_expected` or the median baseline E, the Bernoulli CUSUM over the
-    /// risk mix of the baseline patients.
+    /// Solves every `arl0:` threshold (METHODS.md, "ARLs on the data a detector sees") at `arl_expected` or
+    /// the median baseline E: count CUSUMs, and normal CUSUMs and EWMAs on z of the model's counts (Poisson,
+    /// or NB2 with the fitted θ); without an E the latter two are solved on N(0, 1). The Bernoulli CUSUM is
+    /// solved over the risk mix of the baseline patients.
     mutating func calibrate(baselineExpected: [Double]) {
         for (i, spec) in config.detectors.enumerated() where spec.threshold == nil {
             guard let target = spec.arl0 else { continue }
@@ -118,33 +119,57 @@ public struct ModelRuntime: Sendable {
     struct CalibrationFailure: Error, CustomStringConvertible { let description: String }
 
     static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double]) throws -> Double {
-        func typicalE() throws -> Double {
+        func typicalE() -> Double? {
             if let e = spec.arlExpected { return e }
-            let sorted = baselineExpected.filter { $0 > 0 }.sorted()
-            guard !sorted.isEmpty else {
-                throw CalibrationFailure(description: "no baseline expectations to calibrate at; give arl_expected")
-            }
+            let sorted = baselineExpected.filter { $0 > 0 && $0.isFinite }.sorted()
+            guard !sorted.isEmpty else { return nil }
             let n = sorted.count
             return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
         }
+        func needE() throws -> Double {
+            guard let e = typicalE() else {
+                throw CalibrationFailure(description: "no baseline expectations to calibrate at; give arl_expected")
+            }
+            return e
+        }
+        let fir = spec.reset == .fir ? 0.5 : 0
         switch spec.kind {
         case .normalCUSUM:
-            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.normalCUSUM(k: spec.k ?? ModelDefaults.normalCUSUMk, h: $0, sided: .one) }
+            let k = spec.k ?? ModelDefaults.normalCUSUMk
+            guard let e = typicalE() else {
+                return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.normalCUSUM(k: k, h: $0, sided: .one, headStart: $0 * fir) }
+            }
+            let counts = try ARL.Counts(expected: e, theta: theta ?? .infinity)
+            guard let chart = try ARL.normalCUSUMLattice(k: k, counts: counts, mean: e, direction: spec.direction) else {
+                throw CalibrationFailure(description: "at E = \(e) the chart never signals (E − k√V < 0 looking down)")
+            }
+            return try chart.threshold(forARL0: arl0, headStartFraction: fir)
         case .ewma:
-            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.ewma(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: $0, sided: .one) }
+            let lambda = spec.lambda ?? ModelDefaults.ewmaLambda
+            let input: ARL.EWMAInput
+            if let e = typicalE() {
+                input = .counts(try ARL.Counts(expected: e, theta: theta ?? .infinity), mean: e, direction: spec.direction)
+            } else {
+                input = .normal(shift: 0)
+            }
+            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.ewmaExact(lambda: lambda, L: $0, input: input) }
         case .poissonCUSUM:
-            let e = try typicalE()
-            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.poissonCUSUM(ratio: spec.ratio ?? 2, h: $0, expected: e) }
+            return try ARL.poissonLattice(ratio: spec.ratio ?? 2, expected: try needE())
+                .threshold(forARL0: arl0, headStartFraction: fir)
         case .negbinCUSUM:
             guard let theta else { throw CalibrationFailure(description: "no theta yet (the baseline fit gives it)") }
-            let e = try typicalE()
-            return try ARL.threshold(forARL0: arl0, initial: 2) {
-                try ARL.negativeBinomialCUSUM(ratio: spec.ratio ?? 2, theta: theta, h: $0, expected: e)
-            }
+            return try ARL.negativeBinomialLattice(ratio: spec.ratio ?? 2, theta: theta, expected: try needE())
+                .threshold(forARL0: arl0, headStartFraction: fir)
         case .bernoulliCUSUM:
             let risks = baselineExpected.filter { $0 > 0 && $0 < 1 }
             guard !risks.isEmpty else { throw CalibrationFailure(description: "no baseline patients to calibrate over") }
-            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.bernoulliCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: $0, risks: risks) }
+            let oddsRatio = spec.oddsRatio ?? 2
+            if let first = risks.first, risks.allSatisfy({ $0 == first }) {
+                return try ARL.bernoulliLattice(oddsRatio: oddsRatio, risk: first).threshold(forARL0: arl0, headStartFraction: fir)
+            }
+            return try ARL.threshold(forARL0: arl0, initial: 2) {
+                try ARL.bernoulliCUSUM(oddsRatio: oddsRatio, h: $0, risks: risks, headStart: $0 * fir)
+            }
         }
     }
 }

@@ -132,7 +132,7 @@ public enum ARL {
 
     /// The denominator m of k's closest fraction a/m with at most `maxStates` states below h: the count
     /// CUSUM's statistic lives on the lattice {j/m}, so its ARL is constant for h in [j/m, (j + 1)/m).
-    static func latticeDenominator(k: Double, h: Double, maxStates: Int = 1500) -> Int {
+    public static func latticeDenominator(k: Double, h: Double, maxStates: Int = 1500) -> Int {
         let maxDenominator = max(1, Int(min(Double(maxStates - 1) / h, Double(maxStates))))
         var best = (m: 1, error: Double.infinity)
         for m in 1...maxDenominator {
