@@ -27,6 +27,12 @@ struct FitCommand: ParsableCommand {
             help: "Reference level of a categorical covariate, as column=level (repeatable; default: first level in byte order).")
     var references: [String] = []
 
+    @Option(help: "Serfling harmonics K: adds sin1, cos1, …, sinK, cosK of the period in --period-column.")
+    var seasonal: Int?
+
+    @Option(help: "The column with each row's period (YYYY-MM, YYYY-Www, YYYY-Qn or a date), for --seasonal.")
+    var periodColumn: String?
+
     @Option(help: "table (like R's summary()) | json")
     var format: OutputFormat = .table
 
@@ -36,6 +42,8 @@ struct FitCommand: ParsableCommand {
         for r in references where !r.contains("=") {
             throw ValidationError("--reference takes column=level, got \"\(r)\"")
         }
+        if (seasonal == nil) != (periodColumn == nil) { throw ValidationError("--seasonal K and --period-column C go together") }
+        if let seasonal, seasonal < 1 { throw ValidationError("--seasonal must be a whole number >= 1") }
     }
 
     func run() throws {
@@ -52,7 +60,8 @@ struct FitCommand: ParsableCommand {
         let problem: GLMProblem
         do {
             problem = try GLMDataSet.load(path: data, family: family, response: response, offset: offset,
-                                          covariates: covariateNames, references: referenceLevels)
+                                          covariates: covariateNames, references: referenceLevels,
+                                          seasonal: seasonal.flatMap { k in periodColumn.map { GLMDataSet.SeasonalColumn(column: $0, harmonics: k) } })
         } catch let error as DataSetError {
             throw ReportedFailure(message: error.description)
         }
@@ -72,6 +81,9 @@ struct FitCommand: ParsableCommand {
 
     private func callDescription(_ covariates: [String]) -> String {
         var terms = covariates
+        for k in 1...max(1, seasonal ?? 0) where seasonal != nil {
+            terms += ["sin(2*pi*\(k)*u)", "cos(2*pi*\(k)*u)"]
+        }
         if let offset { terms.append("offset(log(\(offset)))") }
         let rhs = terms.isEmpty ? "1" : terms.joined(separator: " + ")
         let function = family == .negbin ? "glm.nb" : "glm"

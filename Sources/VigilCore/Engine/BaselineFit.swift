@@ -10,6 +10,8 @@ enum BaselineFit {
         let covariates: Covariates
         /// Rows with the same group have the same covariates (an interned covariate set), read once.
         var group: Int32? = nil
+        /// The period's first day (the patient's day): what seasonal terms read.
+        var day: Int = 0
     }
 
     /// Why a baseline leaves its model unfitted.
@@ -64,6 +66,14 @@ enum BaselineFit {
                 numeric[name] = false
             }
         }
+        // Serfling terms after the covariates, as R's `y ~ … + sin(2*pi*u) + cos(2*pi*u)`.
+        var seasonalValues: [String: [Double]] = [:]
+        for name in Seasonal.names(harmonics: spec.harmonics) {
+            guard let term = Seasonal.term(name) else { continue }
+            let values = rows.map { Seasonal.value(k: term.k, sine: term.sine, day: $0.day) }
+            seasonalValues[name] = values
+            covariates.append(.numeric(name: name, values: values))
+        }
         let design: DesignMatrix
         do {
             design = try DesignMatrix(rowCount: n, covariates: covariates)
@@ -92,7 +102,10 @@ enum BaselineFit {
                 terms.append(.levels(name, table))
             }
         }
-        let predictor = LinearPredictor(intercept: estimate["intercept"] ?? 0, terms: terms)
+        let seasonal = Seasonal.names(harmonics: spec.harmonics).compactMap { name in
+            Seasonal.term(name).map { (k: $0.k, sine: $0.sine, beta: estimate[name] ?? 0) }
+        }
+        let predictor = LinearPredictor(intercept: estimate["intercept"] ?? 0, terms: terms, seasonal: seasonal)
         let expectation = Expectation(form: .linear(predictor, logit: family == .binomial), offset: spec.offset,
                                       theta: family == .negbin ? fit.theta : nil)
         let elapsed = ContinuousClock.now - clock

@@ -63,12 +63,15 @@ public final class Engine {
         let patientLevel: Bool
         let needsExposure: Bool
         let baseline: BaselineWindow?
+        /// The model reads seasonal terms from the period: feed columns named sin1, cos1, … are refused.
+        let seasonal: Bool
 
         init(_ model: ModelRuntime) {
             unit = model.config.unit
             patientLevel = model.config.isPatientLevel
             needsExposure = model.needsExposure
             baseline = model.config.expected.baseline
+            seasonal = model.config.expected.harmonics > 0 || (Expectation(stated: model.config.expected)?.isSeasonal ?? false)
         }
 
         func inBaseline(_ p: Period) -> Bool { baseline?.contains(p) ?? false }
@@ -293,6 +296,9 @@ public final class Engine {
         if let missing = facts[m].missing[Int(tuple)] {
             return reject(missing, "missing; the model needs it (model \(name))")
         }
+        if model.seasonal, let reserved = r.covariates.names.names.first(where: { Seasonal.term($0) != nil }) {
+            return reject(reserved, "reserved for model \(name)'s seasonal terms (computed from the period); rename the column")
+        }
         if facts[m].factor[Int(tuple)].isNaN, !model.inBaseline(bucket), let problem = Self.expectationProblem(models[m], r.covariates) {
             return reject(problem.field, "\(problem.reason) (model \(name))")
         }
@@ -311,6 +317,9 @@ public final class Engine {
         }
         if let name = model.missingCovariate(r.covariates) {
             return reject(name, "missing; the model needs it (model \(config.name))")
+        }
+        if hot[m].seasonal, let reserved = r.covariates.names.names.first(where: { Seasonal.term($0) != nil }) {
+            return reject(reserved, "reserved for model \(config.name)'s seasonal terms (computed from the period); rename the column")
         }
         if !hot[m].inBaseline(Period(unit: .day, ordinal: r.time.day)), let problem = Self.expectationProblem(model, r.covariates) {
             return reject(problem.field, "\(problem.reason) (model \(config.name))")
@@ -369,14 +378,14 @@ public final class Engine {
             if config.isPatientLevel {
                 for r in orderedPatients(job)
                 where hot[m].inBaseline(Period(unit: .day, ordinal: r.time.day)) && config.selects(r.covariates) {
-                    rows.append(.init(y: r.outcome ? 1 : 0, exposure: nil, covariates: r.covariates))
+                    rows.append(.init(y: r.outcome ? 1 : 0, exposure: nil, covariates: r.covariates, day: r.time.day))
                 }
             } else {
                 forEachBucket(countSeries(job), unit: config.unit) { bucket in
                     let covariates = covariates[bucket.tuple]
                     guard hot[m].inBaseline(bucket.period), config.selects(covariates) else { return }
                     rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure.isNaN ? nil : bucket.exposure,
-                                      covariates: covariates, group: bucket.tuple))
+                                      covariates: covariates, group: bucket.tuple, day: bucket.period.firstDay))
                 }
             }
         }
@@ -396,7 +405,7 @@ public final class Engine {
         guard let expectation = model.expectation else { return model }
         var baselineExpected: [Double] = []
         if config.isPatientLevel {
-            baselineExpected = rows.compactMap { try? expectation.value(covariates: $0.covariates, exposure: $0.exposure).get() }
+            baselineExpected = rows.compactMap { try? expectation.value(covariates: $0.covariates, exposure: $0.exposure, day: $0.day).get() }
         } else {
             // The factor is computed once per covariate set.
             var factors: [Int32: Double?] = [:]
@@ -406,7 +415,9 @@ public final class Engine {
                     factor = try? expectation.factor(covariates: row.covariates).get()
                     if let group = row.group { factors[group] = factor }
                 }
-                if let factor, let e = expectation.expected(factor: factor, exposure: row.exposure) { baselineExpected.append(e) }
+                if let factor, let e = expectation.expected(factor: factor * expectation.seasonalMultiplier(day: row.day), exposure: row.exposure) {
+                    baselineExpected.append(e)
+                }
             }
         }
         model.calibrate(baselineExpected: baselineExpected)
@@ -487,20 +498,22 @@ public final class Engine {
             for r in orderedPatients(job) {
                 if let after, r.time.day <= after.ordinal { continue }
                 if !config.select.isEmpty && !config.selects(r.covariates) { continue }
-                guard case let .success(p) = expectation.value(covariates: r.covariates, exposure: nil) else { continue }
+                guard case let .success(p) = expectation.value(covariates: r.covariates, exposure: nil, day: r.time.day) else { continue }
                 n += 1
                 result.observations.append(Observation(label: .patient(time: r.time.text, episode: r.episode), position: n,
                                                        observed: r.outcome ? 1 : 0, input: .patient(outcome: r.outcome, risk: p)))
             }
         } else {
             let facts = facts[m]
+            let seasonal = expectation.isSeasonal
             let selecting = !config.select.isEmpty
             let series = countSeries(job)
             result.observations.reserveCapacity(series.records.count)
             forEachBucket(series, unit: config.unit) { b in
                 if let after, b.period <= after { return }
                 if selecting && !facts.selected[Int(b.tuple)] { return }
-                let factor = facts.factor[Int(b.tuple)]
+                var factor = facts.factor[Int(b.tuple)]
+                if seasonal { factor *= expectation.seasonalMultiplier(day: b.period.firstDay) }
                 guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure) else { return }
                 result.observations.append(Observation(label: .period(b.period), position: b.period.ordinal, observed: b.events,
                                                        input: expectation.input(observed: Double(b.events), expected: e)))

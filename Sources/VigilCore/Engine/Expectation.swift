@@ -30,7 +30,20 @@ public struct Expectation: Sendable {
         }
     }
 
-    /// E per unit of exposure when `usesExposure`, else E (or p): what the covariates alone decide.
+    /// Whether E depends on the period (seasonal terms), beyond the covariates and exposure.
+    public var isSeasonal: Bool {
+        if case let .linear(predictor, _) = form { return !predictor.seasonal.isEmpty }
+        return false
+    }
+
+    /// exp(η of the seasonal terms) on `day` (the period's first day): E's seasonal multiplier (log link).
+    public func seasonalMultiplier(day: Int) -> Double {
+        guard case let .linear(predictor, _) = form, !predictor.seasonal.isEmpty else { return 1 }
+        return Foundation.exp(predictor.seasonalEta(day: day))
+    }
+
+    /// E per unit of exposure when `usesExposure`, else E (or p): what the covariates alone decide (seasonal
+    /// terms apart).
     public func factor(covariates: Covariates) -> Result<Double, FieldProblem> {
         switch form {
         case let .mean(m): return .success(m)
@@ -46,9 +59,15 @@ public struct Expectation: Sendable {
         return exposure.map { factor * $0 }
     }
 
-    /// E (or p) of a record with these covariates and exposure.
-    public func value(covariates: Covariates, exposure: Double?) -> Result<Double, FieldProblem> {
-        factor(covariates: covariates).flatMap { f in
+    /// E (or p) of a record with these covariates and exposure, on `day` (the period's first day; seasonal
+    /// terms need it).
+    public func value(covariates: Covariates, exposure: Double?, day: Int? = nil) -> Result<Double, FieldProblem> {
+        if case let .linear(predictor, logit) = form, logit, !predictor.seasonal.isEmpty {
+            let s = day.map { predictor.seasonalEta(day: $0) } ?? 0
+            return predictor.eta(covariates).map { 1 / (1 + Foundation.exp(-($0 + s))) }
+        }
+        let multiplier = day.map(seasonalMultiplier(day:)) ?? 1
+        return factor(covariates: covariates).map { $0 * multiplier }.flatMap { f in
             guard let e = expected(factor: f, exposure: exposure) else {
                 let reason = if case .rate = form { "missing; E = rate × exposure" } else { "missing; the model's offset is log(exposure)" }
                 return .failure(FieldProblem(field: "exposure", reason: reason))
@@ -77,6 +96,19 @@ public struct LinearPredictor: Sendable {
 
     public let intercept: Double
     public let terms: [Term]
+    /// Serfling terms (k, sine?, β), which read the period, not the covariates.
+    public let seasonal: [(k: Int, sine: Bool, beta: Double)]
+
+    public init(intercept: Double, terms: [Term], seasonal: [(k: Int, sine: Bool, beta: Double)] = []) {
+        self.intercept = intercept
+        self.terms = terms
+        self.seasonal = seasonal
+    }
+
+    /// Σ β·sin/cos(2πk·u) on `day`.
+    public func seasonalEta(day: Int) -> Double {
+        seasonal.reduce(0) { $0 + $1.beta * Seasonal.value(k: $1.k, sine: $1.sine, day: day) }
+    }
 
     public func eta(_ covariates: Covariates) -> Result<Double, FieldProblem> {
         var eta = intercept
@@ -143,13 +175,17 @@ extension Expectation {
         case let .mean(m): self.init(form: .mean(m), offset: false, theta: nil)
         case let .rate(r): self.init(form: .rate(r), offset: true, theta: nil)
         case let .coefficients(published):
-            let terms: [LinearPredictor.Term] = published.terms.map { term in
+            var terms: [LinearPredictor.Term] = []
+            var seasonal: [(k: Int, sine: Bool, beta: Double)] = []
+            for term in published.terms {
                 switch term.body {
-                case let .linear(name): .linear(name, term.beta)
-                case let .when(conditions): .when(conditions, term.beta)
+                case let .linear(name):
+                    if let s = Seasonal.term(name) { seasonal.append((s.k, s.sine, term.beta)) } else { terms.append(.linear(name, term.beta)) }
+                case let .when(conditions): terms.append(.when(conditions, term.beta))
                 }
             }
-            self.init(form: .linear(LinearPredictor(intercept: published.intercept, terms: terms), logit: published.link == .logit),
+            self.init(form: .linear(LinearPredictor(intercept: published.intercept, terms: terms, seasonal: seasonal),
+                                    logit: published.link == .logit),
                       offset: spec.offset, theta: nil)
         case .poisson, .negativeBinomial, .logistic:
             return nil

@@ -12,8 +12,18 @@ public struct DataSetError: Error, CustomStringConvertible {
 public enum GLMDataSet {
     public static let problemLimit = 20
 
+    /// Serfling terms for `vigil fit`: K harmonics of the period written in `column`.
+    public struct SeasonalColumn: Sendable {
+        public let column: String
+        public let harmonics: Int
+        public init(column: String, harmonics: Int) {
+            self.column = column
+            self.harmonics = harmonics
+        }
+    }
+
     public static func load(path: String, family: GLMFit.FamilyKind, response: String, offset: String? = nil,
-                            covariates: [String], references: [String: String] = [:],
+                            covariates: [String], references: [String: String] = [:], seasonal: SeasonalColumn? = nil,
                             commentByte: UInt8? = nil) throws -> GLMProblem {
         let table: CSVTable
         do {
@@ -24,18 +34,22 @@ public enum GLMDataSet {
             throw DataSetError(problems: [error.description])
         }
         return try problem(from: table, family: family, response: response, offset: offset,
-                           covariates: covariates, references: references)
+                           covariates: covariates, references: references, seasonal: seasonal)
     }
 
     public static func problem(from table: CSVTable, family: GLMFit.FamilyKind, response: String, offset: String?,
-                               covariates: [String], references: [String: String] = [:]) throws -> GLMProblem {
+                               covariates: [String], references: [String: String] = [:],
+                               seasonal: SeasonalColumn? = nil) throws -> GLMProblem {
         var problems: [String] = []
         var unreported = 0
         func report(_ line: Int, _ column: String, _ reason: String) {
             if problems.count < problemLimit { problems.append("\(table.source):\(line): \(column): \(reason)") }
             else { unreported += 1 }
         }
-        let needed = [response] + (offset.map { [$0] } ?? []) + covariates
+        let needed = [response] + (offset.map { [$0] } ?? []) + covariates + (seasonal.map { [$0.column] } ?? [])
+        for name in covariates where seasonal != nil && Seasonal.term(name) != nil {
+            problems.append("\(table.source): covariate \(name) is reserved for the seasonal terms (--seasonal)")
+        }
         let missing = needed.filter { table.column($0) == nil }
         guard missing.isEmpty else {
             throw DataSetError(problems: missing.map {
@@ -94,6 +108,23 @@ public enum GLMDataSet {
                 built.append(.numeric(name: name, values: numbers.map { $0 ?? 0 }))
             } else {
                 built.append(.categorical(name: name, values: trimmed, reference: references[name]))
+            }
+        }
+        // Serfling terms from the period column: u of each period's first day.
+        if let seasonal, seasonal.harmonics > 0 {
+            var days = [Int](repeating: 0, count: table.rowCount)
+            for (i, text) in (table.column(seasonal.column) ?? []).enumerated() {
+                let value = text.trimmingCharacters(in: .whitespaces)
+                if let period = Period.parse(Substring(value)) ?? Timestamp.parse(value).map({ Period(unit: .day, ordinal: $0.day) }),
+                   period.unit != .year {
+                    days[i] = period.firstDay
+                } else {
+                    report(lines[i], seasonal.column, "\"\(text)\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY-MM-DD)")
+                }
+            }
+            for name in Seasonal.names(harmonics: seasonal.harmonics) {
+                guard let term = Seasonal.term(name) else { continue }
+                built.append(.numeric(name: name, values: days.map { Seasonal.value(k: term.k, sine: term.sine, day: $0) }))
             }
         }
         if unreported > 0 { problems.append("\(table.source): … and \(unreported) more problems") }

@@ -80,6 +80,8 @@ public struct ExpectedSpec: Sendable {
     public let baseline: BaselineWindow?
     /// Reference level per categorical covariate.
     public let references: [String: String]
+    /// Serfling harmonics K (`seasonal: { harmonics: K }`), 0 for none.
+    public var harmonics: Int = 0
 }
 
 /// Inclusive baseline window: periods of the model's unit, or days for patient-level models.
@@ -121,7 +123,7 @@ public struct PublishedModel: Sendable {
         for term in terms {
             switch term.body {
             case let .when(conditions): for c in conditions where !seen.contains(c.covariate) { seen.append(c.covariate) }
-            case let .linear(name): if !seen.contains(name) { seen.append(name) }
+            case let .linear(name): if !seen.contains(name) && Seasonal.term(name) == nil { seen.append(name) }
             }
         }
         return seen

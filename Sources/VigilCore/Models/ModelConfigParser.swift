@@ -121,7 +121,7 @@ public enum ModelConfigParser {
 
     static func parseExpected(_ value: YAMLValue, unit: PeriodUnit) -> ExpectedSpec? {
         guard let m = value.mapping(allowed: ["kind", "mean", "rate", "covariates", "offset", "baseline", "reference",
-                                              "link", "intercept", "terms"]) else { return nil }
+                                              "link", "intercept", "terms", "seasonal"]) else { return nil }
         guard let kindValue = m["kind"] else { value.missing("kind"); return nil }
         let kinds = ["mean", "rate", "poisson", "negative_binomial", "logistic", "coefficients"]
         guard let kindName = kindValue.scalarText, kinds.contains(kindName) else {
@@ -186,8 +186,29 @@ public enum ModelConfigParser {
                 if let s = level.string() { references[key] = s }
             }
         }
+        var harmonics = 0
+        if let v = m["seasonal"] {
+            if !["poisson", "negative_binomial", "logistic"].contains(kindName) {
+                v.report("seasonal terms are fitted: kind poisson, negative_binomial or logistic (coefficients models use sin1, cos1, … in linear terms)")
+            } else if let sm = v.mapping(allowed: ["harmonics"]) {
+                if let hv = sm["harmonics"] {
+                    if let k = Int(hv.scalarText ?? ""), k >= 1 {
+                        if let p = Seasonal.periodsPerYear(unit) {
+                            if Double(k) >= p / 2 { hv.report("must be < \(p / 2) (half the \(unit.rawValue)s in a year)") } else { harmonics = k }
+                        } else {
+                            v.report("a yearly model has no season")
+                        }
+                    } else { hv.report("must be a whole number >= 1") }
+                } else { v.missing("harmonics") }
+            }
+        }
+        for name in covariates where Seasonal.term(name) != nil {
+            m["covariates"]?.report("\(name) is reserved for seasonal terms (expected.seasonal)")
+        }
         guard let kind else { return nil }
-        return ExpectedSpec(kind: kind, covariates: covariates, offset: offset, baseline: baseline, references: references)
+        var spec = ExpectedSpec(kind: kind, covariates: covariates, offset: offset, baseline: baseline, references: references)
+        spec.harmonics = harmonics
+        return spec
     }
 
     static func parseBaseline(_ value: YAMLValue, unit: PeriodUnit) -> BaselineWindow? {
