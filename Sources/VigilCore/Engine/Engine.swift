@@ -57,6 +57,7 @@ public final class Engine {
     private var arrivals = 0
     private var firing: [SeriesID: [String: Alert]] = [:]
     private var suppressedSeen: [SeriesID: Set<String>] = [:]
+    private let thresholdCache = SeriesThresholds()
 
     struct HotModel {
         let unit: PeriodUnit
@@ -373,13 +374,19 @@ public final class Engine {
         let config = model.config
         model.problem = nil
         var rows: [BaselineFit.Row] = []
+        var seriesWithBaseline = 0
+        var patientsPerYear: [Double] = []
+        let baselineYears = config.expected.baseline.map { Double($0.to.ordinal - $0.from.ordinal + 1) / 365.25 } ?? 1
         for slot in slotsInFacilityOrder(of: m) {
             let job = SeriesJob(model: m, slot: slot)
+            let before = rows.count
+            defer { if rows.count > before { seriesWithBaseline += 1 } }
             if config.isPatientLevel {
                 for r in orderedPatients(job)
                 where hot[m].inBaseline(Period(unit: .day, ordinal: r.time.day)) && config.selects(r.covariates) {
                     rows.append(.init(y: r.outcome ? 1 : 0, exposure: nil, covariates: r.covariates, day: r.time.day))
                 }
+                if rows.count > before { patientsPerYear.append(Double(rows.count - before) / baselineYears) }
             } else {
                 forEachBucket(countSeries(job), unit: config.unit) { bucket in
                     let covariates = covariates[bucket.tuple]
@@ -389,6 +396,8 @@ public final class Engine {
                 }
             }
         }
+        model.seriesWithBaseline = seriesWithBaseline
+        model.baselinePatientsPerYear = patientsPerYear
         if let family = config.expected.kind.family {
             model.fits += 1
             do {
@@ -491,12 +500,22 @@ public final class Engine {
         let model = models[m]
         let config = model.config
         var result = SeriesResult()
-        guard let expectation = model.expectation, let fresh = model.makeDetectors() else { return result }
+        guard let expectation = model.expectation else { return result }
         let after = config.expected.baseline?.to
+        // What the series' own thresholds need: its baseline E (counts) or risk mix (patients).
+        let perSeries = config.detectors.contains(where: \.perSeries)
+        var baselineSum = 0.0, baselineCount = 0
+        var baselineRisks: [Double] = []
         if config.isPatientLevel {
             var n = 0
             for r in orderedPatients(job) {
-                if let after, r.time.day <= after.ordinal { continue }
+                if let after, r.time.day <= after.ordinal {
+                    if perSeries, config.selects(r.covariates),
+                       case let .success(p) = expectation.value(covariates: r.covariates, exposure: nil, day: r.time.day) {
+                        baselineRisks.append(p)
+                    }
+                    continue
+                }
                 if !config.select.isEmpty && !config.selects(r.covariates) { continue }
                 guard case let .success(p) = expectation.value(covariates: r.covariates, exposure: nil, day: r.time.day) else { continue }
                 n += 1
@@ -510,16 +529,50 @@ public final class Engine {
             let series = countSeries(job)
             result.observations.reserveCapacity(series.records.count)
             forEachBucket(series, unit: config.unit) { b in
-                if let after, b.period <= after { return }
+                let inBaseline = after.map { b.period <= $0 } ?? false
+                if inBaseline && !perSeries { return }
                 if selecting && !facts.selected[Int(b.tuple)] { return }
                 var factor = facts.factor[Int(b.tuple)]
                 if seasonal { factor *= expectation.seasonalMultiplier(day: b.period.firstDay) }
                 guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure) else { return }
+                if inBaseline {
+                    baselineSum += e
+                    baselineCount += 1
+                    return
+                }
                 result.observations.append(Observation(label: .period(b.period), position: b.period.ordinal, observed: b.events,
                                                        input: expectation.input(observed: Double(b.events), expected: e)))
             }
         }
         let observations = result.observations
+        // Series thresholds (METHODS.md): at the mean E of the baseline periods; a series without baseline rows
+        // keeps the model's threshold for its first 12 monitored periods and takes its own, at their mean E,
+        // from the 13th on, so the past never changes as periods arrive.
+        var thresholds = model.thresholds
+        var switchAt: Int? = nil
+        var own: [Int: Double] = [:]
+        if perSeries {
+            // A patient series without baseline patients keeps the model's threshold.
+            var seriesE: Double? = nil
+            if config.isPatientLevel {
+            } else if baselineCount > 0 {
+                seriesE = baselineSum / Double(baselineCount)
+            } else if observations.count >= 12 {
+                seriesE = observations.prefix(12).reduce(0) { $0 + $1.input.expected } / 12
+                switchAt = 12
+            }
+            let years = config.expected.baseline.map { Double($0.to.ordinal - $0.from.ordinal + 1) / 365.25 } ?? 1
+            for d in config.detectors.indices {
+                guard let target = model.seriesTarget(d, patientsPerYear: Double(baselineRisks.count) / years),
+                      let h = thresholdCache.threshold(model: m, model, detector: d, expected: seriesE, risks: baselineRisks,
+                                                       target: target) else { continue }
+                if switchAt == nil || thresholds[d] == nil { thresholds[d] = h } else { own[d] = h }
+            }
+        }
+        guard let fresh = model.makeDetectors(thresholds: thresholds) else {
+            result.observations = []
+            return result
+        }
         let facility = facility(of: job)
         let patient = config.isPatientLevel
         for (d, spec) in config.detectors.enumerated() {
@@ -528,6 +581,7 @@ public final class Engine {
             steps.reserveCapacity(observations.count)
             var lastAlert: Int? = nil
             for (i, o) in observations.enumerated() {
+                if i == switchAt, let h = own[d] { detector.setThreshold(h) }
                 let step = detector.update(o.input)
                 steps.append(step)
                 guard step.signal else { continue }

@@ -44,6 +44,51 @@ public struct ModelRuntime: Sendable {
     public internal(set) var fit: FitSummary?
     /// Baseline fits so far: the daemon reports each new one.
     public internal(set) var fits = 0
+    /// Series with baseline rows (N of the false-alarm budget), as of the last fit.
+    public internal(set) var seriesWithBaseline = 0
+    /// Baseline patients a year of each series that has some (patient-level budgets), as of the last fit.
+    var baselinePatientsPerYear: [Double] = []
+
+    /// Periods a year of the model's unit (P of the budget).
+    var periodsPerYear: Double {
+        switch config.unit {
+        case .day, .patient: 365.25
+        case .week: 365.25 / 7
+        case .month: 12
+        case .quarter: 4
+        case .year: 1
+        }
+    }
+
+    /// The in-control ARL the budget gives every series and detector: N·D·P/B periods (patient-level: per
+    /// baseline patient a year of the series, N·D/B — multiply by the series' patients a year).
+    public var budgetARL: Double? {
+        guard let b = config.alert.falseAlarmsPerYear, seriesWithBaseline > 0 else { return nil }
+        let scale = Double(seriesWithBaseline * config.detectors.count) / b
+        return config.isPatientLevel ? scale : scale * periodsPerYear
+    }
+
+    /// The in-control ARL a per-series threshold of detector `d` is solved for, for a series with
+    /// `patientsPerYear` baseline patients a year (patient-level budgets); nil for a model-wide threshold.
+    func seriesTarget(_ d: Int, patientsPerYear: Double? = nil) -> Double? {
+        let spec = config.detectors[d]
+        guard spec.perSeries else { return nil }
+        if let arl0 = spec.arl0 { return arl0 }
+        guard let a = budgetARL else { return nil }
+        guard config.isPatientLevel else { return a }
+        return patientsPerYear.map { a * $0 }
+    }
+
+    /// The in-control ARL of the model-wide threshold of detector `d`: its arl0, or the budget's at the median
+    /// series (used by per-series detectors for series with no baseline until they have their own).
+    func modelTarget(_ d: Int) -> Double? {
+        if let arl0 = config.detectors[d].arl0 { return arl0 }
+        guard config.detectors[d].perSeries, let a = budgetARL else { return nil }
+        guard config.isPatientLevel else { return a }
+        let sorted = baselinePatientsPerYear.sorted()
+        guard !sorted.isEmpty else { return nil }
+        return a * sorted[sorted.count / 2]
+    }
 
     public var status: ModelStatus {
         if let problem { return .unfitted(problem) }
@@ -78,7 +123,10 @@ public struct ModelRuntime: Sendable {
     }
 
     /// Fresh detectors with the current thresholds, nil when one is still unknown or unusable.
-    func makeDetectors() -> [AnyDetector]? {
+    func makeDetectors() -> [AnyDetector]? { makeDetectors(thresholds: thresholds) }
+
+    /// Fresh detectors with these thresholds (a series' own), nil when one is unknown or unusable.
+    func makeDetectors(thresholds: [Double?]) -> [AnyDetector]? {
         var out: [AnyDetector] = []
         for (spec, threshold) in zip(config.detectors, thresholds) {
             guard let t = threshold, t.isFinite, t > 0 else { return nil }
@@ -105,13 +153,16 @@ public struct ModelRuntime: Sendable {
     /// solved over the risk mix of the baseline patients.
     mutating func calibrate(baselineExpected: [Double]) {
         for (i, spec) in config.detectors.enumerated() where spec.threshold == nil {
-            guard let target = spec.arl0 else { continue }
+            guard let target = modelTarget(i) else { continue }
             do {
                 thresholds[i] = try Self.threshold(spec, arl0: target, theta: spec.theta ?? expectation?.theta,
                                                    baselineExpected: baselineExpected)
             } catch {
                 thresholds[i] = nil
-                problem = "model \(config.name), detector \(spec.id): cannot calibrate arl0 \(spec.arl0 ?? 0): \(error)"
+                // A per-series detector solves each series' own threshold; only the fallback is missing.
+                if !spec.perSeries {
+                    problem = "model \(config.name), detector \(spec.id): cannot calibrate arl0 \(target): \(error)"
+                }
             }
         }
     }

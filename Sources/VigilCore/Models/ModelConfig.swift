@@ -155,6 +155,8 @@ public struct DetectorSpec: Sendable {
     public var arlExpected: Double?
     public var direction: Direction
     public var reset: ResetMode
+    /// A threshold per series, solved for `arl0` (or the model's false-alarm budget) at the series' own E.
+    public var perSeries = false
     /// Where the detector is written, for calibration messages.
     public let line: Int
     public let column: Int
@@ -170,4 +172,6 @@ public struct AlertSpec: Sendable {
     public let sinks: [String]?
     /// A signal whose expected count (patient-level: the run's sum of p) is below this raises no alert.
     public var minExpected: Double = 0
+    /// The network's false-alarm budget B: every series and detector gets the in-control ARL N·D·P/B.
+    public var falseAlarmsPerYear: Double? = nil
 }

@@ -85,19 +85,23 @@ public enum ModelConfigParser {
         } else {
             root.missing("expected")
         }
+        let alert = parseAlert(top["alert"])
+        let budget = alert?.falseAlarmsPerYear != nil
+        if budget, let expected, expected.baseline == nil {
+            top["alert"]?.report("false_alarms_per_year counts the series with baseline rows: the model needs expected.baseline")
+        }
         var detectors: [DetectorSpec] = []
         if let d = top["detectors"], let items = d.items {
             if items.isEmpty { d.report("must list at least one detector") }
             var ids: Set<String> = []
             for item in items {
-                guard let spec = parseDetector(item, unit: checkUnit, expected: expected) else { continue }
+                guard let spec = parseDetector(item, unit: checkUnit, expected: expected, budget: budget) else { continue }
                 if !ids.insert(spec.id).inserted { item.report("id \"\(spec.id)\" is used twice in this model") }
                 detectors.append(spec)
             }
         } else if top["detectors"] == nil {
             root.missing("detectors")
         }
-        let alert = parseAlert(top["alert"])
         if let expected {
             for spec in detectors where spec.arl0 != nil && expected.baseline == nil {
                 if spec.kind == .bernoulliCUSUM {
@@ -314,14 +318,15 @@ public enum ModelConfigParser {
     // MARK: detectors
 
     static let detectorKeys: [DetectorSpec.Kind: [String]] = [
-        .poissonCUSUM: ["ratio", "h", "arl0", "arl_expected", "reset"],
-        .negbinCUSUM: ["ratio", "theta", "h", "arl0", "arl_expected", "reset"],
-        .normalCUSUM: ["k", "h", "arl0", "direction", "reset"],
-        .ewma: ["lambda", "L", "arl0", "direction", "reset"],
-        .bernoulliCUSUM: ["odds_ratio", "h", "arl0", "reset"],
+        .poissonCUSUM: ["ratio", "h", "arl0", "arl_expected", "reset", "per_series"],
+        .negbinCUSUM: ["ratio", "theta", "h", "arl0", "arl_expected", "reset", "per_series"],
+        .normalCUSUM: ["k", "h", "arl0", "direction", "reset", "per_series"],
+        .ewma: ["lambda", "L", "arl0", "direction", "reset", "per_series"],
+        .bernoulliCUSUM: ["odds_ratio", "h", "arl0", "reset", "per_series"],
     ]
 
-    static func parseDetector(_ item: YAMLValue, unit: PeriodUnit, expected: ExpectedSpec?) -> DetectorSpec? {
+    /// `budget`: the model has `alert.false_alarms_per_year`, which sets every threshold.
+    static func parseDetector(_ item: YAMLValue, unit: PeriodUnit, expected: ExpectedSpec?, budget: Bool = false) -> DetectorSpec? {
         guard let entries = item.entries else { return nil }
         let typeNames = DetectorSpec.Kind.allCases.map(\.rawValue)
         guard let typeValue = entries.first(where: { $0.key == "type" })?.value else { item.missing("type"); return nil }
@@ -381,13 +386,33 @@ public enum ModelConfigParser {
             if let x = v.number(), x > 1 { spec.arl0 = x } else { fail(v, "must be a number > 1 (periods, or patients)") }
         }
         spec.arlExpected = positive("arl_expected")
-        switch (m[thresholdKey], m["arl0"]) {
-        case (nil, nil): item.report("give \(thresholdKey) (the threshold) or arl0 (to have vigil calibrate it)"); ok = false
-        case let (_?, a?): fail(a, "give \(thresholdKey) or arl0, not both")
-        default: break
+        if budget {
+            for key in [thresholdKey, "arl0"] {
+                if let v = m[key] { fail(v, "alert.false_alarms_per_year sets every threshold: give no \(thresholdKey) or arl0") }
+            }
+            spec.perSeries = true
+        } else {
+            switch (m[thresholdKey], m["arl0"]) {
+            case (nil, nil): item.report("give \(thresholdKey) (the threshold) or arl0 (to have vigil calibrate it)"); ok = false
+            case let (_?, a?): fail(a, "give \(thresholdKey) or arl0, not both")
+            default: break
+            }
+        }
+        if let v = m["per_series"] {
+            switch v.scalarText {
+            case "true": spec.perSeries = true
+            case "false": break
+            default: fail(v, "must be true or false")
+            }
+            if spec.perSeries && !budget && m["arl0"] == nil {
+                fail(v, "a threshold per series is solved for arl0: give arl0 instead of \(thresholdKey)")
+            }
         }
         if let v = m["direction"] { if let d = v.choice(Direction.self, among: Direction.allCases) { spec.direction = d } else { ok = false } }
         if let v = m["reset"] { if let r = v.choice(ResetMode.self, among: ResetMode.allCases) { spec.reset = r } else { ok = false } }
+        if budget && spec.reset == .none {
+            fail(m["reset"] ?? item, "reset: none never ends an alarm, so no false-alarm rate can be budgeted: use zero or fir")
+        }
         return ok ? spec : nil
     }
 
@@ -395,7 +420,7 @@ public enum ModelConfigParser {
 
     static func parseAlert(_ value: YAMLValue?) -> AlertSpec? {
         guard let value else { return AlertSpec(severity: ModelDefaults.severity, cooldown: ModelDefaults.cooldown, sinks: nil) }
-        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks", "min_expected"]) else { return nil }
+        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks", "min_expected", "false_alarms_per_year"]) else { return nil }
         var ok = true
         var severity = ModelDefaults.severity
         if let v = m["severity"] { if let s = v.choice(Severity.self, among: Severity.allCases) { severity = s } else { ok = false } }
@@ -410,6 +435,11 @@ public enum ModelConfigParser {
             if let x = v.number() { if x >= 0 { minExpected = x } else { v.report("must be a number >= 0 (an expected count)"); ok = false } }
             else { ok = false }
         }
-        return ok ? AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks, minExpected: minExpected) : nil
+        var budget: Double? = nil
+        if let v = m["false_alarms_per_year"] {
+            if let x = v.number() { if x > 0 { budget = x } else { v.report("must be a number > 0 (false alarms a year across the model)"); ok = false } }
+            else { ok = false }
+        }
+        return ok ? AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks, minExpected: minExpected, falseAlarmsPerYear: budget) : nil
     }
 }

@@ -92,11 +92,17 @@ public enum ARL {
     /// fraction a/m with at most `maxStates` states, so S lives exactly on the lattice {j/m} (Brook & Evans
     /// 1972's exact chain for integer steps; `surveillance::arlCusum` rounds k and h to one decimal instead).
     public static func countCUSUM(k: Double, h: Double, increase: Bool = true, headStart: Double = 0,
-                                  maxStates: Int = 1500, probability: (Int) -> Double) throws -> Double {
+                                  maxStates: Int = 600, probability: (Int) -> Double) throws -> Double {
         guard h > 0, k >= 0, k.isFinite, h.isFinite, headStart.isFinite else {
             throw Failure.invalid("count CUSUM needs a finite h > 0 and k >= 0")
         }
-        let m = latticeDenominator(k: k, h: h, maxStates: maxStates)
+        return try countCUSUM(k: k, h: h, denominator: latticeDenominator(k: k, h: h, maxStates: maxStates), increase: increase,
+                              headStart: headStart, probability: probability)
+    }
+
+    /// The count CUSUM on the lattice {j/m} of a given denominator m.
+    static func countCUSUM(k: Double, h: Double, denominator m: Int, increase: Bool, headStart: Double,
+                           probability: (Int) -> Double) throws -> Double {
         // A dense chain of more states than this does not fit in memory: h is hundreds of steps of the count.
         guard k * Double(m) < 1e9, h * Double(m) < Double(maxChainStates) else {
             throw Failure.invalid("the threshold spans more than \(maxChainStates) lattice steps of the count CUSUM (h \(h), k \(k)): "
@@ -114,25 +120,27 @@ public enum ARL {
             total += p
             if pmf.count > 50, p < 1e-300 { break }
         }
-        var q = Matrix(rows: n, columns: n)
+        let start = min(top, Int((headStart * Double(m)).rounded()))
+        // Each state's moves: (next state, probability), at most one per count.
+        var moves: [[(to: Int, p: Double)]] = Array(repeating: [], count: n)
+        let beyond = max(0, 1 - pmf.reduce(0, +))
         for j in 0..<n {
             for (x, p) in pmf.enumerated() where p > 0 {
                 let next = increase ? j + x * m - km : j + km - x * m
                 if next > top { if increase { break } else { continue } }
-                q[j, max(0, next)] += p
+                moves[j].append((max(0, next), p))
             }
-            if !increase {
-                // Counts beyond the tabulated ones all lead to 0.
-                q[j, 0] += max(0, 1 - pmf.reduce(0, +))
-            }
+            // Counts beyond the tabulated ones all lead to 0 when the chart looks down.
+            if !increase && beyond > 0 { moves[j].append((0, beyond)) }
         }
-        let start = min(top, Int((headStart * Double(m)).rounded()))
+        var q = Matrix(rows: n, columns: n)
+        for j in 0..<n { for (to, p) in moves[j] { q[j, to] += p } }
         return try MarkovChain.averageRunLength(transitions: q, start: start)
     }
 
     /// The denominator m of k's closest fraction a/m with at most `maxStates` states below h: the count
     /// CUSUM's statistic lives on the lattice {j/m}, so its ARL is constant for h in [j/m, (j + 1)/m).
-    public static func latticeDenominator(k: Double, h: Double, maxStates: Int = 1500) -> Int {
+    public static func latticeDenominator(k: Double, h: Double, maxStates: Int = 600) -> Int {
         let maxDenominator = max(1, Int(min(Double(maxStates - 1) / h, Double(maxStates))))
         var best = (m: 1, error: Double.infinity)
         for m in 1...maxDenominator {
@@ -158,7 +166,41 @@ public enum ARL {
         /// The threshold whose ARL0 reaches `target`, reported mid-step on the lattice: the ARL is constant on
         /// a step [j, j + 1)·scale/m, and the detector's own statistic (k is irrational in general) lands near
         /// its edges, so the middle keeps the ARL the chain gives. `headStartFraction`: ½ for `reset: fir`.
+        /// The search runs over the steps j of one lattice (a dozen chains), and the ARL is checked at the h
+        /// returned with the lattice that h itself gets.
         public func threshold(forARL0 target: Double, headStartFraction: Double = 0) throws -> Double {
+            guard target > 1, target.isFinite else { throw Failure.noThreshold(target: target, reason: "ARL0 must be > 1") }
+            var high = 1.0
+            var doublings = 0
+            while try arl(h: high, headStart: high * headStartFraction) < target {
+                high *= 2
+                doublings += 1
+                if doublings > 30 { throw Failure.noThreshold(target: target, reason: "ARL0 stays below it for every threshold tried") }
+            }
+            // The steps j of the lattice at `high`: the smallest whose ARL0 reaches the target, its middle.
+            let m = ARL.latticeDenominator(k: k, h: high / scale)
+            func stepARL(_ j: Int) throws -> Double {
+                let h = (Double(j) + 0.5) / Double(m)
+                return try ARL.countCUSUM(k: k, h: h, denominator: m, increase: increase, headStart: h * headStartFraction,
+                                          probability: probability)
+            }
+            var lo = -1, hi = Int((high / scale * Double(m)).rounded(.down))
+            if try stepARL(hi) >= target {
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2
+                    if try stepARL(mid) >= target { hi = mid } else { lo = mid }
+                }
+                // Checked as the detector's h is computed (its own lattice): the next steps up if it falls short.
+                for j in hi..<(hi + 4) {
+                    let h = (Double(j) + 0.5) / Double(m) * scale
+                    if try arl(h: h, headStart: h * headStartFraction) >= target { return h }
+                }
+            }
+            return try continuousThreshold(forARL0: target, headStartFraction: headStartFraction)
+        }
+
+        /// Bisection on h, then the middle of the step it ends on (when the lattice there still meets the target).
+        private func continuousThreshold(forARL0 target: Double, headStartFraction: Double) throws -> Double {
             let edge = try ARL.threshold(forARL0: target, initial: 1) { try arl(h: $0, headStart: $0 * headStartFraction) }
             let m = Double(ARL.latticeDenominator(k: k, h: edge / scale))
             let step = (edge / scale * m + 1e-9).rounded(.down)

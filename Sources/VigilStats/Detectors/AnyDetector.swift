@@ -19,6 +19,16 @@ public enum AnyDetector: Sendable, Codable, Equatable {
         }
     }
 
+    public mutating func setThreshold(_ threshold: Double) {
+        switch self {
+        case var .poissonCUSUM(d): d.setThreshold(threshold); self = .poissonCUSUM(d)
+        case var .negativeBinomialCUSUM(d): d.setThreshold(threshold); self = .negativeBinomialCUSUM(d)
+        case var .normalCUSUM(d): d.setThreshold(threshold); self = .normalCUSUM(d)
+        case var .ewma(d): d.setThreshold(threshold); self = .ewma(d)
+        case var .bernoulliCUSUM(d): d.setThreshold(threshold); self = .bernoulliCUSUM(d)
+        }
+    }
+
     @inline(__always) public mutating func update(_ input: DetectorInput) -> DetectorStep {
         switch self {
         case var .poissonCUSUM(d): let s = d.update(input); self = .poissonCUSUM(d); return s

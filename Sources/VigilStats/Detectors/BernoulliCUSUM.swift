@@ -17,6 +17,8 @@ public struct BernoulliCUSUM: Detector {
 
     public var updates: Int { recursion.updates }
 
+    public mutating func setThreshold(_ threshold: Double) { recursion.setThreshold(threshold) }
+
     @inline(__always) public static func weight(outcome y: Double, risk p: Double, oddsRatio r: Double) -> Double {
         y * Foundation.log(r) - Foundation.log(1 - p + r * p)
     }

@@ -68,6 +68,8 @@ public protocol Detector: Sendable, Codable, Equatable {
     /// Number of updates so far.
     var updates: Int { get }
     mutating func update(_ input: DetectorInput) -> DetectorStep
+    /// Takes another threshold from the next update on (a series' own threshold, once it is known).
+    mutating func setThreshold(_ threshold: Double)
 }
 
 /// The upper CUSUM recursion S_t = max(0, S_{t−1} + W_t) shared by every CUSUM type, with the reset
@@ -86,6 +88,8 @@ public struct CUSUMRecursion: Sendable, Codable, Equatable {
         self.reset = reset
         self.statistic = headStart ? h / 2 : 0
     }
+
+    public mutating func setThreshold(_ threshold: Double) { h = threshold }
 
     @inline(__always) public mutating func step(_ weight: Double) -> DetectorStep {
         updates += 1

@@ -4,7 +4,7 @@
 public struct EWMA: Detector {
     public static let type = "ewma"
     public let lambda: Double
-    public let L: Double
+    public private(set) var L: Double
     public let direction: Direction
     public let reset: ResetMode
     public var statistic: Double = 0
@@ -21,6 +21,8 @@ public struct EWMA: Detector {
         self.direction = direction
         self.reset = reset
     }
+
+    public mutating func setThreshold(_ threshold: Double) { L = threshold }
 
     /// The limit L √(λ/(2 − λ)) that the exact limits approach.
     public var asymptoticThreshold: Double { L * (lambda / (2 - lambda)).squareRoot() }

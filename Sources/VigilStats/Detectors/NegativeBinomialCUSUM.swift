@@ -20,6 +20,8 @@ public struct NegativeBinomialCUSUM: Detector {
 
     public var updates: Int { recursion.updates }
 
+    public mutating func setThreshold(_ threshold: Double) { recursion.setThreshold(threshold) }
+
     /// The weight, written as W = O ln r − (O/θ + 1)/(1 + E/θ) · (r − 1)E · ln(1 + x)/x with
     /// x = (r − 1)E/(θ + E): the same number, but as θ → ∞ every factor tends to its Poisson limit
     /// (1 and 1), so W tends to the Poisson CUSUM's O ln r − (r − 1)E instead of ∞ · 0.

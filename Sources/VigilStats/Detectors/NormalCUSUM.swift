@@ -13,6 +13,8 @@ public struct NormalCUSUM: Detector {
 
     public var updates: Int { recursion.updates }
 
+    public mutating func setThreshold(_ threshold: Double) { recursion.setThreshold(threshold) }
+
     @inline(__always) public mutating func update(_ input: DetectorInput) -> DetectorStep {
         recursion.step(direction.sign * input.standardizedResidual - k)
     }

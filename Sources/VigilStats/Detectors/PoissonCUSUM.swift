@@ -17,6 +17,8 @@ public struct PoissonCUSUM: Detector {
 
     public var updates: Int { recursion.updates }
 
+    public mutating func setThreshold(_ threshold: Double) { recursion.setThreshold(threshold) }
+
     @inline(__always) public static func weight(observed: Double, expected: Double, ratio: Double, logRatio: Double) -> Double {
         observed * logRatio - (ratio - 1) * expected
     }

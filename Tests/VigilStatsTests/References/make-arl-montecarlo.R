@@ -90,18 +90,18 @@ cases <- list(
 )
 # Thresholds vigil solved (mid-step on the lattice), checked at the h it uses:
 #   vigil arl --type negbin_cusum --ratio 2 --theta 2.5 --expected 2 --arl0 200            -> h 3.1037161441452668
-#   vigil arl --type poisson_cusum --ratio 1.5 --expected 0.7 --arl0 300                   -> h 2.749321192950407
-#   vigil arl --type bernoulli_cusum --odds_ratio 1.5 --expected 0.05 --arl0 1000          -> h 1.8616306646312357
-#   vigil arl --type normal_cusum --k 0.5 --expected 0.5 --arl0 400                        -> h 5.523716989436335
+#   vigil arl --type poisson_cusum --ratio 1.5 --expected 0.7 --arl0 300                   -> h 2.7553197119168447
+#   vigil arl --type bernoulli_cusum --odds_ratio 1.5 --expected 0.05 --arl0 1000          -> h 1.8633766055231729
+#   vigil arl --type normal_cusum --k 0.5 --expected 0.5 --arl0 400                        -> h 5.5361287014849205
 #   vigil arl --type ewma --lambda 0.2 --expected 1 --theta 3.48 --arl0 400               -> L 3.258962631225586
-#   vigil arl --type negbin_cusum --ratio 1.5 --theta 2.5 --expected 4 --arl0 120 --reset fir -> h 2.365861839098158
+#   vigil arl --type negbin_cusum --ratio 1.5 --theta 2.5 --expected 4 --arl0 120 --reset fir -> h 2.370530488371881
 solved <- list(
   list("negbin_cusum", quote(count_cusum(2, 2.5, 2, 3.1037161441452668)), E = 2, theta = 2.5, k = NA, h = 3.1037161441452668, lambda = NA, L = NA, ratio = 2, shift = 1, direction = "up", p = NA),
-  list("poisson_cusum", quote(count_cusum(0.7, Inf, 1.5, 2.749321192950407)), E = 0.7, theta = Inf, k = NA, h = 2.749321192950407, lambda = NA, L = NA, ratio = 1.5, shift = 1, direction = "up", p = NA),
-  list("bernoulli_cusum", quote(bernoulli_cusum(0.05, 1.5, 1.8616306646312357)), E = NA, theta = NA, k = NA, h = 1.8616306646312357, lambda = NA, L = NA, ratio = 1.5, shift = 1, direction = "up", p = 0.05),
-  list("normal_cusum", quote(normal_cusum(0.5, Inf, 0.5, 5.523716989436335)), E = 0.5, theta = Inf, k = 0.5, h = 5.523716989436335, lambda = NA, L = NA, ratio = 1, shift = 0, direction = "up", p = NA),
+  list("poisson_cusum", quote(count_cusum(0.7, Inf, 1.5, 2.7553197119168447)), E = 0.7, theta = Inf, k = NA, h = 2.7553197119168447, lambda = NA, L = NA, ratio = 1.5, shift = 1, direction = "up", p = NA),
+  list("bernoulli_cusum", quote(bernoulli_cusum(0.05, 1.5, 1.8633766055231729)), E = NA, theta = NA, k = NA, h = 1.8633766055231729, lambda = NA, L = NA, ratio = 1.5, shift = 1, direction = "up", p = 0.05),
+  list("normal_cusum", quote(normal_cusum(0.5, Inf, 0.5, 5.5361287014849205)), E = 0.5, theta = Inf, k = 0.5, h = 5.5361287014849205, lambda = NA, L = NA, ratio = 1, shift = 0, direction = "up", p = NA),
   list("ewma", quote(ewma(1, 3.48, 0.2, 3.258962631225586)), E = 1, theta = 3.48, k = NA, h = NA, lambda = 0.2, L = 3.258962631225586, ratio = 1, shift = 0, direction = "up", p = NA),
-  list("negbin_cusum_fir", quote(count_cusum(4, 2.5, 1.5, 2.365861839098158, start = 2.365861839098158 / 2)), E = 4, theta = 2.5, k = NA, h = 2.365861839098158, lambda = NA, L = NA, ratio = 1.5, shift = 1, direction = "up", p = NA)
+  list("negbin_cusum_fir", quote(count_cusum(4, 2.5, 1.5, 2.370530488371881, start = 2.370530488371881 / 2)), E = 4, theta = 2.5, k = NA, h = 2.370530488371881, lambda = NA, L = NA, ratio = 1.5, shift = 1, direction = "up", p = NA)
 )
 set.seed(20261130)
 rows <- lapply(c(cases, solved), function(c) {
