@@ -103,7 +103,7 @@ public struct Alert: Sendable, Equatable {
             + "\(period)\(ratio); \(stat)"
     }
 
-    static func short(_ x: Double) -> String {
+    public static func short(_ x: Double) -> String {
         let s = String(format: "%.4g", x)
         return s.contains(".") || s.contains("e") ? s : s + ".0"
     }

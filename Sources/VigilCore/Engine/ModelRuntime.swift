@@ -44,6 +44,8 @@ public struct ModelRuntime: Sendable {
     public internal(set) var fit: FitSummary?
     /// Baseline fits so far: the daemon reports each new one.
     public internal(set) var fits = 0
+    /// The median E (or p) of the baseline rows at the last calibration.
+    public internal(set) var medianExpected: Double?
     /// Series with baseline rows (N of the false-alarm budget), as of the last fit.
     public internal(set) var seriesWithBaseline = 0
     /// Baseline patients a year of each series that has some (patient-level budgets), as of the last fit.
@@ -152,6 +154,8 @@ public struct ModelRuntime: Sendable {
     /// or NB2 with the fitted θ); without an E the latter two are solved on N(0, 1). The Bernoulli CUSUM is
     /// solved over the risk mix of the baseline patients.
     mutating func calibrate(baselineExpected: [Double]) {
+        let sorted = baselineExpected.filter { $0 > 0 && $0.isFinite }.sorted()
+        medianExpected = sorted.isEmpty ? nil : sorted[sorted.count / 2]
         for (i, spec) in config.detectors.enumerated() where spec.threshold == nil {
             guard let target = modelTarget(i) else { continue }
             do {
@@ -168,6 +172,32 @@ public struct ModelRuntime: Sendable {
     }
 
     struct CalibrationFailure: Error, CustomStringConvertible { let description: String }
+
+    /// ARL1 of detector `d` with threshold `h` at expected count `e` (patient-level: risk) under the shift it is
+    /// designed for: counts of mean ratio × E, odds × odds_ratio, or z shifted by 2k (normal CUSUM) or 1 (EWMA).
+    public func designARL1(detector d: Int, threshold h: Double, expected e: Double) -> Double? {
+        let spec = config.detectors[d]
+        let theta = spec.theta ?? expectation?.theta ?? .infinity
+        let fir = spec.reset == .fir ? h / 2 : 0
+        switch spec.kind {
+        case .poissonCUSUM, .negbinCUSUM:
+            let r = spec.ratio ?? 2
+            return try? ARL.negativeBinomialLattice(ratio: r, theta: spec.kind == .poissonCUSUM ? .infinity : theta,
+                                                    expected: e, shift: r).arl(h: h, headStart: fir)
+        case .bernoulliCUSUM:
+            let r = spec.oddsRatio ?? 2
+            return try? ARL.bernoulliLattice(oddsRatio: r, risk: e, shiftOddsRatio: r).arl(h: h, headStart: fir)
+        case .normalCUSUM:
+            let k = spec.k ?? ModelDefaults.normalCUSUMk
+            guard let counts = try? ARL.Counts(expected: e, theta: theta) else { return nil }
+            return try? ARL.normalCUSUM(k: k, h: h, counts: counts, mean: e + 2 * k * counts.variance.squareRoot(),
+                                        direction: spec.direction, headStart: fir)
+        case .ewma:
+            guard let counts = try? ARL.Counts(expected: e, theta: theta) else { return nil }
+            return try? ARL.ewmaExact(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: h,
+                                      input: .counts(counts, mean: e + counts.variance.squareRoot(), direction: spec.direction))
+        }
+    }
 
     static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double]) throws -> Double {
         func typicalE() -> Double? {
@@ -203,7 +233,7 @@ public struct ModelRuntime: Sendable {
             } else {
                 input = .normal(shift: 0)
             }
-            return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.ewmaExact(lambda: lambda, L: $0, input: input) }
+            return try ARL.threshold(forARL0: arl0, initial: 2, relativeTolerance: 1e-4) { try ARL.ewmaExact(lambda: lambda, L: $0, input: input) }
         case .poissonCUSUM:
             return try ARL.poissonLattice(ratio: spec.ratio ?? 2, expected: try needE())
                 .threshold(forARL0: arl0, headStartFraction: fir)

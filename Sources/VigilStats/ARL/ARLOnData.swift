@@ -99,7 +99,7 @@ extension ARL {
         case let .normal(shift):
             guard shift.isFinite else { throw Failure.invalid("shift must be finite") }
             let bottom = -max(8, L + 4) * sigma + min(0, shift)
-            return try MarkovChain.refine(startingStates: 150, maxStates: 1200, extrapolate: true) { m in
+            return try MarkovChain.refine(startingStates: 100, maxStates: 800, extrapolate: true) { m in
                 try exactLimitChain(cells: m, bottom: bottom, top: top, steps: steps, limit: limit) { center, lower, upper in
                     // P(λZ + (1 − λ)y in [lower, upper)), Z ~ N(shift, 1).
                     let carried = (1 - lambda) * center
@@ -125,7 +125,7 @@ extension ARL {
             // Up: z ≥ −E/√V, so Y never goes below it; down: z is unbounded below, values under 8 σ_Y
             // below 0 stay in the lowest cell (they take dozens of updates to come back).
             let bottom = direction == .up ? min(0, lowest) : max(lowest, -max(8, L + 4) * sigma)
-            return try MarkovChain.refine(startingStates: 200, maxStates: 3200, extrapolate: true) { m in
+            return try MarkovChain.refine(startingStates: 100, maxStates: 800, extrapolate: true) { m in
                 try exactLimitChain(cells: m, bottom: bottom, top: top, steps: steps, limit: limit, jumps: jumps, lambda: lambda)
             }
         }
