@@ -137,3 +137,16 @@ with open("admissions-weekly.csv", "w") as f:
             season = 1 + 0.04 * math.cos(2 * math.pi * (w - 3) / 52)
             surge = 1.6 if i in (8, 31) and label >= "2025-W02" and label <= "2025-W12" else 1.0
             f.write(f"{fid},ADMISSIONS,{label},{negbin(beds * 0.35 * season * surge, 60.0)},{beds}\n")
+
+# The planted changes (read by `vigil replay --truth` and scripts/demo): model, facility, first period or day.
+with open("truth.csv", "w") as f:
+    f.write("model,facility_id,from\n")
+    for i, measure in [(7, "CLABSI"), (42, "CAUTI"), (99, "CDI"), (123, "MRSA"), (150, "CLABSI")]:
+        f.write(f"{measure.lower()}-acute,{330100 + i},2024-07\n")
+    f.write("nhsn-clabsi-cah,150103,2024-07\n")
+    f.write("nhsn-cdi-cah,150111,2024-07\n")
+    f.write("nhsn-cauti-ltach,452005,2024-07\n")
+    f.write("nhsn-clabsi-nicu,NICU04:A,2024-07\n")
+    f.write(f"ssi-colo,{330100 + 4 * 7},2025-01-01\n")
+    for i in (8, 31):
+        f.write(f"admissions-weekly,{330100 + i},2025-W02\n")

@@ -29,6 +29,9 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Exit 1 when any row was rejected.")
     var strict = false
 
+    @Option(help: "Planted changes of simulated feeds (CSV: model, facility_id, from): print how many the alerts find, how soon, and the false alerts per 100 series-years.")
+    var truth: String?
+
     @Flag(help: "Print how long reading, fitting and evaluating each file took (standard error).")
     var timings = false
 
@@ -64,6 +67,11 @@ struct ReplayCommand: ParsableCommand {
             + "\(summary.rejected.count) rejected, \(summary.unmatched) for measures no model watches"]
         lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end")
         if trace != nil { lines.append("trace: \(summary.traceRows) rows") }
+        if let truth {
+            let planted: [TruthScore.Planted]
+            do { planted = try TruthScore.load(path: truth) } catch { throw ReportedFailure(message: "\(error)") }
+            lines.append(TruthScore(planted: planted, events: summary.events, engine: replay.engine).summary)
+        }
         for problem in summary.modelProblems { lines.append("warning: \(problem)") }
         let out = trace == "-" || alerts == "-" ? FileHandle.standardError : FileHandle.standardOutput
         out.write(Data((lines.joined(separator: "\n") + "\n").utf8))

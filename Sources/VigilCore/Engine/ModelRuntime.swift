@@ -52,7 +52,7 @@ public struct ModelRuntime: Sendable {
     var baselinePatientsPerYear: [Double] = []
 
     /// Periods a year of the model's unit (P of the budget).
-    var periodsPerYear: Double {
+    public var periodsPerYear: Double {
         switch config.unit {
         case .day, .patient: 365.25
         case .week: 365.25 / 7
