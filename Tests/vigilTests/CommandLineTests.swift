@@ -229,8 +229,12 @@ struct ValidateAndReplayCommandTests {
         let result = try VigilBinary.run([
             "replay", "--models", root.appendingPathComponent("Models").path,
             "--input", root.appendingPathComponent("Examples/demo/hai-monthly.csv").path,
-            "--trace", "\(dir)/trace.csv", "--report", "\(dir)/report.html", "--timings"])
+            "--trace", "\(dir)/trace.csv", "--report", "\(dir)/report.html", "--timings",
+            "--truth", root.appendingPathComponent("Examples/demo/truth.csv").path])
         #expect(result.status == 0)
+        // The monthly HAI feed holds 9 of the demo's 12 planted changes; the line says how many were found.
+        #expect(result.stdout.contains(" of 12 planted changes found"), "\(result.stdout)")
+        #expect(result.stdout.contains(" per 100 series-years ("))
         #expect(result.stderr.contains("read and checked ") && result.stderr.contains("peak resident memory: "))
         let trace = try String(contentsOfFile: "\(dir)/trace.csv", encoding: .utf8)
         #expect(trace.hasPrefix("model,detector,facility_id,measure,period,observed,expected,statistic,threshold,signal\n"))
