@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilStats
 
 /// No feed or model file can crash a command: degenerate data give R's answer or a message, mutated files
 /// exit 0, 1 or 64 — never a signal.
@@ -180,17 +181,6 @@ enum Mutator {
     }
 }
 
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Runs blocking work (processes waited for) on a thread of its own and awaits it.
 func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -552,12 +552,11 @@ public final class Engine {
         var switchAt: Int? = nil
         var own: [Int: Double] = [:]
         if perSeries {
-            // A patient series without baseline patients keeps the model's threshold.
+            // (A patient series without baseline patients keeps the model's threshold.)
             var seriesE: Double? = nil
-            if config.isPatientLevel {
-            } else if baselineCount > 0 {
+            if !config.isPatientLevel && baselineCount > 0 {
                 seriesE = baselineSum / Double(baselineCount)
-            } else if observations.count >= 12 {
+            } else if !config.isPatientLevel && observations.count >= 12 {
                 seriesE = observations.prefix(12).reduce(0) { $0 + $1.input.expected } / 12
                 switchAt = 12
             }
