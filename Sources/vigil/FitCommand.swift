@@ -81,9 +81,7 @@ struct FitCommand: ParsableCommand {
 
     private func callDescription(_ covariates: [String]) -> String {
         var terms = covariates
-        for k in 1...max(1, seasonal ?? 0) where seasonal != nil {
-            terms += ["sin(2*pi*\(k)*u)", "cos(2*pi*\(k)*u)"]
-        }
+        for k in 0..<(seasonal ?? 0) { terms += ["sin(2*pi*\(k + 1)*u)", "cos(2*pi*\(k + 1)*u)"] }
         if let offset { terms.append("offset(log(\(offset)))") }
         let rhs = terms.isEmpty ? "1" : terms.joined(separator: " + ")
         let function = family == .negbin ? "glm.nb" : "glm"

@@ -50,7 +50,6 @@ struct FalseAlarmBudgetTests {
         #expect(engine.models[0].seriesWithBaseline == 1200)
         #expect(engine.models[0].budgetARL == 120)
         let (total, thirds, thresholds) = Self.signals(engine)
-        print("BUDGET", total, thirds)
         #expect(Double(total) >= 0.75 * 600 && Double(total) <= 1.25 * 600, "\(total) alarms in 5 years, budget 600")
         for third in thirds { #expect(third >= 150 && third <= 250, "alarms by third of E: \(thirds)") }
         #expect(thresholds.count >= 12, "a threshold per size of facility")
@@ -61,7 +60,6 @@ struct FalseAlarmBudgetTests {
         let engine = Engine(models: [try Self.model("{ id: nb, type: negbin_cusum, ratio: 2, arl0: 120, per_series: true }")])
         _ = engine.apply(try Self.panel())
         let (total, thirds, _) = Self.signals(engine)
-        print("PER-SERIES", total, thirds)
         #expect(Double(total) >= 0.75 * 600 && Double(total) <= 1.25 * 600, "\(total) alarms, expected 600")
         for third in thirds { #expect(third >= 150 && third <= 250, "alarms by third of E: \(thirds)") }
     }
@@ -70,8 +68,7 @@ struct FalseAlarmBudgetTests {
     @Test func oneThresholdPerModelIsUneven() throws {
         let engine = Engine(models: [try Self.model("{ id: nb, type: negbin_cusum, ratio: 2, arl0: 120 }")])
         _ = engine.apply(try Self.panel())
-        let (total, thirds, _) = Self.signals(engine)
-        print("ONE-THRESHOLD", total, thirds)
+        let (_, thirds, _) = Self.signals(engine)
         #expect(thirds[2] > 2 * thirds[0], "\(thirds)")
     }
 

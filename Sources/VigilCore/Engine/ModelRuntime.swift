@@ -52,15 +52,7 @@ public struct ModelRuntime: Sendable {
     var baselinePatientsPerYear: [Double] = []
 
     /// Periods a year of the model's unit (P of the budget).
-    public var periodsPerYear: Double {
-        switch config.unit {
-        case .day, .patient: 365.25
-        case .week: 365.25 / 7
-        case .month: 12
-        case .quarter: 4
-        case .year: 1
-        }
-    }
+    public var periodsPerYear: Double { config.unit.periodsPerYear }
 
     /// The in-control ARL the budget gives every series and detector: N·D·P/B periods (patient-level: per
     /// baseline patient a year of the series, N·D/B — multiply by the series' patients a year).
@@ -87,9 +79,7 @@ public struct ModelRuntime: Sendable {
         if let arl0 = config.detectors[d].arl0 { return arl0 }
         guard config.detectors[d].perSeries, let a = budgetARL else { return nil }
         guard config.isPatientLevel else { return a }
-        let sorted = baselinePatientsPerYear.sorted()
-        guard !sorted.isEmpty else { return nil }
-        return a * sorted[sorted.count / 2]
+        return median(baselinePatientsPerYear).map { a * $0 }
     }
 
     public var status: ModelStatus {
@@ -154,8 +144,7 @@ public struct ModelRuntime: Sendable {
     /// or NB2 with the fitted θ); without an E the latter two are solved on N(0, 1). The Bernoulli CUSUM is
     /// solved over the risk mix of the baseline patients.
     mutating func calibrate(baselineExpected: [Double]) {
-        let sorted = baselineExpected.filter { $0 > 0 && $0.isFinite }.sorted()
-        medianExpected = sorted.isEmpty ? nil : sorted[sorted.count / 2]
+        medianExpected = median(baselineExpected.filter { $0 > 0 && $0.isFinite })
         for (i, spec) in config.detectors.enumerated() where spec.threshold == nil {
             guard let target = modelTarget(i) else { continue }
             do {
@@ -202,10 +191,7 @@ public struct ModelRuntime: Sendable {
     static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double]) throws -> Double {
         func typicalE() -> Double? {
             if let e = spec.arlExpected { return e }
-            let sorted = baselineExpected.filter { $0 > 0 && $0.isFinite }.sorted()
-            guard !sorted.isEmpty else { return nil }
-            let n = sorted.count
-            return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+            return median(baselineExpected.filter { $0 > 0 && $0.isFinite })
         }
         func needE() throws -> Double {
             guard let e = typicalE() else {
@@ -253,4 +239,11 @@ public struct ModelRuntime: Sendable {
             }
         }
     }
+}
+
+/// The median (the mean of the middle two for an even count), nil for no values.
+func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }

@@ -29,14 +29,8 @@ public enum Seasonal {
         return sine ? Foundation.sin(x) : Foundation.cos(x)
     }
 
-    /// Periods a year of a unit, for the K < P/2 rule (nil: no seasonal terms for this unit).
+    /// Periods a year of a unit, for the K < P/2 rule (nil: a yearly model has no season).
     public static func periodsPerYear(_ unit: PeriodUnit) -> Double? {
-        switch unit {
-        case .day, .patient: 365.25
-        case .week: 365.25 / 7
-        case .month: 12
-        case .quarter: 4
-        case .year: nil
-        }
+        unit == .year ? nil : unit.periodsPerYear
     }
 }

@@ -69,11 +69,6 @@ public struct TruthScore: Sendable {
             guard let unit = units[row.model], unit.unit != .patient, row.detector == firstDetector[row.model] else { return }
             years += 1 / unit.perYear
         }
-        func median(_ x: [Double]) -> Double? {
-            guard !x.isEmpty else { return nil }
-            let s = x.sorted()
-            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        }
         self.planted = changes.count
         self.found = found
         self.medianDelayPeriods = median(delaysPeriods)

@@ -15,6 +15,17 @@ public enum PeriodUnit: String, Sendable, Codable, CaseIterable, Comparable {
     }
 
     public static func < (a: PeriodUnit, b: PeriodUnit) -> Bool { a.rank < b.rank }
+
+    /// Periods in a year (patients are counted by day).
+    public var periodsPerYear: Double {
+        switch self {
+        case .day, .patient: 365.25
+        case .week: 365.25 / 7
+        case .month: 12
+        case .quarter: 4
+        case .year: 1
+        }
+    }
 }
 
 /// A period of one unit, held as an ordinal so that periods sort and subtract: days since 1970-01-01,

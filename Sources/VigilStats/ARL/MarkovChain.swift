@@ -2,13 +2,13 @@
 /// (no-signal) states (Brook & Evans 1972): a solves (I − Q) a = 1 (LAPACK dgesv), ARL = a[start].
 public enum MarkovChain {
     public static func averageRunLength(transitions q: Matrix, start: Int) throws -> Double {
-        precondition(start >= 0 && start < q.rows)
+        guard start >= 0 && start < q.rows else { throw ARL.Failure.invalid("the chart's start state is outside its chain") }
         return try expectedSteps(transitions: q)[start]
     }
 
     /// The expected number of steps to absorption from every transient state.
     public static func expectedSteps(transitions q: Matrix) throws -> [Double] {
-        precondition(q.rows == q.columns)
+        guard q.rows == q.columns else { throw ARL.Failure.invalid("a transition matrix must be square") }
         var system = q
         for i in 0..<system.elements.count { system.elements[i] = -system.elements[i] }
         for i in 0..<q.rows { system[i, i] += 1 }

@@ -93,6 +93,7 @@ public struct DesignMatrix: Sendable {
     public func fill(_ block: inout Matrix, rows range: Range<Int>) {
         let ld = block.rows
         let count = range.count
+        // IRLS sizes the block from this design: a programmer's error, never the data's.
         precondition(count <= ld && block.columns >= columns.count)
         let start = range.lowerBound
         for (j, column) in columns.enumerated() {

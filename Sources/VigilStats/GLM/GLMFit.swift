@@ -119,9 +119,8 @@ public enum GLM {
             warnings.append("fitted rates numerically 0 occurred: some estimates are not meaningful")
         }
         var nonFinite: [String] = []
-        let shown = coefficients.filter { !$0.isAliased }
-        if shown.contains(where: { !($0.estimate!.isFinite) }) { nonFinite.append("coefficients") }
-        if shown.contains(where: { !($0.standardError!.isFinite) }) { nonFinite.append("standard errors") }
+        if coefficients.contains(where: { !($0.estimate?.isFinite ?? true) }) { nonFinite.append("coefficients") }
+        if coefficients.contains(where: { !($0.standardError?.isFinite ?? true) }) { nonFinite.append("standard errors") }
         if !result.deviance.isFinite { nonFinite.append("deviance") }
         if let theta, !(theta.value.isFinite && theta.value > 0) { nonFinite.append("θ (\(theta.value))") }
         guard nonFinite.isEmpty else { throw GLMError.notFinite(nonFinite.joined(separator: ", ")) }

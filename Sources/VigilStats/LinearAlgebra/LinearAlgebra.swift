@@ -12,6 +12,7 @@ public enum LinearAlgebra {
 
     /// `y[0..<rows] = A[0..<rows, 0..<x.count] · x` (dgemv). `a` may have more rows and columns than are used.
     public static func multiply(_ a: Matrix, rows: Int, by x: [Double], into y: inout [Double]) {
+        // Callers size a, x and y from one design: a programmer's error, never the data's.
         precondition(rows <= a.rows && x.count <= a.columns && y.count >= rows)
         guard rows > 0, !x.isEmpty else { return }
         a.elements.withUnsafeBufferPointer { ap in
