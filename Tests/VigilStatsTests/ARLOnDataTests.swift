@@ -56,4 +56,38 @@ struct ARLOnDataTests {
             #expect(arl >= target && arl < 1.1 * target, "h \(h): ARL \(arl) for target \(target)")
         }
     }
+
+    /// Every step's ARL from one factorization (leading blocks of one chain) equals the chain solved at that step.
+    @Test func allStepsFromOneFactorizationEqualEachChain() throws {
+        let cases: [(k: Double, m: Int, increase: Bool, mean: Double)] = [(0.72, 25, true, 0.5), (2.9, 10, true, 2), (1.4, 20, false, 1.6)]
+        for c in cases {
+            let poisson = Poisson(mean: c.mean)
+            let all = try #require(try ARL.countCUSUMSteps(k: c.k, h: 6, denominator: c.m, increase: c.increase,
+                                                           probability: { poisson.probability($0) }))
+            #expect(all.count == 6 * c.m + 1)
+            for j in stride(from: 0, to: all.count, by: 7) {
+                let one = try ARL.countCUSUM(k: c.k, h: (Double(j) + 0.5) / Double(c.m), denominator: c.m, increase: c.increase,
+                                             headStart: 0, probability: { poisson.probability($0) })
+                #expect(abs(all[j] - one) <= 1e-9 * one, "k \(c.k) step \(j): \(all[j]) vs \(one)")
+            }
+        }
+    }
+
+    /// Searched from a guess — close, far below, far above — the threshold is the full search's.
+    @Test func thresholdFromAGuessIsTheFullSearchs() throws {
+        let charts: [(ARL.LatticeCUSUM, Double)] = [
+            (try ARL.negativeBinomialLattice(ratio: 2, theta: 2.5, expected: 2), 200),
+            (try ARL.poissonLattice(ratio: 3, expected: 0.05), 1200),
+            (try #require(try ARL.normalCUSUMLattice(k: 0.5, counts: ARL.Counts(expected: 4, theta: 3), mean: 4)), 600),
+        ]
+        for (chart, target) in charts {
+            let full = try chart.threshold(forARL0: target)
+            for guess in [full * 1.03, full * 0.97, full * 0.3, full * 3] {
+                let h = try chart.threshold(forARL0: target, near: guess)
+                let arl = try chart.arl(h: h)
+                #expect(arl >= target, "guess \(guess): h \(h), ARL \(arl) < \(target)")
+                #expect(abs(h - full) <= 0.02 * full, "guess \(guess): h \(h) vs the full search's \(full)")
+            }
+        }
+    }
 }

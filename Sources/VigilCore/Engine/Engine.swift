@@ -179,7 +179,10 @@ public final class Engine {
             diff(job, result.alerts, into: &outcome.events)
             if !result.suppressed.isEmpty { countSuppressed(job, result.suppressed, into: &outcome.suppressed) }
         }
-        timings?("evaluated \(jobs.count) series" + (trace == nil ? "" : ", wrote \(outcome.traceRows) trace rows"), clock.lap())
+        let solving = timings == nil ? SeriesThresholds.Work() : thresholdCache.cost
+        timings?("evaluated \(jobs.count) series" + (trace == nil ? "" : ", wrote \(outcome.traceRows) trace rows")
+                 + (solving.levels == 0 ? "" : " (per-series thresholds: \(solving.levels) levels of E, \(solving.nodes) solved "
+                    + "from scratch, \(String(format: "%.2f", solving.seconds)) s of solving on all workers)"), clock.lap())
         return outcome
     }
 

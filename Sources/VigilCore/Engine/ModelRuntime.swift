@@ -188,7 +188,10 @@ public struct ModelRuntime: Sendable {
         }
     }
 
-    static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double]) throws -> Double {
+    /// `near`: a guess (interpolated from neighbouring E) the search starts from; the ARL is still checked at
+    /// the threshold returned.
+    static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double],
+                          near guess: Double? = nil) throws -> Double {
         func typicalE() -> Double? {
             if let e = spec.arlExpected { return e }
             return median(baselineExpected.filter { $0 > 0 && $0.isFinite })
@@ -200,6 +203,10 @@ public struct ModelRuntime: Sendable {
             return e
         }
         let fir = spec.reset == .fir ? 0.5 : 0
+        func solve(_ chart: ARL.LatticeCUSUM) throws -> Double {
+            guard let guess else { return try chart.threshold(forARL0: arl0, headStartFraction: fir) }
+            return try chart.threshold(forARL0: arl0, headStartFraction: fir, near: guess)
+        }
         switch spec.kind {
         case .normalCUSUM:
             let k = spec.k ?? ModelDefaults.normalCUSUMk
@@ -210,7 +217,7 @@ public struct ModelRuntime: Sendable {
             guard let chart = try ARL.normalCUSUMLattice(k: k, counts: counts, mean: e, direction: spec.direction) else {
                 throw CalibrationFailure(description: "at E = \(e) the chart never signals (E − k√V < 0 looking down)")
             }
-            return try chart.threshold(forARL0: arl0, headStartFraction: fir)
+            return try solve(chart)
         case .ewma:
             let lambda = spec.lambda ?? ModelDefaults.ewmaLambda
             let input: ARL.EWMAInput
@@ -219,14 +226,21 @@ public struct ModelRuntime: Sendable {
             } else {
                 input = .normal(shift: 0)
             }
-            return try ARL.threshold(forARL0: arl0, initial: 2, relativeTolerance: 1e-4) { try ARL.ewmaExact(lambda: lambda, L: $0, input: input) }
+            let arl = { (L: Double) in try ARL.ewmaExact(lambda: lambda, L: L, input: input) }
+            // From a guess: up in steps of 0.5% until the ARL reaches the target (L is smooth in E).
+            if let guess, guess > 0, guess.isFinite {
+                var L = guess
+                for _ in 0..<20 {
+                    if try arl(L) >= arl0 { return L }
+                    L *= 1.005
+                }
+            }
+            return try ARL.threshold(forARL0: arl0, initial: 2, relativeTolerance: 1e-4, arl)
         case .poissonCUSUM:
-            return try ARL.poissonLattice(ratio: spec.ratio ?? 2, expected: try needE())
-                .threshold(forARL0: arl0, headStartFraction: fir)
+            return try solve(ARL.poissonLattice(ratio: spec.ratio ?? 2, expected: try needE()))
         case .negbinCUSUM:
             guard let theta else { throw CalibrationFailure(description: "no theta yet (the baseline fit gives it)") }
-            return try ARL.negativeBinomialLattice(ratio: spec.ratio ?? 2, theta: theta, expected: try needE())
-                .threshold(forARL0: arl0, headStartFraction: fir)
+            return try solve(ARL.negativeBinomialLattice(ratio: spec.ratio ?? 2, theta: theta, expected: try needE()))
         case .bernoulliCUSUM:
             let risks = baselineExpected.filter { $0 > 0 && $0 < 1 }
             guard !risks.isEmpty else { throw CalibrationFailure(description: "no baseline patients to calibrate over") }

@@ -3,8 +3,10 @@ import Synchronization
 import VigilStats
 
 /// Per-series thresholds (`per_series: true`, or a model's false-alarm budget), solved at each series' own
-/// expected count and kept by (model, fit, detector, E on a 2% grid, target): a network of thousands of
-/// series needs a few hundred solves. Read and filled by the evaluation workers.
+/// expected count and kept by (model, fit, detector, E on a 2% grid, target). Every tenth grid level is a
+/// node, solved by a full search (from the nearest node solved, when there is one); the levels between start from the threshold interpolated linearly in ln E
+/// between their two nodes (monotone between them) and are checked at the threshold they get, so a level
+/// costs two or three ARL evaluations instead of a full search. Read and filled by the evaluation workers.
 final class SeriesThresholds: Sendable {
     struct Key: Hashable {
         let model: Int
@@ -15,17 +17,31 @@ final class SeriesThresholds: Sendable {
         let target: Int
     }
 
+    /// What the solving cost so far (`vigil replay --timings`).
+    struct Work: Sendable {
+        var levels = 0
+        var nodes = 0
+        var seconds = 0.0
+    }
+
     private let solved = Mutex<[Key: Double?]>([:])
+    private let nodes = Mutex<[Key: Double?]>([:])
+    private let work = Mutex(Work())
+
+    static let levelsPerNode = 10
 
     /// ln E on this grid: E is solved at exp(level / 50), within 1% of the series' own.
     static func level(_ e: Double) -> Int { Int((50 * Foundation.log(e)).rounded()) }
     static func gridValue(_ level: Int) -> Double { Foundation.exp(Double(level) / 50) }
+
+    var cost: Work { work.withLock { $0 } }
 
     /// The threshold of detector `d` of `model` for a series with mean expected count `expected` (or, for a
     /// Bernoulli CUSUM, baseline risks `risks`), giving in-control ARL `target`; nil when none can be solved.
     func threshold(model m: Int, _ model: ModelRuntime, detector d: Int, expected: Double?, risks: [Double],
                    target: Double) -> Double? {
         let spec = model.config.detectors[d]
+        let theta = spec.theta ?? model.expectation?.theta
         let patient = spec.kind == .bernoulliCUSUM
         let level: Int
         if patient {
@@ -37,9 +53,47 @@ final class SeriesThresholds: Sendable {
         }
         let key = Key(model: m, fits: model.fits, detector: d, level: level, target: Self.level(target))
         if let known = solved.withLock({ $0[key] }) { return known }
-        let h = try? ModelRuntime.threshold(spec, arl0: target, theta: spec.theta ?? model.expectation?.theta,
-                                            baselineExpected: patient ? risks : [Self.gridValue(level)])
+        let start = Date()
+        let h: Double?
+        if patient {
+            h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: risks)
+        } else {
+            let below = Int((Double(level) / Double(Self.levelsPerNode)).rounded(.down)) * Self.levelsPerNode
+            let low = node(key, level: below, spec: spec, theta: theta, target: target)
+            if level == below {
+                h = low
+            } else if let low, let high = node(key, level: below + Self.levelsPerNode, spec: spec, theta: theta, target: target) {
+                let guess = low + (high - low) * Double(level - below) / Double(Self.levelsPerNode)
+                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)], near: guess)
+            } else {
+                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)])
+            }
+        }
         solved.withLock { $0[key] = h }
+        let seconds = Date().timeIntervalSince(start)
+        work.withLock { $0.levels += 1; $0.seconds += seconds }
+        return h
+    }
+
+    /// The threshold solved at a node level: a full search, or one from the nearest node solved.
+    private func node(_ key: Key, level: Int, spec: DetectorSpec, theta: Double?, target: Double) -> Double? {
+        let nodeKey = Key(model: key.model, fits: key.fits, detector: key.detector, level: level, target: key.target)
+        // A node solved already nearby is the search's starting guess.
+        let (known, neighbour) = nodes.withLock { solved -> (Double??, Double?) in
+            if let h = solved[nodeKey] { return (h, nil) }
+            for distance in 1...3 {
+                for side in [-1, 1] {
+                    let near = Key(model: key.model, fits: key.fits, detector: key.detector,
+                                   level: level + side * distance * Self.levelsPerNode, target: key.target)
+                    if let h = solved[near] ?? nil { return (nil, h) }
+                }
+            }
+            return (nil, nil)
+        }
+        if let known { return known }
+        let h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)], near: neighbour)
+        nodes.withLock { $0[nodeKey] = h }
+        work.withLock { $0.nodes += 1 }
         return h
     }
 }

@@ -103,13 +103,36 @@ public enum ARL {
     /// The count CUSUM on the lattice {j/m} of a given denominator m.
     static func countCUSUM(k: Double, h: Double, denominator m: Int, increase: Bool, headStart: Double,
                            probability: (Int) -> Double) throws -> Double {
+        let top = try latticeTop(k: k, h: h, denominator: m)
+        let start = min(top, Int((headStart * Double(m)).rounded()))
+        return try MarkovChain.averageRunLength(transitions: countCUSUMChain(k: k, top: top, denominator: m, increase: increase,
+                                                                             probability: probability), start: start)
+    }
+
+    /// The zero-start ARL for every h on the lattice {j/m} up to h: element j is the ARL for h in [j/m, (j+1)/m),
+    /// from one factorization (MarkovChain.averageRunLengths); nil when that could not be used.
+    static func countCUSUMSteps(k: Double, h: Double, denominator m: Int, increase: Bool,
+                                probability: (Int) -> Double) throws -> [Double]? {
+        let top = try latticeTop(k: k, h: h, denominator: m)
+        return try MarkovChain.averageRunLengths(transitions: countCUSUMChain(k: k, top: top, denominator: m, increase: increase,
+                                                                              probability: probability), start: 0)
+    }
+
+    /// The highest transient state j/m ≤ h.
+    private static func latticeTop(k: Double, h: Double, denominator m: Int) throws -> Int {
         // A dense chain of more states than this does not fit in memory: h is hundreds of steps of the count.
         guard k * Double(m) < 1e9, h * Double(m) < Double(maxChainStates) else {
             throw Failure.invalid("the threshold spans more than \(maxChainStates) lattice steps of the count CUSUM (h \(h), k \(k)): "
                 + "no Markov chain is computed for it")
         }
+        return Int((h * Double(m) + 1e-9).rounded(.down))
+    }
+
+    /// Transitions among the states 0…top of the count CUSUM on {j/m}: those of the states 0…j are the same
+    /// for every top ≥ j (a chain's leading block is the chain of a lower h).
+    private static func countCUSUMChain(k: Double, top: Int, denominator m: Int, increase: Bool,
+                                        probability: (Int) -> Double) -> Matrix {
         let km = Int((k * Double(m)).rounded())
-        let top = Int((h * Double(m) + 1e-9).rounded(.down))   // transient states 0…top
         let n = top + 1
         // Probabilities until the tail is negligible.
         var pmf: [Double] = []
@@ -120,22 +143,18 @@ public enum ARL {
             total += p
             if pmf.count > 50, p < 1e-300 { break }
         }
-        let start = min(top, Int((headStart * Double(m)).rounded()))
-        // Each state's moves: (next state, probability), at most one per count.
-        var moves: [[(to: Int, p: Double)]] = Array(repeating: [], count: n)
         let beyond = max(0, 1 - pmf.reduce(0, +))
+        var q = Matrix(rows: n, columns: n)
         for j in 0..<n {
             for (x, p) in pmf.enumerated() where p > 0 {
                 let next = increase ? j + x * m - km : j + km - x * m
                 if next > top { if increase { break } else { continue } }
-                moves[j].append((max(0, next), p))
+                q[j, max(0, next)] += p
             }
             // Counts beyond the tabulated ones all lead to 0 when the chart looks down.
-            if !increase && beyond > 0 { moves[j].append((0, beyond)) }
+            if !increase && beyond > 0 { q[j, 0] += beyond }
         }
-        var q = Matrix(rows: n, columns: n)
-        for j in 0..<n { for (to, p) in moves[j] { q[j, to] += p } }
-        return try MarkovChain.averageRunLength(transitions: q, start: start)
+        return q
     }
 
     /// The denominator m of k's closest fraction a/m with at most `maxStates` states below h: the count
@@ -166,37 +185,68 @@ public enum ARL {
         /// The threshold whose ARL0 reaches `target`, reported mid-step on the lattice: the ARL is constant on
         /// a step [j, j + 1)·scale/m, and the detector's own statistic (k is irrational in general) lands near
         /// its edges, so the middle keeps the ARL the chain gives. `headStartFraction`: ½ for `reset: fir`.
-        /// The search runs over the steps j of one lattice (a dozen chains), and the ARL is checked at the h
-        /// returned with the lattice that h itself gets.
+        /// h doubles from 1 until the lattice at h has a step that reaches the target (every step's ARL from one
+        /// factorization), and the ARL is checked at the h returned with the lattice that h itself gets.
         public func threshold(forARL0 target: Double, headStartFraction: Double = 0) throws -> Double {
             guard target > 1, target.isFinite else { throw Failure.noThreshold(target: target, reason: "ARL0 must be > 1") }
             var high = 1.0
-            var doublings = 0
-            while try arl(h: high, headStart: high * headStartFraction) < target {
+            for _ in 0...30 {
+                let m = ARL.latticeDenominator(k: k, h: high / scale)
+                if let found = try lowestStep(reaching: target, denominator: m, upTo: high, headStartFraction: headStartFraction) {
+                    return try checked(found, denominator: m, target: target, headStartFraction: headStartFraction)
+                        ?? continuousThreshold(forARL0: target, headStartFraction: headStartFraction)
+                }
                 high *= 2
-                doublings += 1
-                if doublings > 30 { throw Failure.noThreshold(target: target, reason: "ARL0 stays below it for every threshold tried") }
             }
-            // The steps j of the lattice at `high`: the smallest whose ARL0 reaches the target, its middle.
-            let m = ARL.latticeDenominator(k: k, h: high / scale)
+            throw Failure.noThreshold(target: target, reason: "ARL0 stays below it for every threshold tried")
+        }
+
+        /// The same threshold searched from a guess (a neighbouring E's h): the steps of the lattice up to
+        /// 1.25 × the guess, from one factorization; the full search when none of them reaches the target.
+        public func threshold(forARL0 target: Double, headStartFraction: Double = 0, near guess: Double) throws -> Double {
+            guard target > 1, target.isFinite else { throw Failure.noThreshold(target: target, reason: "ARL0 must be > 1") }
+            if guess > 0, guess.isFinite {
+                let high = 1.25 * guess
+                let m = ARL.latticeDenominator(k: k, h: high / scale)
+                if let found = try lowestStep(reaching: target, denominator: m, upTo: high, headStartFraction: headStartFraction),
+                   let h = try checked(found, denominator: m, target: target, headStartFraction: headStartFraction) {
+                    return h
+                }
+            }
+            return try threshold(forARL0: target, headStartFraction: headStartFraction)
+        }
+
+        /// The smallest step j of the lattice {j/m} up to `high` whose ARL0 reaches the target (nil if none): all
+        /// steps from one factorization for a zero start, bisection over them with a head start.
+        private func lowestStep(reaching target: Double, denominator m: Int, upTo high: Double,
+                                headStartFraction: Double) throws -> Int? {
+            if headStartFraction == 0,
+               let all = try ARL.countCUSUMSteps(k: k, h: high / scale, denominator: m, increase: increase, probability: probability) {
+                return all.firstIndex { $0 >= target }
+            }
             func stepARL(_ j: Int) throws -> Double {
                 let h = (Double(j) + 0.5) / Double(m)
                 return try ARL.countCUSUM(k: k, h: h, denominator: m, increase: increase, headStart: h * headStartFraction,
                                           probability: probability)
             }
-            var lo = -1, hi = Int((high / scale * Double(m)).rounded(.down))
-            if try stepARL(hi) >= target {
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2
-                    if try stepARL(mid) >= target { hi = mid } else { lo = mid }
-                }
-                // Checked as the detector's h is computed (its own lattice): the next steps up if it falls short.
-                for j in hi..<(hi + 4) {
-                    let h = (Double(j) + 0.5) / Double(m) * scale
-                    if try arl(h: h, headStart: h * headStartFraction) >= target { return h }
-                }
+            var lo = -1, hi = Int((high / scale * Double(m) + 1e-9).rounded(.down))
+            guard try stepARL(hi) >= target else { return nil }
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2
+                if try stepARL(mid) >= target { hi = mid } else { lo = mid }
             }
-            return try continuousThreshold(forARL0: target, headStartFraction: headStartFraction)
+            return hi
+        }
+
+        /// The middle of the step found, checked as the detector's h is computed (on the lattice that h itself
+        /// gets, unless it is this one): the next steps up if it falls short, nil if four do.
+        private func checked(_ found: Int, denominator m: Int, target: Double, headStartFraction: Double) throws -> Double? {
+            for step in found..<(found + 4) {
+                let h = (Double(step) + 0.5) / Double(m) * scale
+                if step == found && ARL.latticeDenominator(k: k, h: h / scale) == m { return h }
+                if try arl(h: h, headStart: h * headStartFraction) >= target { return h }
+            }
+            return nil
         }
 
         /// Bisection on h, then the middle of the step it ends on (when the lattice there still meets the target).

@@ -105,6 +105,37 @@ public enum LinearAlgebra {
         try solve(a, Matrix(rows: b.count, columns: 1, columnMajor: b)).elements
     }
 
+    /// `A = LU` (dgetrf) when partial pivoting made no row interchange — a column diagonally dominant A never
+    /// needs one — so that the factors' leading blocks factor A's leading blocks; nil when it pivoted. L (unit
+    /// diagonal) is below the diagonal of the result, U on and above it.
+    public static func unpivotedLU(_ a: Matrix) throws -> Matrix? {
+        guard a.rows == a.columns else { throw Failure(routine: "dgetrf", info: -1) }
+        var lu = a
+        var pivots = [Int32](repeating: 0, count: a.rows)
+        let info = lu.elements.withUnsafeMutableBufferPointer { ap in
+            pivots.withUnsafeMutableBufferPointer { pp in
+                LAPACKE_dgetrf(LAPACK_COL_MAJOR, lapack(a.rows), lapack(a.rows), ap.baseAddress, lapack(max(1, a.rows)), pp.baseAddress)
+            }
+        }
+        guard info == 0 else { throw Failure(routine: "dgetrf", info: Int(info)) }
+        for (i, p) in pivots.enumerated() where Int(p) != i + 1 { return nil }
+        return lu
+    }
+
+    /// Solves `T x = b` (or `Tᵀ x = b`) for the lower (unit diagonal) or upper triangle of `t` (dtrsv).
+    public static func solveTriangular(_ t: Matrix, _ b: [Double], lower: Bool, transposed: Bool) -> [Double] {
+        var x = b
+        let n = t.rows
+        guard n > 0, t.columns == n, b.count == n else { return x }
+        t.elements.withUnsafeBufferPointer { tp in
+            x.withUnsafeMutableBufferPointer { xp in
+                cblas_dtrsv(CblasColMajor, lower ? CblasLower : CblasUpper, transposed ? CblasTrans : CblasNoTrans,
+                            lower ? CblasUnit : CblasNonUnit, blas(n), tp.baseAddress, blas(n), xp.baseAddress, 1)
+            }
+        }
+        return x
+    }
+
     /// Upper Cholesky factor R with `A = RᵀR` (dpotrf); the strict lower triangle is zeroed.
     public static func cholesky(_ a: Matrix) throws -> Matrix {
         precondition(a.rows == a.columns)
