@@ -1,7 +1,8 @@
 import Foundation
 import VigilStats
 
-/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--daemon-only]`
+/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only]
+/// [--daemon-only]`
 ///
 /// Generates, with fixed seeds, a national panel (6,000 facilities × 6 measures × 120 months of NB2
 /// counts = 4.32M rows) and 1,000,000 admissions with 30 risk factors; fits NB2 and logistic GLMs with
@@ -16,6 +17,7 @@ struct Bench {
         var scale = 1.0
         var replayOnly = false
         var daemonOnly = false
+        var calibrationOnly = false
         var arguments = CommandLine.arguments.dropFirst()
         while let a = arguments.popFirst() {
             switch a {
@@ -24,8 +26,9 @@ struct Bench {
             case "--scale": scale = Double(arguments.popFirst() ?? "1") ?? 1
             case "--replay-only": replayOnly = true
             case "--daemon-only": daemonOnly = true
+            case "--calibration-only": calibrationOnly = true
             default:
-                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--daemon-only]\n".utf8))
+                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only] [--daemon-only]\n".utf8))
                 exit(64)
             }
         }
@@ -41,6 +44,11 @@ struct Bench {
         if replayOnly {
             try replaySection(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
                               dataDir: dataDir, external: external)
+            return
+        }
+        if calibrationOnly {
+            try calibrationSection(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
+                                   dataDir: dataDir)
             return
         }
 
@@ -127,6 +135,9 @@ struct Bench {
 
         // 6. Replay of the national panel, and the same computation as a plain R loop
         try replaySection(panel: panel, dataDir: dataDir, external: external)
+
+        // 7. Per-series thresholds and budgets on the same panel
+        try calibrationSection(panel: panel, dataDir: dataDir)
     }
 
     static func replaySection(panel: NationalPanel, dataDir: String, external: Bool) throws {
@@ -153,6 +164,31 @@ struct Bench {
                 print("| \(key) | \(v.signals) | \(Int(theirs.seconds)) | \(f(v.sum, 3)) | \(f(sum, 3)) | \(e(abs(v.sum - sum) / max(abs(sum), 1e-12))) |")
             }
         }
+    }
+
+    /// `vigil replay` of the national panel (no trace) with one fixed threshold and with per-series and budget
+    /// thresholds: the difference is what solving 36,000 series' thresholds costs.
+    static func calibrationSection(panel: NationalPanel, dataDir: String) throws {
+        let input = "\(dataDir)/replay-panel.csv"
+        if !FileManager.default.fileExists(atPath: input) { _ = try ReplayBench.prepare(panel: panel, dataDir: dataDir) }
+        print("## Per-series thresholds on the national panel (\(panel.count / 120) series × 120 months, 6 NB2 models, one detector, no trace)\n")
+        print("| detectors | wall s | evaluate s | levels of E | solved from scratch | solving s (all workers) | alerts |")
+        print("|---|---|---|---|---|---|---|")
+        for variant in ReplayBench.calibrationVariants {
+            let models = try ReplayBench.calibrationModels(dataDir: dataDir, variant: variant)
+            guard let run = ReplayBench.runVigil(input: input, models: models, trace: nil) else { continue }
+            let lines = run.output.split(separator: "\n").map(String.init)
+            let evaluated = lines.first { $0.hasPrefix("evaluated ") } ?? ""
+            let numbers = { (text: String) in
+                text.split(whereSeparator: { !"0123456789.".contains($0) }).compactMap { Double($0) }
+            }
+            let e = numbers(evaluated)   // series, [levels, nodes, solving,] evaluate seconds
+            let alerts = lines.first { $0.hasPrefix("alerts: ") }.flatMap { numbers($0).first } ?? .nan
+            let solving = e.count >= 5 ? "| \(Int(e[1])) | \(Int(e[2])) | \(f(e[3], 2)) " : "| — | — | — "
+            print("| \(variant.label) | \(f(run.seconds, 2)) | \(f(e.last ?? .nan, 2)) \(solving)| \(Int(alerts)) |")
+            FileHandle.standardError.write(Data("calibration \(variant.name): \(f(run.seconds, 2)) s\n".utf8))
+        }
+        print("")
     }
 
     static func f(_ x: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", x) }

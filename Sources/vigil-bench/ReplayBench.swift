@@ -47,8 +47,42 @@ enum ReplayBench {
         return (input, models)
     }
 
+    /// Detectors of the calibration benchmark: one fixed threshold (the baseline), and the per-series and
+    /// budget thresholds whose solving it measures.
+    static let calibrationVariants: [(name: String, label: String, detectors: String, alert: String)] = [
+        ("fixed", "negbin_cusum h 4 (one threshold)", "  - { id: nb, type: negbin_cusum, ratio: 2, h: 4 }", ""),
+        ("nb_series", "negbin_cusum, per_series, arl0 1200", "  - { id: nb, type: negbin_cusum, ratio: 2, arl0: 1200, per_series: true }", ""),
+        ("nb_budget", "negbin_cusum, false_alarms_per_year 50", "  - { id: nb, type: negbin_cusum, ratio: 2, per_series: true }",
+         "alert: { false_alarms_per_year: 50 }\n"),
+        ("normal_series", "normal_cusum k 0.5, per_series, arl0 1200", "  - { id: z, type: normal_cusum, k: 0.5, arl0: 1200, per_series: true }", ""),
+        ("ewma_series", "ewma λ 0.2, per_series, arl0 1200", "  - { id: ewma, type: ewma, lambda: 0.2, arl0: 1200, per_series: true }", ""),
+    ]
+
+    /// The six models of the replay benchmark with a variant's detectors instead of theirs.
+    static func calibrationModels(dataDir: String, variant: (name: String, label: String, detectors: String, alert: String)) throws -> String {
+        let models = "\(dataDir)/calibration-\(variant.name)"
+        try? FileManager.default.removeItem(atPath: models)
+        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
+        for measure in NationalPanel.measures {
+            let name = measure.lowercased()
+            try """
+            model: \(name)
+            measure: \(measure)
+            unit: month
+            expected:
+              kind: negative_binomial
+              covariates: [beds, teaching, icu_share, size]
+              baseline: { from: 2016-01, to: 2017-12 }
+            detectors:
+            \(variant.detectors)
+            \(variant.alert)
+            """.write(toFile: "\(models)/\(name).yaml", atomically: true, encoding: .utf8)
+        }
+        return models
+    }
+
     /// Runs the `vigil` binary built next to this one; nil when it is not there.
-    static func runVigil(input: String, models: String, trace: String) -> VigilRun? {
+    static func runVigil(input: String, models: String, trace: String?) -> VigilRun? {
         let here = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent()
         let binary = here.appendingPathComponent("vigil").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -57,7 +91,7 @@ enum ReplayBench {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["replay", "--timings", "--models", models, "--input", input, "--trace", trace]
+        process.arguments = ["replay", "--timings", "--models", models, "--input", input] + (trace.map { ["--trace", $0] } ?? [])
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = errors

@@ -4,9 +4,10 @@ import VigilStats
 
 /// Per-series thresholds (`per_series: true`, or a model's false-alarm budget), solved at each series' own
 /// expected count and kept by (model, fit, detector, E on a 2% grid, target). Every tenth grid level is a
-/// node, solved by a full search (from the nearest node solved, when there is one); the levels between start from the threshold interpolated linearly in ln E
+/// node, solved by a full search; the levels between start from the threshold interpolated linearly in ln E
 /// between their two nodes (monotone between them) and are checked at the threshold they get, so a level
-/// costs two or three ARL evaluations instead of a full search. Read and filled by the evaluation workers.
+/// costs one or two chains instead of a full search. Read and filled by the evaluation workers; what a level
+/// gets depends only on its key, never on which worker came first.
 final class SeriesThresholds: Sendable {
     struct Key: Hashable {
         let model: Int
@@ -69,31 +70,21 @@ final class SeriesThresholds: Sendable {
                 h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)])
             }
         }
-        solved.withLock { $0[key] = h }
+        // Two workers may solve the same level at once (the same answer): count it once.
+        let fresh = solved.withLock { known in known.updateValue(h, forKey: key) == nil }
         let seconds = Date().timeIntervalSince(start)
-        work.withLock { $0.levels += 1; $0.seconds += seconds }
+        work.withLock { $0.levels += fresh ? 1 : 0; $0.seconds += seconds }
         return h
     }
 
-    /// The threshold solved at a node level: a full search, or one from the nearest node solved.
+    /// The threshold solved at a node level by a full search (not from a neighbour: what a level gets must not
+    /// depend on which worker solved what first).
     private func node(_ key: Key, level: Int, spec: DetectorSpec, theta: Double?, target: Double) -> Double? {
         let nodeKey = Key(model: key.model, fits: key.fits, detector: key.detector, level: level, target: key.target)
-        // A node solved already nearby is the search's starting guess.
-        let (known, neighbour) = nodes.withLock { solved -> (Double??, Double?) in
-            if let h = solved[nodeKey] { return (h, nil) }
-            for distance in 1...3 {
-                for side in [-1, 1] {
-                    let near = Key(model: key.model, fits: key.fits, detector: key.detector,
-                                   level: level + side * distance * Self.levelsPerNode, target: key.target)
-                    if let h = solved[near] ?? nil { return (nil, h) }
-                }
-            }
-            return (nil, nil)
-        }
-        if let known { return known }
-        let h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)], near: neighbour)
-        nodes.withLock { $0[nodeKey] = h }
-        work.withLock { $0.nodes += 1 }
+        if let known = nodes.withLock({ $0[nodeKey] }) { return known }
+        let h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)])
+        let fresh = nodes.withLock { known in known.updateValue(h, forKey: nodeKey) == nil }
+        work.withLock { $0.nodes += fresh ? 1 : 0 }
         return h
     }
 }

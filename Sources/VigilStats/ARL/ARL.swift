@@ -370,24 +370,43 @@ public enum ARL {
 
     // MARK: Thresholds
 
-    /// The smallest threshold (h or L) whose ARL0 reaches `target`, by bracketing and bisection on the
-    /// ARL, which increases with the threshold.
+    /// The smallest threshold (h or L) whose ARL0 reaches `target`, to `relativeTolerance`: bracketed by
+    /// doubling, then narrowed by false position on ln ARL0 — nearly linear in the threshold — with the Illinois
+    /// rule (the end kept twice has its value halved, so both ends close in), bisection while an end's value is
+    /// unknown or infinite. Returns the bracket's upper end, whose ARL0 reaches the target.
     public static func threshold(forARL0 target: Double, initial: Double = 1,
                                  relativeTolerance: Double = 1e-6,
                                  _ arl0: (Double) throws -> Double) throws -> Double {
         guard target > 1 else { throw Failure.noThreshold(target: target, reason: "ARL0 must be > 1") }
-        var lo = 0.0
-        var hi = initial
+        let goal = Foundation.log(target)
+        var lo = 0.0, hi = initial
+        var atLo: Double? = nil
+        var atHi = Foundation.log(try arl0(hi)) - goal
         var steps = 0
-        while try arl0(hi) < target {
-            lo = hi
+        while !(atHi >= 0) {
+            (lo, atLo) = (hi, atHi)
             hi *= 2
+            atHi = Foundation.log(try arl0(hi)) - goal
             steps += 1
             if steps > 30 { throw Failure.noThreshold(target: target, reason: "ARL0 stays below it for every threshold tried") }
         }
-        while hi - lo > relativeTolerance * hi {
-            let mid = 0.5 * (lo + hi)
-            if try arl0(mid) < target { lo = mid } else { hi = mid }
+        var kept = 0   // −1: lo moved last, +1: hi moved last
+        for _ in 0..<200 where hi - lo > relativeTolerance * hi {
+            var x = 0.5 * (lo + hi)
+            if let a = atLo, a.isFinite, atHi.isFinite, atHi > a {
+                let margin = 0.25 * relativeTolerance * hi
+                x = min(max(lo + (hi - lo) * -a / (atHi - a), lo + margin), hi - margin)
+            }
+            let value = Foundation.log(try arl0(x)) - goal
+            if !(value >= 0) {
+                (lo, atLo) = (x, value)
+                if kept == -1 { atHi /= 2 }
+                kept = -1
+            } else {
+                (hi, atHi) = (x, value)
+                if kept == 1 { atLo = atLo.map { $0 / 2 } }
+                kept = 1
+            }
         }
         return hi
     }
