@@ -25,25 +25,10 @@ enum ReplayBench {
             out += "\(Int(panel.exposure[i])),\(Int(panel.events[i]))\n"
         }
         try out.write(toFile: input, atomically: false, encoding: .utf8)
-        let models = "\(dataDir)/replay-models"
-        try? FileManager.default.removeItem(atPath: models)
-        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
-        for measure in NationalPanel.measures {
-            let name = measure.lowercased()
-            try """
-            model: \(name)
-            measure: \(measure)
-            unit: month
-            expected:
-              kind: negative_binomial
-              covariates: [beds, teaching, icu_share, size]
-              baseline: { from: 2016-01, to: 2017-12 }
-            detectors:
+        let models = try writeModels(directory: "\(dataDir)/replay-models", detectors: """
               - { id: nb, type: negbin_cusum, ratio: 2, h: 4 }
               - { id: ewma, type: ewma, lambda: 0.2, L: 3 }
-
-            """.write(toFile: "\(models)/\(name).yaml", atomically: true, encoding: .utf8)
-        }
+            """)
         return (input, models)
     }
 
@@ -60,7 +45,11 @@ enum ReplayBench {
 
     /// The six models of the replay benchmark with a variant's detectors instead of theirs.
     static func calibrationModels(dataDir: String, variant: (name: String, label: String, detectors: String, alert: String)) throws -> String {
-        let models = "\(dataDir)/calibration-\(variant.name)"
+        try writeModels(directory: "\(dataDir)/calibration-\(variant.name)", detectors: variant.detectors, alert: variant.alert)
+    }
+
+    /// One model file per measure (NB2 on the panel's covariates, baseline 2016–2017) with these detector lines.
+    static func writeModels(directory models: String, detectors: String, alert: String = "") throws -> String {
         try? FileManager.default.removeItem(atPath: models)
         try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
         for measure in NationalPanel.measures {
@@ -74,8 +63,8 @@ enum ReplayBench {
               covariates: [beds, teaching, icu_share, size]
               baseline: { from: 2016-01, to: 2017-12 }
             detectors:
-            \(variant.detectors)
-            \(variant.alert)
+            \(detectors)
+            \(alert)
             """.write(toFile: "\(models)/\(name).yaml", atomically: true, encoding: .utf8)
         }
         return models

@@ -188,10 +188,25 @@ public struct ModelRuntime: Sendable {
         }
     }
 
-    /// `near`: a guess (interpolated from neighbouring E) the search starts from; the ARL is still checked at
-    /// the threshold returned.
+    /// How a threshold search starts (per-series thresholds): from nothing; bracketing outward from a close
+    /// value and solved to tolerance (a node of the E grid, from the model's threshold); or from a value
+    /// interpolated between two nodes, kept when its ARL reaches the target (a grid point between nodes).
+    /// Lattice CUSUMs treat the last two alike: every step near the value from one factorization.
+    enum SearchStart {
+        case scratch
+        case around(Double)
+        case interpolated(Double)
+
+        var guess: Double? {
+            switch self {
+            case .scratch: nil
+            case let .around(g), let .interpolated(g): g > 0 && g.isFinite ? g : nil
+            }
+        }
+    }
+
     static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double],
-                          near guess: Double? = nil) throws -> Double {
+                          start: SearchStart = .scratch) throws -> Double {
         func typicalE() -> Double? {
             if let e = spec.arlExpected { return e }
             return median(baselineExpected.filter { $0 > 0 && $0.isFinite })
@@ -204,7 +219,7 @@ public struct ModelRuntime: Sendable {
         }
         let fir = spec.reset == .fir ? 0.5 : 0
         func solve(_ chart: ARL.LatticeCUSUM) throws -> Double {
-            guard let guess else { return try chart.threshold(forARL0: arl0, headStartFraction: fir) }
+            guard let guess = start.guess else { return try chart.threshold(forARL0: arl0, headStartFraction: fir) }
             return try chart.threshold(forARL0: arl0, headStartFraction: fir, near: guess)
         }
         switch spec.kind {
@@ -227,15 +242,20 @@ public struct ModelRuntime: Sendable {
                 input = .normal(shift: 0)
             }
             let arl = { (L: Double) in try ARL.ewmaExact(lambda: lambda, L: L, input: input) }
-            // From a guess: up in steps of 0.5% until the ARL reaches the target (L is smooth in E).
-            if let guess, guess > 0, guess.isFinite {
+            switch start {
+            case .scratch:
+                return try ARL.threshold(forARL0: arl0, initial: 2, relativeTolerance: 1e-4, arl)
+            case let .around(guess):
+                return try ARL.threshold(forARL0: arl0, around: guess, relativeTolerance: 1e-4, arl)
+            case let .interpolated(guess):
+                // Up in steps of 0.5% until the ARL reaches the target (L is smooth in E).
                 var L = guess
-                for _ in 0..<20 {
+                for _ in 0..<20 where L > 0 && L.isFinite {
                     if try arl(L) >= arl0 { return L }
                     L *= 1.005
                 }
+                return try ARL.threshold(forARL0: arl0, around: guess, relativeTolerance: 1e-4, arl)
             }
-            return try ARL.threshold(forARL0: arl0, initial: 2, relativeTolerance: 1e-4, arl)
         case .poissonCUSUM:
             return try solve(ARL.poissonLattice(ratio: spec.ratio ?? 2, expected: try needE()))
         case .negbinCUSUM:

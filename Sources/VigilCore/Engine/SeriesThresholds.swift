@@ -4,7 +4,7 @@ import VigilStats
 
 /// Per-series thresholds (`per_series: true`, or a model's false-alarm budget), solved at each series' own
 /// expected count and kept by (model, fit, detector, E on a 2% grid, target). Every tenth grid level is a
-/// node, solved by a full search; the levels between start from the threshold interpolated linearly in ln E
+/// node, solved to tolerance by a search from the model's threshold; the levels between start from the threshold interpolated linearly in ln E
 /// between their two nodes (monotone between them) and are checked at the threshold they get, so a level
 /// costs one or two chains instead of a full search. Read and filled by the evaluation workers; what a level
 /// gets depends only on its key, never on which worker came first.
@@ -60,12 +60,15 @@ final class SeriesThresholds: Sendable {
             h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: risks)
         } else {
             let below = Int((Double(level) / Double(Self.levelsPerNode)).rounded(.down)) * Self.levelsPerNode
-            let low = node(key, level: below, spec: spec, theta: theta, target: target)
+            let modelWide = model.thresholds[d]
+            let low = node(key, level: below, spec: spec, theta: theta, target: target, from: modelWide)
             if level == below {
                 h = low
-            } else if let low, let high = node(key, level: below + Self.levelsPerNode, spec: spec, theta: theta, target: target) {
+            } else if let low, let high = node(key, level: below + Self.levelsPerNode, spec: spec, theta: theta, target: target,
+                                               from: modelWide) {
                 let guess = low + (high - low) * Double(level - below) / Double(Self.levelsPerNode)
-                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)], near: guess)
+                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
+                                                start: .interpolated(guess))
             } else {
                 h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)])
             }
@@ -77,12 +80,13 @@ final class SeriesThresholds: Sendable {
         return h
     }
 
-    /// The threshold solved at a node level by a full search (not from a neighbour: what a level gets must not
-    /// depend on which worker solved what first).
-    private func node(_ key: Key, level: Int, spec: DetectorSpec, theta: Double?, target: Double) -> Double? {
+    /// The threshold solved at a node level, searched outward from the model's own threshold (of this fit) —
+    /// never from a neighbouring node, since what a level gets must not depend on which worker came first.
+    private func node(_ key: Key, level: Int, spec: DetectorSpec, theta: Double?, target: Double, from modelWide: Double?) -> Double? {
         let nodeKey = Key(model: key.model, fits: key.fits, detector: key.detector, level: level, target: key.target)
         if let known = nodes.withLock({ $0[nodeKey] }) { return known }
-        let h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)])
+        let h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
+                                            start: modelWide.map { .around($0) } ?? .scratch)
         let fresh = nodes.withLock { known in known.updateValue(h, forKey: nodeKey) == nil }
         work.withLock { $0.nodes += fresh ? 1 : 0 }
         return h

@@ -371,9 +371,7 @@ public enum ARL {
     // MARK: Thresholds
 
     /// The smallest threshold (h or L) whose ARL0 reaches `target`, to `relativeTolerance`: bracketed by
-    /// doubling, then narrowed by false position on ln ARL0 — nearly linear in the threshold — with the Illinois
-    /// rule (the end kept twice has its value halved, so both ends close in), bisection while an end's value is
-    /// unknown or infinite. Returns the bracket's upper end, whose ARL0 reaches the target.
+    /// doubling from `initial`, then narrowed by false position (`narrow`).
     public static func threshold(forARL0 target: Double, initial: Double = 1,
                                  relativeTolerance: Double = 1e-6,
                                  _ arl0: (Double) throws -> Double) throws -> Double {
@@ -390,6 +388,46 @@ public enum ARL {
             steps += 1
             if steps > 30 { throw Failure.noThreshold(target: target, reason: "ARL0 stays below it for every threshold tried") }
         }
+        return try narrow(lo: lo, atLo, hi: hi, atHi, goal: goal, relativeTolerance: relativeTolerance, arl0)
+    }
+
+    /// The same threshold bracketed outward from a close value (2%, 4%, 8%, … either side), then narrowed.
+    public static func threshold(forARL0 target: Double, around guess: Double, relativeTolerance: Double = 1e-6,
+                                 _ arl0: (Double) throws -> Double) throws -> Double {
+        guard target > 1 else { throw Failure.noThreshold(target: target, reason: "ARL0 must be > 1") }
+        guard guess > 0, guess.isFinite else { return try threshold(forARL0: target, relativeTolerance: relativeTolerance, arl0) }
+        let goal = Foundation.log(target)
+        let atGuess = Foundation.log(try arl0(guess)) - goal
+        var step = 0.02
+        if atGuess >= 0 {
+            var (hi, atHi) = (guess, atGuess)
+            while step < 1 {
+                let lo = guess * (1 - step)
+                let atLo = Foundation.log(try arl0(lo)) - goal
+                if !(atLo >= 0) { return try narrow(lo: lo, atLo, hi: hi, atHi, goal: goal, relativeTolerance: relativeTolerance, arl0) }
+                (hi, atHi) = (lo, atLo)
+                step *= 2
+            }
+            return try narrow(lo: 0, nil, hi: hi, atHi, goal: goal, relativeTolerance: relativeTolerance, arl0)
+        }
+        var (lo, atLo) = (guess, atGuess)
+        for _ in 0..<30 {
+            let hi = guess * (1 + step)
+            let atHi = Foundation.log(try arl0(hi)) - goal
+            if atHi >= 0 { return try narrow(lo: lo, atLo, hi: hi, atHi, goal: goal, relativeTolerance: relativeTolerance, arl0) }
+            (lo, atLo) = (hi, atHi)
+            step *= 2
+        }
+        throw Failure.noThreshold(target: target, reason: "ARL0 stays below it for every threshold tried")
+    }
+
+    /// Narrows a bracket — ARL0 below the target at `lo` (ln ARL0 − ln target = `atLo`, nil when not
+    /// evaluated), reaching it at `hi` — by false position on ln ARL0, nearly linear in the threshold, with the
+    /// Illinois rule (the end kept twice has its value halved, so both ends close in); bisection while an
+    /// end's value is unknown or infinite. Returns the upper end.
+    private static func narrow(lo: Double, _ atLo: Double?, hi: Double, _ atHi: Double, goal: Double, relativeTolerance: Double,
+                               _ arl0: (Double) throws -> Double) throws -> Double {
+        var (lo, atLo, hi, atHi) = (lo, atLo, hi, atHi)
         var kept = 0   // −1: lo moved last, +1: hi moved last
         for _ in 0..<200 where hi - lo > relativeTolerance * hi {
             var x = 0.5 * (lo + hi)
