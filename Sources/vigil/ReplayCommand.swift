@@ -64,7 +64,7 @@ struct ReplayCommand: ParsableCommand {
         let firing = summary.events.filter { $0.status == .firing }.count
         let resolved = summary.events.count - firing
         var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
-            + "\(summary.rejected.count) rejected, \(summary.unmatched) for measures no model watches"]
+            + "\(summary.rejected.count) rejected, \(summary.suppressed) suppressed, \(summary.unmatched) for measures no model watches"]
         lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end")
         if trace != nil { lines.append("trace: \(summary.traceRows) rows") }
         if let truth {
@@ -104,6 +104,9 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "The daemon config: checked with the models and column mapping it names.")
     var config: String?
 
+    @Option(help: "A column mapping file to check (and to read --input with).")
+    var columns: String?
+
     @Option(name: .customLong("input"), parsing: .upToNextOption,
             help: "Record files: fit every model's baseline on them and print each model's status.")
     var inputs: [String] = []
@@ -112,7 +115,7 @@ struct ValidateCommand: ParsableCommand {
     var paths: [String] = []
 
     func validate() throws {
-        if config == nil && paths.isEmpty { throw ValidationError("give --config FILE or model files") }
+        if config == nil && paths.isEmpty && columns == nil { throw ValidationError("give --config FILE, model files or --columns FILE") }
     }
 
     func run() throws {
@@ -129,6 +132,13 @@ struct ValidateCommand: ParsableCommand {
                 problems += error.problems
             }
         }
+        if let columns {
+            do {
+                mapping = try ColumnMappingParser.load(path: columns)
+            } catch let error as ConfigErrors {
+                problems += error.problems
+            }
+        }
         for path in modelPaths {
             do {
                 models += try ModelConfigParser.load(path: path)
@@ -140,7 +150,8 @@ struct ValidateCommand: ParsableCommand {
             FileHandle.standardError.write(Data((problems.map(\.description).joined(separator: "\n") + "\n").utf8))
             throw ExitCode.failure
         }
-        print((config == nil ? "" : "config valid; ") + "\(models.count) model\(models.count == 1 ? "" : "s") valid")
+        print((config == nil ? "" : "config valid; ") + (columns == nil ? "" : "column mapping valid; ")
+              + "\(models.count) model\(models.count == 1 ? "" : "s") valid")
         guard !inputs.isEmpty else { return }
         try fitBaselines(Replay(models: models, mapping: mapping))
     }
@@ -151,13 +162,14 @@ struct ValidateCommand: ParsableCommand {
         let summary: Replay.Summary
         do {
             summary = try replay.run(inputs: inputs) { error in
-                rejected += 1
-                if rejected <= 20 { FileHandle.standardError.write(Data("\(error.description)\n".utf8)) }
+                rejected += error.suppressed ? 0 : 1
+                if !error.suppressed && rejected <= 20 { FileHandle.standardError.write(Data("\(error.description)\n".utf8)) }
             }
         } catch let error as RowError {
             throw ReportedFailure(message: error.description)
         }
-        print("records: \(summary.accepted) accepted, \(summary.rejected.count) rejected, \(summary.unmatched) for measures no model watches")
+        print("records: \(summary.accepted) accepted, \(summary.rejected.count) rejected, \(summary.suppressed) suppressed, "
+              + "\(summary.unmatched) for measures no model watches")
         var unfitted = 0
         for model in replay.engine.models {
             var line = "model \(model.config.name): \(model.status.name.replacingOccurrences(of: "_", with: " "))"

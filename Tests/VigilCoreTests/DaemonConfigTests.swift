@@ -70,7 +70,7 @@ struct DaemonConfigTests {
         let p = dir.path
         #expect(errors.problems.map(\.description) == [
             "\(p)/vigil.yaml:1:1: models: required",
-            "\(p)/vigil.yaml:2:1: colour: unknown key (allowed here: models, state_dir, columns, spool, http, sinks)",
+            "\(p)/vigil.yaml:2:1: colour: unknown key (allowed here: models, state_dir, columns, sources, spool, http, sinks)",
             "\(p)/vigil.yaml:4:11: http.listen: must be host:port with a port from 1 to 65535 (e.g. 127.0.0.1:8480)",
             "\(p)/vigil.yaml:5:15: http.token_file: the token in \(p)/short.token must be at least 16 characters",
             "\(p)/vigil.yaml:7:5: sinks[0].path: required",
@@ -93,5 +93,38 @@ struct DaemonConfigTests {
             return
         }
         #expect(errors.problems.map(\.message) == ["spool or http: give at least one way to ingest records"])
+    }
+
+    /// `sources:` — each feed with its own mapping and, optionally, its own spool directory.
+    @Test func sourcesAndTheirProblems() throws {
+        let dir = try Directory()
+        try "columns: { orgID: facility_id }\n".write(toFile: "\(dir.path)/nhsn.yaml", atomically: true, encoding: .utf8)
+        let config = try dir.parse("""
+            models: models
+            state_dir: state
+            sources:
+              - { name: nhsn-clabsi, columns: nhsn.yaml, spool: spool-nhsn }
+              - { name: cms-hai, columns: nhsn.yaml }
+            """).get()
+        #expect(config.sources == [
+            DaemonConfig.Source(name: "nhsn-clabsi", columns: "\(dir.path)/nhsn.yaml", spool: "\(dir.path)/spool-nhsn"),
+            DaemonConfig.Source(name: "cms-hai", columns: "\(dir.path)/nhsn.yaml", spool: nil),
+        ])
+        guard case let .failure(errors) = dir.parse("""
+            models: models
+            state_dir: state
+            spool: { dir: spool }
+            sources:
+              - { name: a, columns: nhsn.yaml, spool: spool }
+              - { name: a, columns: missing.yaml }
+              - { columns: nhsn.yaml, colour: red }
+            """) else { Issue.record("accepted"); return }
+        #expect(errors.problems.map { "\($0.line):\($0.column): \($0.message)" } == [
+            "5:43: sources[0].spool: \(dir.path)/spool is already the spool of another feed",
+            "6:13: sources[1].name: name \"a\" is used by another source",
+            "6:25: sources[1].columns: cannot read \(dir.path)/missing.yaml",
+            "7:5: sources[2].name: required",
+            "7:27: sources[2].colour: unknown key (allowed here: name, columns, spool)",
+        ])
     }
 }

@@ -7,7 +7,13 @@ struct PeriodTests {
         #expect(Period.parse("2025-Q4")?.description == "2025-Q4")
         #expect(Period.parse("2025")?.description == "2025")
         #expect(Period.parse("2024-02-29")?.description == "2024-02-29")
-        for bad in ["2025-13", "2025-00", "2025-Q5", "2023-02-29", "2025-3", "25-03", "2025-W00", "2025-W53", "abcd", "2025-03-1"] {
+        // As NHSN and CMS write them.
+        #expect(Period.parse("2019M07")?.description == "2019-07")
+        #expect(Period.parse("2019Q3")?.description == "2019-Q3")
+        #expect(Period.parse("07/15/2019")?.description == "2019-07-15")
+        #expect(Period.parse("7/5/2019")?.description == "2019-07-05")
+        for bad in ["2025-13", "2025-00", "2025-Q5", "2023-02-29", "2025-3", "25-03", "2025-W00", "2025-W53", "abcd", "2025-03-1",
+                    "2019M13", "2019M7", "2019Q0", "02/30/2019", "13/01/2019", "07/15/19", "7//2019", "/7/2019"] {
             #expect(Period.parse(Substring(bad)) == nil, "\(bad)")
         }
     }

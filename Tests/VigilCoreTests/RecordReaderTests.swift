@@ -34,7 +34,7 @@ struct RecordReaderTests {
                             accept: { records.append($0) }, reject: { errors.append($0.description) })
         #expect(errors == [
             "feed.csv:3: events: \"-2\" is not a count >= 0",
-            "feed.csv:4: period: \"2025-13\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY or YYYY-MM-DD)",
+            "feed.csv:4: period: \"2025-13\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY, YYYY-MM-DD, YYYYMmm, YYYYQn or MM/DD/YYYY)",
             "feed.csv:5: exposure: \"0\" is not > 0",
             "feed.csv:6: facility_id: missing",
             "feed.csv:7: 5 fields, the header has 6",

@@ -23,7 +23,8 @@ final class DaemonProcess {
     var logPath: String { dir.appendingPathComponent("vigil-\(starts).log").path }
 
     /// `sinks` is the YAML list under `sinks:`; `webhookSecret` goes in `webhook.secret`.
-    init(sinks: String, webhookSecret: String? = nil, maxBody: Int = 1 << 20) throws {
+    /// `extra`: more top-level config keys (YAML), e.g. `sources:`.
+    init(sinks: String, webhookSecret: String? = nil, maxBody: Int = 1 << 20, extra: String = "") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-daemon-\(UUID().uuidString.prefix(8))")
         port = try FreePort.pick()
         notify = try NotifySocket()
@@ -48,6 +49,7 @@ final class DaemonProcess {
               max_body_bytes: \(maxBody)
             sinks:
             \(sinks)
+            \(extra)
             """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }

@@ -7,6 +7,8 @@ public struct Replay {
         public var files = 0
         public var accepted = 0
         public var rejected: [RowError] = []
+        /// Rows with a withheld value (a mapping's `missing:` tokens): not taken, not rejected.
+        public var suppressed = 0
         public var unmatched = 0
         public var events: [Alert] = []
         public var traceRows = 0
@@ -23,7 +25,7 @@ public struct Replay {
     }
 
     /// Reads each file straight into the engine, parsed ahead on other threads (`ReadAhead`); `rejected`
-    /// sees every bad row as it is found. With `trace`, the last file's evaluation covers every series and
+    /// sees every bad or suppressed row as it is found. With `trace`, the last file's evaluation covers every series and
     /// writes the trace CSV of SPEC §5 for the final state there, so no series is evaluated twice.
     public func run(inputs: [String], now: Date = Date(), trace: String? = nil,
                     rejected: (RowError) -> Void = { _ in }) throws -> Summary {
@@ -39,7 +41,7 @@ public struct Replay {
                         switch row {
                         case let .record(record): take(record)
                         case let .rejected(error):
-                            summary.rejected.append(error)
+                            if error.suppressed { summary.suppressed += 1 } else { summary.rejected.append(error) }
                             rejected(error)
                         }
                     }

@@ -1,37 +1,110 @@
 import Foundation
+import Yams
 
 /// Reads a feed's column mapping (README "Feeds with their own column names"):
 ///
-///     measure: CLABSI            # for exports without a measure column
-///     columns:                   # source column: SPEC field
-///       orgID: facility_id
-///       summaryYM: period
+///     measure: CLABSI                      # for exports without a measure column
+///     where:                               # rows taken only when every test holds
+///       - { column: locationType, not_in: [NICU] }
+///     columns:
+///       summaryYM: period                  # source column: SPEC field
+///       facility_id: [orgID, locCDC]       # SPEC field: source columns joined with ":"
+///       exposure: { product: [rate, discharges], divide: 100 }
+///     missing: ["Not Available", "N/A"]   # withheld values: the row is suppressed (default: README)
 public enum ColumnMappingParser {
     static let fields = RecordReader.aggregateFields.union(RecordReader.patientFields).sorted()
+    /// Fields that may be computed (numbers) and joined (text).
+    static let numericFields: Set<String> = ["events", "exposure"]
+    static let textFields: Set<String> = ["facility_id", "measure", "episode_id"]
 
     public static func load(path: String) throws -> ColumnMapping {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigErrors(problems: [ConfigProblem(file: path, line: 0, column: 0, message: "cannot read the file")])
         }
         let diagnostics = Diagnostics(file: path)
-        var mapping = ColumnMapping()
-        if let root = YAMLValue.root(text, file: path, diagnostics: diagnostics), let m = root.mapping(allowed: ["measure", "columns"]) {
+        var mapping = ColumnMapping(missing: ColumnMapping.defaultMissing)
+        if let root = YAMLValue.root(text, file: path, diagnostics: diagnostics),
+           let m = root.mapping(allowed: ["measure", "columns", "where", "missing"]) {
             mapping.measure = m["measure"]?.string()
-            if let c = m["columns"], let entries = c.entries {
-                var targets: [String: String] = [:]
-                for (source, value) in entries {
-                    guard let field = value.string() else { continue }
-                    if !fields.contains(field) {
-                        value.report("\"\(field)\" is not a record field (\(fields.joined(separator: ", ")); other columns are covariates under their own names)")
-                    } else if let other = targets[field] {
-                        value.report("\(other) is already mapped to \(field)")
-                    }
-                    targets[field] = source
-                    mapping.columns[source] = field
-                }
-            }
+            if let c = m["columns"], let entries = c.entries { readColumns(entries, into: &mapping) }
+            if let w = m["where"], let items = w.items { mapping.filters = items.compactMap(filter) }
+            if let missing = m["missing"]?.strings() { mapping.missing = missing }
         }
         if !diagnostics.problems.isEmpty { throw ConfigErrors(problems: diagnostics.problems) }
         return mapping
+    }
+
+    private static func readColumns(_ entries: [(key: String, value: YAMLValue)], into mapping: inout ColumnMapping) {
+        var made: [String: String] = [:]   // field → how (for "already made by" messages)
+        func claim(_ field: String, by how: String, at value: YAMLValue) -> Bool {
+            if let other = made[field] {
+                value.report("\(field) is already made by \(other)")
+                return false
+            }
+            made[field] = how
+            return true
+        }
+        for (key, value) in entries {
+            if value.scalarText != nil {
+                guard let field = value.string() else { continue }
+                guard fields.contains(field) else {
+                    value.report("\"\(field)\" is not a record field (\(fields.joined(separator: ", ")); other columns are covariates under their own names)")
+                    continue
+                }
+                if claim(field, by: key, at: value) { mapping.columns[key] = field }
+            } else if isSequence(value) || isMapping(value) {
+                guard fields.contains(key) else {
+                    value.report("\"\(key)\" is not a record field: a list joins columns into a field, a mapping computes one (\(fields.joined(separator: ", ")))")
+                    continue
+                }
+                if isMapping(value) {
+                    guard numericFields.contains(key) else { value.report("only \(numericFields.sorted().joined(separator: ", ")) can be computed"); continue }
+                    guard let c = value.mapping(allowed: ["product", "divide"]) else { continue }
+                    guard let product = c["product"]?.strings(), !product.isEmpty else {
+                        if c["product"] == nil { value.missing("product") }
+                        continue
+                    }
+                    var divisor = 1.0
+                    if let d = c["divide"]?.number() {
+                        guard d != 0 else { c["divide"]?.report("must not be 0"); continue }
+                        divisor = d
+                    }
+                    if claim(key, by: "a computation", at: value) {
+                        mapping.computed[key] = ColumnMapping.Computation(product: product, divisor: divisor)
+                    }
+                } else if let sources = value.strings() {
+                    guard textFields.contains(key) else { value.report("only \(textFields.sorted().joined(separator: ", ")) can be joined from columns"); continue }
+                    guard !sources.isEmpty else { value.report("must name at least one column"); continue }
+                    if claim(key, by: "joining \(sources.joined(separator: ", "))", at: value) { mapping.joined[key] = sources }
+                }
+            }
+        }
+    }
+
+    private static func isMapping(_ value: YAMLValue) -> Bool {
+        if case .mapping = value.node { return true }
+        return false
+    }
+
+    private static func isSequence(_ value: YAMLValue) -> Bool {
+        if case .sequence = value.node { return true }
+        return false
+    }
+
+    private static func filter(_ item: YAMLValue) -> ColumnMapping.Filter? {
+        guard let m = item.mapping(allowed: ["column", "equals", "in", "not_in"]) else { return nil }
+        guard let column = m["column"]?.string() else {
+            if m["column"] == nil { item.missing("column") }
+            return nil
+        }
+        let tests = ["equals", "in", "not_in"].filter { m[$0] != nil }
+        guard tests.count == 1, let name = tests.first, let test = ColumnMapping.Filter.Test(rawValue: name) else {
+            item.report("give one of equals, in, not_in")
+            return nil
+        }
+        let values: [String]?
+        if test == .equals { values = m[name]?.string().map { [$0] } } else { values = m[name]?.strings() }
+        guard let values else { return nil }
+        return ColumnMapping.Filter(column: column, test: test, values: values.map { $0.trimmingCharacters(in: .whitespaces) })
     }
 }

@@ -31,6 +31,14 @@ public struct DaemonConfig: Sendable, Equatable {
         public let retry: Retry
     }
 
+    /// A feed with its own column mapping (vigil extension): read from its own spool directory, and posted
+    /// as `POST /v1/records?source=NAME`.
+    public struct Source: Sendable, Equatable {
+        public let name: String
+        public let columns: String
+        public let spool: String?
+    }
+
     public let path: String
     public let models: String
     public let stateDir: String
@@ -39,6 +47,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public let spool: Spool?
     public let http: HTTP?
     public let sinks: [Sink]
+    public let sources: [Source]
 }
 
 /// Every default of the daemon config, written once (README "The daemon's config" lists them).
@@ -50,7 +59,7 @@ public enum DaemonDefaults {
 
 /// Reads and validates the daemon config, reporting every problem with its line and column.
 public enum DaemonConfigParser {
-    static let topKeys = ["models", "state_dir", "columns", "spool", "http", "sinks"]
+    static let topKeys = ["models", "state_dir", "columns", "sources", "spool", "http", "sinks"]
 
     public static func load(path: String) throws -> DaemonConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -115,7 +124,23 @@ public enum DaemonConfigParser {
                 http = DaemonConfig.HTTP(host: listen.host, port: listen.port, tokenFile: token, maxBodyBytes: maxBody)
             }
         }
-        if top["spool"] == nil && top["http"] == nil {
+        var sources: [DaemonConfig.Source] = []
+        if let s = top["sources"], let items = s.items {
+            var names: Set<String> = []
+            var spools: Set<String> = Set([spool?.dir].compactMap { $0 })
+            for item in items {
+                guard let m = item.mapping(allowed: ["name", "columns", "spool"]) else { continue }
+                if m["name"] == nil { item.missing("name") }
+                if m["columns"] == nil { item.missing("columns") }
+                let name = m["name"]?.identifier()
+                if let name, !names.insert(name).inserted { m["name"]?.report("name \"\(name)\" is used by another source") }
+                let columns = m["columns"].flatMap { readableFile($0) }
+                let dir = m["spool"].flatMap { path($0) }
+                if let dir, !spools.insert(dir).inserted { m["spool"]?.report("\(dir) is already the spool of another feed") }
+                if let name, let columns { sources.append(DaemonConfig.Source(name: name, columns: columns, spool: dir)) }
+            }
+        }
+        if top["spool"] == nil && top["http"] == nil && !sources.contains(where: { $0.spool != nil }) {
             diagnostics.report(line: root.line, column: root.column, "spool or http: give at least one way to ingest records")
         }
 
@@ -132,7 +157,7 @@ public enum DaemonConfigParser {
             return .failure(ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }))
         }
         return .success(DaemonConfig(path: file, models: models, stateDir: stateDir, columns: columns, spool: spool,
-                                     http: http, sinks: sinks))
+                                     http: http, sinks: sinks, sources: sources))
     }
 
     /// `host:port` or `[v6]:port`.

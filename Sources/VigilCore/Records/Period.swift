@@ -41,7 +41,9 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public static func < (a: Period, b: Period) -> Bool { a.ordinal < b.ordinal }
 
-    /// `YYYY-MM`, `YYYY-Www`, `YYYY-Qn`, `YYYY` or `YYYY-MM-DD`, as a period of its own unit, or nil.
+    /// `YYYY-MM`, `YYYY-Www`, `YYYY-Qn`, `YYYY` or `YYYY-MM-DD`, as a period of its own unit, or nil; also as
+    /// NHSN and CMS write them: `YYYYMmm` (NHSN's `summaryYM`, `2019M07`), `YYYYQn` (`summaryYQ`, `2019Q3`)
+    /// and `MM/DD/YYYY` (CMS dates; one-digit month and day too).
     public static func parse(_ text: Substring) -> Period? {
         var s = String(text)
         return s.withUTF8(parse(utf8:))
@@ -59,8 +61,21 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
             }
             return v
         }
+        if u.count >= 8 && u.count <= 10, let slash = u.firstIndex(of: UInt8(ascii: "/")) {
+            return parseUSDate(u, firstSlash: slash)
+        }
         guard u.count >= 4, let year = digits(0..<4) else { return nil }
         if u.count == 4 { return Period(unit: .year, ordinal: year) }
+        switch (u.count, u[4]) {
+        case (7, UInt8(ascii: "M")), (7, UInt8(ascii: "m")):
+            guard let m = digits(5..<7), (1...12).contains(m) else { return nil }
+            return Period(unit: .month, ordinal: year * 12 + m - 1)
+        case (6, UInt8(ascii: "Q")), (6, UInt8(ascii: "q")):
+            guard let q = digits(5..<6), (1...4).contains(q) else { return nil }
+            return Period(unit: .quarter, ordinal: year * 4 + q - 1)
+        default:
+            break
+        }
         guard u[4] == UInt8(ascii: "-") else { return nil }
         switch u.count {
         case 7 where u[5] == UInt8(ascii: "Q") || u[5] == UInt8(ascii: "q"):
@@ -80,6 +95,24 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
         default:
             return nil
         }
+    }
+
+    /// `M/D/YYYY` with one- or two-digit month and day, as a day.
+    private static func parseUSDate(_ u: UnsafeBufferPointer<UInt8>, firstSlash: Int) -> Period? {
+        guard let second = u[(firstSlash + 1)...].firstIndex(of: UInt8(ascii: "/")),
+              (1...2).contains(firstSlash), (1...2).contains(second - firstSlash - 1), u.count - second - 1 == 4 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var v = 0
+            for i in range {
+                let d = Int(u[i]) - 48
+                guard d >= 0 && d <= 9 else { return nil }
+                v = v * 10 + d
+            }
+            return v
+        }
+        guard let m = number(0..<firstSlash), let d = number((firstSlash + 1)..<second), let y = number((second + 1)..<u.count),
+              (1...12).contains(m), d >= 1, d <= CivilDate.daysInMonth(y, m) else { return nil }
+        return Period(unit: .day, ordinal: CivilDate.days(y, m, d))
     }
 
     /// The period of `unit` that contains this one, or nil when `unit` is finer (a month has no week) or

@@ -6,12 +6,15 @@ public struct RowError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The field at fault, nil when the whole row (or file) is.
     public let field: String?
     public let reason: String
+    /// The row carries a withheld value (a mapping's `missing:` token): counted apart, not a defect of the feed.
+    public let suppressed: Bool
 
-    public init(source: String, line: Int, field: String?, reason: String) {
+    public init(source: String, line: Int, field: String?, reason: String, suppressed: Bool = false) {
         self.source = source
         self.line = line
         self.field = field
         self.reason = reason
+        self.suppressed = suppressed
     }
 
     public var description: String {
@@ -24,14 +27,22 @@ public final class CovariateNames: Sendable {
     public let names: [String]
     private let index: [String: Int]
 
+    /// The same index by lower-cased name: headers are matched ignoring case (a model's `alos` finds `ALOS`).
+    private let folded: [String: Int]
+
     public init(_ names: [String]) {
         self.names = names
-        var index: [String: Int] = [:]
-        for (i, n) in names.enumerated() where index[n] == nil { index[n] = i }
+        var index: [String: Int] = [:], folded: [String: Int] = [:]
+        for (i, n) in names.enumerated() {
+            if index[n] == nil { index[n] = i }
+            let f = n.lowercased()
+            if folded[f] == nil { folded[f] = i }
+        }
         self.index = index
+        self.folded = folded
     }
 
-    public func position(of name: String) -> Int? { index[name] }
+    public func position(of name: String) -> Int? { index[name] ?? folded[name.lowercased()] }
 }
 
 /// The covariates of one record; an empty value counts as missing.

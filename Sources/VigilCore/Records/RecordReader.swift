@@ -1,19 +1,5 @@
 import Foundation
 
-/// How a feed's own column names map to SPEC §1's fields (NHSN exports say `orgID`, `summaryYM`,
-/// `numCLABSI`, `numCLDays`), and the measure of files that have no `measure` column.
-public struct ColumnMapping: Sendable, Equatable {
-    /// Source column name → SPEC field name (`facility_id`, `period`, `events`, `exposure`, …).
-    public var columns: [String: String]
-    /// The measure of every record whose file has no `measure` column.
-    public var measure: String?
-
-    public init(columns: [String: String] = [:], measure: String? = nil) {
-        self.columns = columns
-        self.measure = measure
-    }
-}
-
 /// The two wire formats of SPEC §1, chosen by file extension or HTTP Content-Type.
 public enum RecordFormat: String, Sendable {
     case csv, ndjson
@@ -119,11 +105,8 @@ public struct RecordReader: Sendable {
         } catch {
             return .failure(RowError(source: source, line: 1, field: nil, reason: "\(error)"))
         }
-        let names = header.fields.map { name -> String in
-            let trimmed = name.trimmingCharacters(in: .whitespaces)
-            return mapping.columns[trimmed] ?? trimmed
-        }
-        return Layout.make(names: names, measure: mapping.measure, holder: "header")
+        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        return Layout.make(names: names, mapping: mapping, holder: "header")
             .mapError { RowError(source: source, line: header.line, field: nil, reason: $0.reason) }
     }
 
@@ -153,8 +136,9 @@ public struct RecordReader: Sendable {
                 layout.record(origin: origin, covariates: cache.covariates(layout, fields), row: fields, cache: &cache)
             }
             switch result {
-            case let .success(record): accept(record)
-            case let .failure(error): reject(error)
+            case let .success(record)?: accept(record)
+            case let .failure(error)?: reject(error)
+            case nil: break
             }
         }
     }
@@ -184,130 +168,259 @@ public struct RecordReader: Sendable {
             } catch {
                 continue
             }
-            var fields: [String: String] = [:]
-            var covariateNames: [String] = []
-            var covariateValues: [String] = []
+            // Top-level members first (they may be fields), then the nested covariates (never fields).
+            var names: [String] = [], values: [String] = []
+            var nestedNames: [String] = [], nestedValues: [String] = []
             var conflict: String? = nil
-            func add(_ key: String, _ value: JSONLine.Value, nested: Bool) {
-                let name = mapping.columns[key] ?? key
-                guard case let .text(text) = value else {
-                    if case .object = value { conflict = conflict ?? "\(key): an object is not a value" }
-                    return
-                }
-                if !nested && (Self.aggregateFields.contains(name) || Self.patientFields.contains(name)) {
-                    fields[name] = text
-                } else {
-                    covariateNames.append(name)
-                    covariateValues.append(text)
-                }
-            }
             for (key, value) in members {
-                if key == "covariates", case let .object(inner) = value {
-                    for (k, v) in inner { add(k, v, nested: true) }
-                } else {
-                    add(key, value, nested: false)
+                switch value {
+                case let .text(text):
+                    names.append(key)
+                    values.append(text)
+                case let .object(inner) where key == "covariates":
+                    for (k, v) in inner {
+                        switch v {
+                        case let .text(text): nestedNames.append(k); nestedValues.append(text)
+                        case .object: conflict = conflict ?? "\(k): an object is not a value"
+                        default: break
+                        }
+                    }
+                case .object:
+                    conflict = conflict ?? "\(key): an object is not a value"
+                default:
+                    break
                 }
             }
             if let conflict {
                 reject(RowError(source: source, line: line, field: nil, reason: conflict))
                 continue
             }
-            let names = Array(fields.keys)
-            var row = CSVRow()
-            for name in names { row.append(field: fields[name]!.utf8) }
             let layout: Layout
-            switch Layout.make(names: names, measure: mapping.measure, holder: "object") {
+            switch Layout.make(names: names + nestedNames, mapping: mapping, holder: "object", fixedCovariates: names.count) {
             case let .success(l): layout = l
             case let .failure(failure):
                 reject(RowError(source: source, line: line, field: nil, reason: failure.reason))
                 continue
             }
-            let covariates = Covariates(names: CovariateNames(covariateNames), values: covariateValues)
+            let all = values + nestedValues
+            var row = CSVRow()
+            for value in all { row.append(field: value.utf8) }
+            let covariates = Covariates(names: layout.covariateNames, values: layout.covariateColumns.map { all[$0] })
             switch layout.record(origin: RecordOrigin(source: source, line: line), covariates: covariates, row: row, cache: &cache) {
-            case let .success(record): accept(record)
-            case let .failure(error): reject(error)
+            case let .success(record)?: accept(record)
+            case let .failure(error)?: reject(error)
+            case nil: break
             }
         }
         return line
     }
 }
 
-/// Where SPEC's fields sit in a header, and the checks that turn field text into a record.
+/// Where SPEC's fields sit in a header (or are made from columns by a mapping), and the checks that turn
+/// field text into a record.
 struct Layout: Sendable {
     enum Kind: Sendable { case aggregate, patient }
+    /// A number made from columns: their product over a divisor.
+    struct Computed: Sendable { let columns: [Int]; let divisor: Double }
     let kind: Kind
     let facility: Int, measure: Int?, constantMeasure: String?
     let period: Int, events: Int, exposure: Int?          // aggregate (time, outcome, episode for patient)
     let covariateNames: CovariateNames
     let covariateColumns: [Int]
     let columnCount: Int
+    /// What a mapping adds: fields joined from columns, numbers computed, row filters, withheld values
+    /// (lower-cased). Empty for files read without one.
+    var joined: [String: [Int]] = [:]
+    var computed: [String: Computed] = [:]
+    var filters: [(column: Int, filter: ColumnMapping.Filter)] = []
+    var missing: Set<String> = []
+    var names: [String] = []
 
     /// The same layout in new storage. Threads parsing parts of one file each take their own: reference
     /// counts of objects that several cores retain at once contend (parsing on two cores cost 5.5 s of CPU
     /// against 3.4 s on one before this).
     func independentCopy() -> Layout {
-        Layout(kind: kind, facility: facility, measure: measure, constantMeasure: constantMeasure.map { String(decoding: Array($0.utf8), as: UTF8.self) },
-               period: period, events: events, exposure: exposure,
-               covariateNames: CovariateNames(covariateNames.names.map { String(decoding: Array($0.utf8), as: UTF8.self) }),
-               covariateColumns: covariateColumns.map { $0 }, columnCount: columnCount)
+        var copy = Layout(kind: kind, facility: facility, measure: measure, constantMeasure: constantMeasure.map { String(decoding: Array($0.utf8), as: UTF8.self) },
+                          period: period, events: events, exposure: exposure,
+                          covariateNames: CovariateNames(covariateNames.names.map { String(decoding: Array($0.utf8), as: UTF8.self) }),
+                          covariateColumns: covariateColumns.map { $0 }, columnCount: columnCount)
+        copy.joined = joined
+        copy.computed = computed
+        copy.filters = filters
+        copy.missing = missing
+        copy.names = names
+        return copy
     }
 
-    /// `holder` names what lists the fields in messages: a CSV "header", an NDJSON "object".
-    static func make(names: [String], measure constant: String?, holder: String) -> Result<Layout, LayoutFailure> {
-        func index(_ n: String) -> Int? { names.firstIndex(of: n) }
+    /// `names`: the file's own column names; the mapping renames them (ignoring case), and SPEC's field names
+    /// are found ignoring case too. `holder` names what lists the fields in messages: a CSV "header", an
+    /// NDJSON "object". `fixedCovariates`: names after the first this many are covariates whatever they are
+    /// called (NDJSON's nested `covariates`).
+    static func make(names raw: [String], mapping: ColumnMapping, holder: String, fixedCovariates: Int? = nil) -> Result<Layout, LayoutFailure> {
+        var seen: [String: String] = [:]
+        for n in raw.prefix(fixedCovariates ?? raw.count) {
+            let folded = n.lowercased()
+            if let other = seen[folded], other != n {
+                return .failure(LayoutFailure(reason: "columns \"\(other)\" and \"\(n)\" differ only in case: headers are matched ignoring case"))
+            }
+            seen[folded] = n
+        }
+        let renames = Dictionary(mapping.columns.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+        let canonical = Dictionary(uniqueKeysWithValues: ColumnMappingParser.fields.map { ($0.lowercased(), $0) })
+        let made = Set(mapping.joined.keys).union(mapping.computed.keys)
+        let fieldLimit = fixedCovariates ?? raw.count
+        // Each column's name after the mapping's renames; the SPEC field it holds, if any (a column named like a
+        // field the mapping makes is a covariate).
+        let names = raw.map { renames[$0.lowercased()] ?? $0 }
+        let fields: [String?] = names.enumerated().map { i, n in
+            guard i < fieldLimit, let f = canonical[n.lowercased()], !made.contains(f) else { return nil }
+            return f
+        }
+        func index(_ n: String) -> Int? { fields.firstIndex(of: n) }
+        func column(_ n: String) -> Int? {
+            let folded = n.lowercased()
+            return raw.prefix(fieldLimit).firstIndex { $0.lowercased() == folded }
+        }
+        func present(_ n: String) -> Bool { index(n) != nil || made.contains(n) }
         let kind: Kind
-        if index("events") != nil { kind = .aggregate }
-        else if index("outcome") != nil { kind = .patient }
+        if present("events") { kind = .aggregate }
+        else if present("outcome") { kind = .patient }
         else {
-            return .failure(LayoutFailure(reason: "the \(holder) has neither events (aggregate records) nor outcome (patient-level records); \(holder): \(names.joined(separator: ", "))"))
+            return .failure(LayoutFailure(reason: "the \(holder) has neither events (aggregate records) nor outcome (patient-level records); \(holder): \(raw.joined(separator: ", "))"))
         }
         let required = kind == .aggregate ? ["facility_id", "period", "events"] : ["facility_id", "time", "outcome"]
-        var missing = required.filter { index($0) == nil }
-        if index("measure") == nil && constant == nil { missing.append("measure") }
+        var missing = required.filter { !present($0) }
+        if !present("measure") && mapping.measure == nil { missing.append("measure") }
         guard missing.isEmpty else {
-            return .failure(LayoutFailure(reason: "missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (the \(holder) has \(names.joined(separator: ", ")))"))
+            return .failure(LayoutFailure(reason: "missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (the \(holder) has \(raw.joined(separator: ", ")))"))
+        }
+        // The mapping's columns, found ignoring case.
+        var absent: [String] = []
+        func columns(_ list: [String]) -> [Int] {
+            list.compactMap { n in
+                guard let c = column(n) else { absent.append(n); return nil }
+                return c
+            }
+        }
+        let joined = mapping.joined.mapValues(columns)
+        let computed = mapping.computed.mapValues { Computed(columns: columns($0.product), divisor: $0.divisor) }
+        let filters = mapping.filters.compactMap { f in column(f.column).map { (column: $0, filter: f) } ?? { absent.append(f.column); return nil }() }
+        guard absent.isEmpty else {
+            return .failure(LayoutFailure(reason: "the mapping names column\(absent.count > 1 ? "s" : "") \(absent.joined(separator: ", ")) that the \(holder) does not have (it has \(raw.joined(separator: ", ")))"))
         }
         let known = kind == .aggregate ? RecordReader.aggregateFields : RecordReader.patientFields
-        var covariateColumns: [Int] = []
-        for (i, n) in names.enumerated() where !known.contains(n) { covariateColumns.append(i) }
-        return .success(Layout(
-            kind: kind, facility: index("facility_id")!, measure: index("measure"), constantMeasure: constant,
-            period: index(kind == .aggregate ? "period" : "time")!,
-            events: index(kind == .aggregate ? "events" : "outcome")!,
-            exposure: index(kind == .aggregate ? "exposure" : "episode_id"),
-            covariateNames: CovariateNames(covariateColumns.map { names[$0] }), covariateColumns: covariateColumns,
-            columnCount: names.count))
+        let covariateColumns = fields.indices.filter { fields[$0].map { !known.contains($0) } ?? true }
+        // A made field has no column of its own: its index points at its first source column.
+        func at(_ field: String) -> Int? { index(field) ?? joined[field]?.first ?? computed[field]?.columns.first }
+        guard let facility = at("facility_id"), let period = at(kind == .aggregate ? "period" : "time"),
+              let events = at(kind == .aggregate ? "events" : "outcome") else {
+            return .failure(LayoutFailure(reason: "the mapping makes a required field from no column"))
+        }
+        var layout = Layout(
+            kind: kind, facility: facility, measure: at("measure"), constantMeasure: mapping.measure,
+            period: period, events: events, exposure: at(kind == .aggregate ? "exposure" : "episode_id"),
+            covariateNames: CovariateNames(covariateColumns.map { names[$0] }),
+            covariateColumns: covariateColumns, columnCount: names.count)
+        layout.joined = joined
+        layout.computed = computed
+        layout.filters = filters
+        layout.missing = Set(mapping.missing.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        layout.names = raw
+        return .success(layout)
     }
 
-    func record(origin: RecordOrigin, covariates: Covariates, row: CSVRow, cache: inout RepeatCache) -> Result<Record, RowError> {
+    /// The row's record, its error, or nil when the mapping's `where:` leaves the row out.
+    func record(origin: RecordOrigin, covariates: Covariates, row: CSVRow, cache: inout RepeatCache) -> Result<Record, RowError>? {
         row.withFields { record(origin: origin, covariates: covariates, row: $0, cache: &cache) }
     }
 
-    func record(origin: RecordOrigin, covariates: Covariates, row: CSVRow.Fields, cache: inout RepeatCache) -> Result<Record, RowError> {
+    func record(origin: RecordOrigin, covariates: Covariates, row: CSVRow.Fields, cache: inout RepeatCache) -> Result<Record, RowError>? {
         func fail(_ f: String?, _ reason: String) -> Result<Record, RowError> {
             .failure(RowError(source: origin.source, line: origin.line, field: f, reason: reason))
         }
         func text(_ i: Int) -> Bytes { Self.trimmed(row.field(i)) }
         func string(_ bytes: Bytes) -> String { String(decoding: bytes, as: UTF8.self) }
-        let facilityText = text(facility)
-        guard !facilityText.isEmpty else { return fail("facility_id", "missing") }
-        let facility = cache.facility.text(facilityText)
-        let measureText = measure.map { cache.measure.text(text($0)) } ?? constantMeasure ?? ""
+        for (column, filter) in filters where !filter.holds(string(text(column))) { return nil }
+        /// A withheld value (`missing:`) in a column a number is read from: the row is suppressed.
+        func withheld(_ field: String, _ columns: [Int]) -> Result<Record, RowError>? {
+            guard !missing.isEmpty else { return nil }
+            for c in columns {
+                let value = string(text(c))
+                if missing.contains(value.lowercased()) {
+                    return .failure(RowError(source: origin.source, line: origin.line, field: field,
+                                             reason: "suppressed (\(value.isEmpty ? "empty" : value))", suppressed: true))
+                }
+            }
+            return nil
+        }
+        /// A field joined from columns with ":"; nil when all of them are empty.
+        func joinedText(_ field: String) -> String? {
+            guard let columns = joined[field] else { return nil }
+            let parts = columns.map { string(text($0)) }
+            return parts.allSatisfy(\.isEmpty) ? "" : parts.joined(separator: ":")
+        }
+        /// A computed number, or the reason it is not one.
+        func computedValue(_ field: String, _ how: Computed) -> Result<Double, RowError> {
+            var value = 1.0
+            for c in how.columns {
+                let bytes = text(c)
+                guard let v = Self.decimal(bytes) ?? Double(string(bytes)), v.isFinite else {
+                    return .failure(RowError(source: origin.source, line: origin.line, field: field,
+                                             reason: "\(names[c]) \"\(string(bytes))\" is not a number"))
+                }
+                value *= v
+            }
+            return .success(value / how.divisor)
+        }
+        let facility: String
+        if let made = joinedText("facility_id") {
+            guard !made.isEmpty else { return fail("facility_id", "missing") }
+            facility = made
+        } else {
+            let facilityText = text(self.facility)
+            guard !facilityText.isEmpty else { return fail("facility_id", "missing") }
+            facility = cache.facility.text(facilityText)
+        }
+        let measureText = joinedText("measure") ?? measure.map { cache.measure.text(text($0)) } ?? constantMeasure ?? ""
         guard !measureText.isEmpty else { return fail("measure", "missing") }
         switch kind {
         case .aggregate:
             let periodText = text(period)
             guard !periodText.isEmpty else { return fail("period", "missing") }
             guard let p = Period.parse(utf8: periodText) else {
-                return fail("period", "\"\(string(periodText))\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY or YYYY-MM-DD)")
+                return fail("period", "\"\(string(periodText))\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY, YYYY-MM-DD, YYYYMmm, YYYYQn or MM/DD/YYYY)")
             }
-            let eventsText = text(events)
-            guard !eventsText.isEmpty else { return fail("events", "missing") }
-            guard let count = Self.count(eventsText) else { return fail("events", "\"\(string(eventsText))\" is not a count >= 0") }
+            let count: Int
+            if let how = computed["events"] {
+                if let suppressed = withheld("events", how.columns) { return suppressed }
+                switch computedValue("events", how) {
+                case let .failure(error): return .failure(error)
+                case let .success(v):
+                    guard v >= 0, v <= Double(Self.maxCount), abs(v - v.rounded()) <= 1e-6 * max(1, v) else {
+                        return fail("events", "\(v) (computed) is not a count >= 0")
+                    }
+                    count = Int(v.rounded())
+                }
+            } else {
+                if let suppressed = withheld("events", [events]) { return suppressed }
+                let eventsText = text(events)
+                guard !eventsText.isEmpty else { return fail("events", "missing") }
+                guard let c = Self.count(eventsText) else { return fail("events", "\"\(string(eventsText))\" is not a count >= 0") }
+                count = c
+            }
             var exposureValue: Double? = nil
-            if let exposure {
+            if let how = computed["exposure"] {
+                if let suppressed = withheld("exposure", how.columns) { return suppressed }
+                switch computedValue("exposure", how) {
+                case let .failure(error): return .failure(error)
+                case let .success(v):
+                    guard v > 0 else { return fail("exposure", "\(v) (computed) is not > 0") }
+                    exposureValue = v
+                }
+            } else if let exposure {
                 let bytes = text(exposure)
                 if !bytes.isEmpty {
+                    if let suppressed = withheld("exposure", [exposure]) { return suppressed }
                     let text = string(bytes)
                     guard let v = Self.decimal(bytes) ?? Double(text), v.isFinite else { return fail("exposure", "\"\(text)\" is not a number") }
                     guard v > 0 else { return fail("exposure", "\"\(text)\" is not > 0") }
@@ -323,6 +436,7 @@ struct Layout: Sendable {
             guard let time = Timestamp.parse(timeText) else {
                 return fail("time", "\"\(timeText)\" is not a date (YYYY-MM-DD) or RFC 3339 date-time")
             }
+            if let suppressed = withheld("outcome", [events]) { return suppressed }
             let outcomeText = string(text(events))
             let outcome: Bool
             switch outcomeText.lowercased() {
@@ -331,9 +445,9 @@ struct Layout: Sendable {
             case "": return fail("outcome", "missing")
             default: return fail("outcome", "\"\(outcomeText)\" is not an outcome 0/1 (or true/false)")
             }
-            let episode = exposure.map { string(text($0)) }.flatMap { $0.isEmpty ? nil : $0 }
+            let episode = joinedText("episode_id") ?? exposure.map { string(text($0)) }
             return .success(.patient(PatientRecord(
-                facility: facility, measure: measureText, time: time, outcome: outcome, episode: episode,
+                facility: facility, measure: measureText, time: time, outcome: outcome, episode: episode.flatMap { $0.isEmpty ? nil : $0 },
                 covariates: covariates, origin: origin)))
         }
     }

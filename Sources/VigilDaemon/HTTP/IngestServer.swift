@@ -7,9 +7,10 @@ import VigilCore
 
 /// The HTTP interface (SPEC §4):
 ///
-/// - `POST /v1/records` — a CSV (`text/csv`) or NDJSON (`application/x-ndjson`) body with
-///   `Authorization: Bearer <token>`: `202` with accepted/unchanged/rejected counts, the row errors and the
-///   alert events, once the batch is durable; `401` without a valid token (the body is not read, nothing
+/// - `POST /v1/records[?source=NAME]` — a CSV (`text/csv`) or NDJSON (`application/x-ndjson`) body with
+///   `Authorization: Bearer <token>`, read with the named source's column mapping (else the top-level one):
+///   `202` with accepted/unchanged/rejected/suppressed counts, the row errors and the alert events, once the
+///   batch is durable; `400` for a source the config does not name; `401` without a valid token (the body is not read, nothing
 ///   changes); `413` beyond `max_body_bytes`; `415` for another content type; `422` when the batch failed for a reason it would fail for again;
 ///   `503` with `Retry-After` while shutting down or when the machine failed (disk full, I/O): send it again.
 /// - `GET /v1/alerts[?status=firing|resolved|all]` — the alerts, newest change first (token required too:
@@ -20,7 +21,7 @@ import VigilCore
 ///   `GET /metrics` (Prometheus text format).
 enum IngestServer {
     static func router(ingestor: Ingestor, store: StateStore, token: String, maxBody: Int,
-                       mapping: @escaping @Sendable () -> ColumnMapping, registry: PrometheusCollectorRegistry,
+                       mapping: @escaping @Sendable (_ source: String?) -> ColumnMapping?, registry: PrometheusCollectorRegistry,
                        ready: @escaping @Sendable () -> Bool) -> Router<BasicRequestContext> {
         let router = Router()
         let expected = Array(SHA256.hash(data: Array(token.utf8)))
@@ -46,7 +47,11 @@ enum IngestServer {
             } catch {
                 return json(.contentTooLarge, error: "the body is over \(maxBody) bytes")
             }
-            let batch = IngestBatch(source: "request", bytes: Array(buffer: body), format: format, mapping: mapping())
+            let source = request.uri.queryParameters.get("source")
+            guard let columns = mapping(source) else {
+                return json(.badRequest, error: "no source named \"\(source ?? "")\" in the config's sources")
+            }
+            let batch = IngestBatch(source: "request", bytes: Array(buffer: body), format: format, mapping: columns)
             let result: IngestResult
             do {
                 result = try await ingestor.submit(batch)
@@ -65,7 +70,7 @@ enum IngestServer {
             }
             return json(.accepted, .object([
                 ("accepted", .integer(result.accepted)), ("unchanged", .integer(result.unchanged)),
-                ("rejected", .integer(result.rejected.count)), ("errors", .array(errors)),
+                ("rejected", .integer(result.rejected.count)), ("suppressed", .integer(result.suppressed.count)), ("errors", .array(errors)),
                 ("events", .array(result.events.map { .object([("id", .string($0.id)), ("status", .string($0.alert.status.rawValue)),
                                                                ("alert_id", .string($0.alert.id))]) })),
             ]))

@@ -10,16 +10,19 @@ public struct IngestBatch: Sendable {
     public let source: String
     public let records: [Record]
     public let rejected: [RowError]
+    /// Rows with a withheld value (the mapping's `missing:` tokens).
+    public let suppressed: [RowError]
 
     /// Parses a body held in memory; a bad row is rejected, the rows beside it are kept (SPEC §1).
     public init(source: String, bytes: [UInt8], format: RecordFormat, mapping: ColumnMapping) {
         var records: [Record] = []
-        var rejected: [RowError] = []
-        RecordReader(mapping: mapping).read(source: source, bytes: bytes, format: format,
-                                            accept: { records.append($0) }, reject: { rejected.append($0) })
+        var rejected: [RowError] = [], suppressed: [RowError] = []
+        RecordReader(mapping: mapping).read(source: source, bytes: bytes, format: format, accept: { records.append($0) },
+                                            reject: { $0.suppressed ? suppressed.append($0) : rejected.append($0) })
         self.source = source
         self.records = records
         self.rejected = rejected
+        self.suppressed = suppressed
     }
 }
 
@@ -32,6 +35,8 @@ public struct IngestResult: Sendable {
     /// Of those, records of measures no model watches (stored, for models added later).
     public var unmatched = 0
     public var rejected: [RowError] = []
+    /// Rows not taken because they carry a withheld value.
+    public var suppressed: [RowError] = []
     /// Alert events the batch caused, with their event ids.
     public var events: [(id: String, alert: Alert)] = []
 }
@@ -77,6 +82,7 @@ public final class Ingestor: @unchecked Sendable {
     private let acceptedCounter = Counter(label: "vigil_records_accepted_total")
     private let unchangedCounter = Counter(label: "vigil_records_unchanged_total")
     private let rejectedCounter = Counter(label: "vigil_records_rejected_total")
+    private let suppressedCounter = Counter(label: "vigil_records_suppressed_total")
     private let firingCounter = Counter(label: "vigil_alerts_total", dimensions: [("status", "firing")])
     private let resolvedCounter = Counter(label: "vigil_alerts_total", dimensions: [("status", "resolved")])
     private let latency = Timer(label: "vigil_ingest_seconds", preferredDisplayUnit: .seconds)
@@ -243,6 +249,7 @@ public final class Ingestor: @unchecked Sendable {
                 acceptedCounter.increment(by: results[b].accepted)
                 unchangedCounter.increment(by: results[b].unchanged)
                 rejectedCounter.increment(by: results[b].rejected.count)
+                suppressedCounter.increment(by: results[b].suppressed.count)
                 c.resume(returning: results[b])
             }
             for e in outcome.events { (e.status == .firing ? firingCounter : resolvedCounter).increment() }
@@ -337,6 +344,7 @@ public final class Ingestor: @unchecked Sendable {
         var pending: [Int: (content: Int, position: Int)] = [:]
         for (b, batch) in batches.enumerated() {
             results[b].rejected = batch.rejected
+            results[b].suppressed = batch.suppressed
             // Rows and their hashes on all cores (a spool file may hold millions of records).
             let records = batch.records
             let rows = Parallel.map(count: records.count, chunk: 8192) { StoredRecord(records[$0]) }

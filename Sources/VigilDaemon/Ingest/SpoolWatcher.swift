@@ -93,13 +93,14 @@ final class SpoolWatcher: Service {
         if retrying.remove(name) != nil { logger.notice("spool file ingested after retrying", metadata: ["file": "\(name)"]) }
         do {
             let errorsPath = (rejected as NSString).appendingPathComponent(name + ".errors")
-            if !result.rejected.isEmpty {
-                try Self.writeAtomically(result.rejected.map(\.description).joined(separator: "\n") + "\n", to: errorsPath)
+            let listed = result.rejected + result.suppressed
+            if !listed.isEmpty {
+                try Self.writeAtomically(listed.map(\.description).joined(separator: "\n") + "\n", to: errorsPath)
             }
             try Self.move(path, into: done, name: name)
             logger.info("spool file ingested", metadata: [
                 "file": "\(name)", "accepted": "\(result.accepted)", "unchanged": "\(result.unchanged)",
-                "rejected": "\(result.rejected.count)", "events": "\(result.events.count)",
+                "rejected": "\(result.rejected.count)", "suppressed": "\(result.suppressed.count)", "events": "\(result.events.count)",
             ])
         } catch {
             logger.error("spool file committed but not moved", metadata: ["file": "\(name)", "error": "\(error)"])

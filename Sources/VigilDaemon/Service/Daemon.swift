@@ -29,7 +29,7 @@ public enum Daemon {
 
         let config = try DaemonConfigParser.load(path: configPath)
         let models = try ModelConfigParser.load(path: config.models)
-        let mapping = Shared(try config.columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping())
+        let mapping = Shared(try FeedMappings(config))
         let notifier = SystemdNotifier()
 
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -45,14 +45,23 @@ public enum Daemon {
 
             var services: [any Service] = [deliverer, IngestService(ingestor: ingestor)]
             if let spool = config.spool {
-                let watcher = SpoolWatcher(dir: spool.dir, ingestor: ingestor, mapping: { mapping.value }, logger: logger)
+                let watcher = SpoolWatcher(dir: spool.dir, ingestor: ingestor, mapping: { mapping.value.standard }, logger: logger)
+                try watcher.prepare()
+                services.append(watcher)
+            }
+            for source in config.sources {
+                guard let dir = source.spool else { continue }
+                let name = source.name
+                let watcher = SpoolWatcher(dir: dir, ingestor: ingestor, mapping: { mapping.value.sources[name] ?? mapping.value.standard },
+                                           logger: logger)
                 try watcher.prepare()
                 services.append(watcher)
             }
             if let h = config.http {
                 let token = try readToken(h.tokenFile)
                 let router = IngestServer.router(ingestor: ingestor, store: store, token: token, maxBody: h.maxBodyBytes,
-                                                 mapping: { mapping.value }, registry: registry,
+                                                 mapping: { source in source.map { mapping.value.sources[$0] } ?? mapping.value.standard },
+                                                 registry: registry,
                                                  ready: { ready.value && !ingestor.isClosed })
                 let app = Application(router: router,
                                       configuration: .init(address: .hostname(h.host, port: h.port), serverName: "vigil"),
@@ -105,7 +114,20 @@ public enum Daemon {
     }
 }
 
-/// A value shared between services and replaced whole (the column mapping on reload, readiness).
+/// The column mappings of the feeds: the top-level `columns:` (or none) and each source's own.
+struct FeedMappings: Sendable {
+    let standard: ColumnMapping
+    let sources: [String: ColumnMapping]
+
+    init(_ config: DaemonConfig) throws {
+        standard = try config.columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping()
+        var sources: [String: ColumnMapping] = [:]
+        for source in config.sources { sources[source.name] = try ColumnMappingParser.load(path: source.columns) }
+        self.sources = sources
+    }
+}
+
+/// A value shared between services and replaced whole (the column mappings on reload, readiness).
 final class Shared<Value: Sendable>: Sendable {
     private let state: Mutex<Value>
     init(_ value: Value) { state = Mutex(value) }
@@ -133,7 +155,7 @@ struct Controller: Service {
     let config: DaemonConfig
     let ingestor: Ingestor
     let deliverer: Deliverer
-    let mapping: Shared<ColumnMapping>
+    let mapping: Shared<FeedMappings>
     let notifier: SystemdNotifier
     let logger: Logger
     let hangups: UnixSignalsSequence
@@ -174,10 +196,10 @@ struct Controller: Service {
         do {
             let fresh = try DaemonConfigParser.load(path: configPath)
             let models = try ModelConfigParser.load(path: fresh.models)
-            let columns = try fresh.columns.map(ColumnMappingParser.load(path:)) ?? ColumnMapping()
+            let columns = try FeedMappings(fresh)
             if fresh.stateDir != config.stateDir || fresh.http != config.http || fresh.spool != config.spool
-                || fresh.sinks != config.sinks {
-                logger.warning("state_dir, spool, http and sinks changes take effect at the next restart")
+                || fresh.sinks != config.sinks || fresh.sources.map(\.spool) != config.sources.map(\.spool) {
+                logger.warning("state_dir, spool, http, sinks and sources' spool changes take effect at the next restart")
             }
             try await ingestor.reload(models: models)
             mapping.value = columns

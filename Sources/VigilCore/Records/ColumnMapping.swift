@@ -1,0 +1,63 @@
+import Foundation
+
+/// How a feed's own columns make SPEC §1's fields (README "Feeds with their own column names"): NHSN
+/// exports say `orgID`, `summaryYM`, `infCount`, `numcldays`, carry location rows to drop and build a
+/// location's key from two columns; CMS files write `Not Available` for a suppressed count. Header names are
+/// matched ignoring case.
+public struct ColumnMapping: Sendable, Equatable {
+    /// Source column → SPEC field (`facility_id`, `period`, `events`, `exposure`, …).
+    public var columns: [String: String]
+    /// The measure of every record whose file has no `measure` column.
+    public var measure: String?
+    /// SPEC field → source columns whose values, joined with `:`, make it (`facility_id: [orgID, locCDC]`).
+    public var joined: [String: [String]]
+    /// SPEC field → a number computed from source columns.
+    public var computed: [String: Computation]
+    /// Rows are taken only when every filter holds.
+    public var filters: [Filter]
+    /// Values (compared ignoring case and surrounding spaces) that mark a number as withheld: the row is
+    /// suppressed, not rejected. Empty for files read without a mapping.
+    public var missing: [String]
+
+    /// What a mapping file gets when it names no `missing:` tokens.
+    public static let defaultMissing = ["Not Available", "N/A", "NA", "Too Few to Report", ""]
+
+    public init(columns: [String: String] = [:], measure: String? = nil, joined: [String: [String]] = [:],
+                computed: [String: Computation] = [:], filters: [Filter] = [], missing: [String] = []) {
+        self.columns = columns
+        self.measure = measure
+        self.joined = joined
+        self.computed = computed
+        self.filters = filters
+        self.missing = missing
+    }
+
+    /// The product of columns divided by a constant (`expected = rate × discharges / 100`).
+    public struct Computation: Sendable, Equatable {
+        public var product: [String]
+        public var divisor: Double
+
+        public init(product: [String], divisor: Double = 1) {
+            self.product = product
+            self.divisor = divisor
+        }
+    }
+
+    /// `where:` — a column's value (surrounding spaces ignored) equal to one value, in a set, or not in it.
+    public struct Filter: Sendable, Equatable {
+        public enum Test: String, Sendable { case equals, `in`, notIn = "not_in" }
+        public var column: String
+        public var test: Test
+        public var values: [String]
+
+        public init(column: String, test: Test, values: [String]) {
+            self.column = column
+            self.test = test
+            self.values = values
+        }
+
+        func holds(_ value: String) -> Bool {
+            test == .notIn ? !values.contains(value) : values.contains(value)
+        }
+    }
+}

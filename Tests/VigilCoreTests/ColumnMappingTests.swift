@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import VigilCore
+
+/// Column mappings for feeds as NHSN and CMS publish them: headers matched ignoring case, row filters, keys
+/// joined from columns, computed numbers, withheld values suppressed (not rejected).
+struct ColumnMappingTests {
+    func mapping(_ yaml: String) throws -> ColumnMapping {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mapping-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try ColumnMappingParser.load(path: path)
+    }
+
+    func read(_ text: String, format: RecordFormat = .csv, mapping: ColumnMapping) -> (records: [AggregateRecord], errors: [RowError]) {
+        var records: [AggregateRecord] = []
+        var errors: [RowError] = []
+        RecordReader(mapping: mapping).read(source: "feed.\(format.rawValue)", bytes: Array(text.utf8), format: format,
+                                            accept: { if case let .aggregate(r) = $0 { records.append(r) } },
+                                            reject: { errors.append($0) })
+        return (records, errors)
+    }
+
+    static let nhsn = """
+        measure: CLABSI
+        where:
+          - { column: locationType, in: [CC, CC_STEPDOWN] }
+        columns:
+          summaryYM: period
+          infCount: events
+          numcldays: exposure
+          facility_id: [orgID, locCDC]
+        """
+
+    /// An NHSN-style monthly export: capitalization unlike the mapping's, `2019M07` periods, ward rows left out,
+    /// one series per location, a withheld count suppressed beside good rows.
+    @Test func nhsnMonthlyExport() throws {
+        let text = """
+            OrgID,LocCDC,locationType,SUMMARYYM,InfCount,NumCLDays,numPatDays
+            10101,IN:ACUTE:CC:M,CC,2019M07,2,812,2100
+            10101,IN:ACUTE:WARD:M,WARD,2019M07,1,300,5000
+            10101,IN:ACUTE:CC:S,CC,2019M07,N/A,90,800
+            10202,IN:ACUTE:CC:MS,CC,2019M08,0,455,1200
+            10202,IN:ACUTE:CC:MS,CC,2019M13,0,455,1200
+
+            """
+        let (records, errors) = read(text, mapping: try mapping(Self.nhsn))
+        #expect(records.map(\.facility) == ["10101:IN:ACUTE:CC:M", "10202:IN:ACUTE:CC:MS"])
+        #expect(records.map(\.period.description) == ["2019-07", "2019-08"])
+        #expect(records.map(\.events) == [2, 0] && records.map(\.exposure) == [812, 455])
+        #expect(records.allSatisfy { $0.measure == "CLABSI" && $0.covariates["numpatdays"] != nil })
+        #expect(errors.map(\.description) == [
+            "feed.csv:4: events: suppressed (N/A)",
+            "feed.csv:6: period: \"2019M13\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY, YYYY-MM-DD, YYYYMmm, YYYYQn or MM/DD/YYYY)",
+        ])
+        #expect(errors.map(\.suppressed) == [true, false])
+    }
+
+    /// The same mapping on NDJSON objects.
+    @Test func ndjsonThroughTheSameMapping() throws {
+        let text = """
+            {"orgID":"10101","locCDC":"CC-M","LOCATIONTYPE":"CC","summaryYM":"2019M07","infCount":"3","numcldays":"700"}
+            {"orgID":"10101","locCDC":"W","LOCATIONTYPE":"WARD","summaryYM":"2019M07","infCount":"3","numcldays":"700"}
+
+            """
+        let (records, errors) = read(text, format: .ndjson, mapping: try mapping(Self.nhsn))
+        #expect(errors.isEmpty)
+        #expect(records.map(\.facility) == ["10101:CC-M"] && records.first?.events == 3)
+    }
+
+    /// A number computed from columns (a rate per 100 times its denominator), `MM/DD/YYYY` dates, CMS's tokens.
+    @Test func computedFieldsAndCMSValues() throws {
+        let m = try mapping("""
+            measure: READM-30-HF
+            columns:
+              Facility ID: facility_id
+              End Date: period
+              Number of Readmissions: events
+              exposure: { product: [Predicted Readmission Rate, Number of Discharges], divide: 100 }
+            """)
+        let text = """
+            Facility ID,Number of Discharges,Predicted Readmission Rate,Number of Readmissions,End Date
+            010001,400,20.5,90,06/30/2023
+            010005,Not Available,19.0,Too Few to Report,06/30/2023
+            010006,250,abc,40,06/30/2023
+
+            """
+        let (records, errors) = read(text, mapping: m)
+        #expect(records.count == 1)
+        #expect(records.first.map { abs($0.exposure! - 82) < 1e-12 && $0.events == 90 && $0.period.description == "2023-06-30" } == true)
+        #expect(errors.map(\.description) == [
+            "feed.csv:3: events: suppressed (Too Few to Report)",
+            "feed.csv:4: exposure: Predicted Readmission Rate \"abc\" is not a number",
+        ])
+    }
+
+    /// Two headers equal but for case cannot be told apart: the file's one error names both.
+    @Test func headersEqualButForCaseAreAnError() throws {
+        let (records, errors) = read("orgID,ORGID,summaryYM,infCount\n1,2,2019M07,1\n", mapping: try mapping(Self.nhsn))
+        #expect(records.isEmpty)
+        #expect(errors.map(\.description) == ["feed.csv:1: columns \"orgID\" and \"ORGID\" differ only in case: headers are matched ignoring case"])
+        let (_, absent) = read("orgID,summaryYM,infCount,numcldays,locationType\n1,2019M07,1,10,CC\n", mapping: try mapping(Self.nhsn))
+        #expect(absent.first?.reason.hasPrefix("the mapping names column locCDC that the header does not have") == true)
+    }
+
+    /// A plain SPEC file (no mapping) keeps its rules: an empty count is missing, not suppressed; a model's
+    /// covariate name finds a header written in other case.
+    @Test func withoutAMappingNothingIsSuppressed() throws {
+        let (records, errors) = read("FACILITY_ID,Measure,period,events,ALOS\nA,CDI,2025-01,,9.5\nA,CDI,2025-02,1,9.5\n", mapping: ColumnMapping())
+        #expect(errors.map(\.description) == ["feed.csv:2: events: missing"] && !errors[0].suppressed)
+        #expect(records.first?.covariates["alos"] == "9.5" && records.first?.facility == "A")
+    }
+
+    /// Mapping files' problems, each with its line and column.
+    @Test func mappingProblemsHavePositions() throws {
+        do {
+            _ = try mapping("""
+                columns:
+                  orgID: facility
+                  facility_id: [orgID, locCDC]
+                  period: { product: [a] }
+                  summaryYM: facility_id
+                where:
+                  - { column: x, in: [a], equals: b }
+                  - { in: [a] }
+                """)
+            Issue.record("no error")
+        } catch let error as ConfigErrors {
+            let lines = error.problems.map { "\($0.line):\($0.column)" }
+            #expect(error.problems.count == 5, "\(error.description)")
+            #expect(lines == ["2:10", "4:11", "5:14", "7:5", "8:5"], "\(error.description)")
+        }
+    }
+}
