@@ -103,7 +103,7 @@ struct DaemonConfigTests {
             models: models
             state_dir: state
             sources:
-              - { name: nhsn-clabsi, columns: nhsn.yaml, spool: spool-nhsn }
+              - { name: nhsn-clabsi, columns: nhsn.yaml, spool: { dir: spool-nhsn } }
               - { name: cms-hai, columns: nhsn.yaml }
             """).get()
         #expect(config.sources == [
@@ -115,12 +115,12 @@ struct DaemonConfigTests {
             state_dir: state
             spool: { dir: spool }
             sources:
-              - { name: a, columns: nhsn.yaml, spool: spool }
+              - { name: a, columns: nhsn.yaml, spool: { dir: spool } }
               - { name: a, columns: missing.yaml }
               - { columns: nhsn.yaml, colour: red }
             """) else { Issue.record("accepted"); return }
         #expect(errors.problems.map { "\($0.line):\($0.column): \($0.message)" } == [
-            "5:43: sources[0].spool: \(dir.path)/spool is already the spool of another feed",
+            "5:50: sources[0].spool.dir: \(dir.path)/spool is already the spool of another feed",
             "6:13: sources[1].name: name \"a\" is used by another source",
             "6:25: sources[1].columns: cannot read \(dir.path)/missing.yaml",
             "7:5: sources[2].name: required",

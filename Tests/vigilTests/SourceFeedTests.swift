@@ -28,7 +28,7 @@ extension DaemonTests {
     @Test func sourcesReadTheirFeedsWithTheirOwnMapping() async throws {
         let extra = """
             sources:
-              - { name: nhsn-clabsi, columns: nhsn-clabsi.yaml, spool: spool-nhsn }
+              - { name: nhsn-clabsi, columns: nhsn-clabsi.yaml, spool: { dir: spool-nhsn } }
             """
         let daemon = try DaemonProcess(sinks: Self.sinks(webhook: nil), extra: extra)
         try """

@@ -135,8 +135,12 @@ public enum DaemonConfigParser {
                 let name = m["name"]?.identifier()
                 if let name, !names.insert(name).inserted { m["name"]?.report("name \"\(name)\" is used by another source") }
                 let columns = m["columns"].flatMap { readableFile($0) }
-                let dir = m["spool"].flatMap { path($0) }
-                if let dir, !spools.insert(dir).inserted { m["spool"]?.report("\(dir) is already the spool of another feed") }
+                var dir: String? = nil
+                if let sp = m["spool"], let sm = sp.mapping(allowed: ["dir"]) {
+                    if sm["dir"] == nil { sp.missing("dir") }
+                    dir = path(sm["dir"])
+                    if let d = dir, !spools.insert(d).inserted { sm["dir"]?.report("\(d) is already the spool of another feed") }
+                }
                 if let name, let columns { sources.append(DaemonConfig.Source(name: name, columns: columns, spool: dir)) }
             }
         }
