@@ -132,3 +132,26 @@ struct ColumnMappingTests {
         }
     }
 }
+
+/// Each shipped mapping (Models/columns/) reads its fixture, written in the export's layout, into the records
+/// expected of it (Tests/VigilCoreTests/Feeds/*.expected.csv), rejecting nothing.
+struct ShippedMappingTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test(arguments: [("nhsn-clabsi-monthly", 1), ("nhsn-cauti-monthly", 0)])
+    func shippedMappingReadsItsFixture(_ name: String, suppressed: Int) throws {
+        let mapping = try ColumnMappingParser.load(path: Self.root.appendingPathComponent("Models/columns/\(name).yaml").path)
+        let feeds = Self.root.appendingPathComponent("Tests/VigilCoreTests/Feeds")
+        var records: [String] = []
+        var errors: [RowError] = []
+        try RecordReader(mapping: mapping).read(path: feeds.appendingPathComponent("\(name).csv").path, accept: { record in
+            guard case let .aggregate(r) = record else { return }
+            records.append("\(r.facility),\(r.measure),\(r.period),\(r.events),\(r.exposure.map { "\(Int($0))" } ?? "")")
+        }, reject: { errors.append($0) })
+        let expected = try String(contentsOf: feeds.appendingPathComponent("\(name).expected.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map(String.init)
+        #expect(records == expected)
+        #expect(errors.filter { !$0.suppressed }.isEmpty, "\(errors)")
+        #expect(errors.filter(\.suppressed).count == suppressed)
+    }
+}

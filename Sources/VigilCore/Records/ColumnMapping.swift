@@ -43,21 +43,24 @@ public struct ColumnMapping: Sendable, Equatable {
         }
     }
 
-    /// `where:` — a column's value (surrounding spaces ignored) equal to one value, in a set, or not in it.
+    /// `where:` — a column's value equal to one value, in a set, or not in it (surrounding spaces and case
+    /// ignored: exports write `CC` and `cc`).
     public struct Filter: Sendable, Equatable {
         public enum Test: String, Sendable { case equals, `in`, notIn = "not_in" }
-        public var column: String
-        public var test: Test
-        public var values: [String]
+        public let column: String
+        public let test: Test
+        public let values: [String]
+        private let folded: Set<String>
 
         public init(column: String, test: Test, values: [String]) {
             self.column = column
             self.test = test
             self.values = values
+            self.folded = Set(values.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
         }
 
         func holds(_ value: String) -> Bool {
-            test == .notIn ? !values.contains(value) : values.contains(value)
+            folded.contains(value.lowercased()) != (test == .notIn)
         }
     }
 }
