@@ -111,6 +111,40 @@ struct ColumnMappingTests {
         #expect(records.first?.covariates["alos"] == "9.5" && records.first?.facility == "A")
     }
 
+    /// A long file's rows gathered into records; an ID twice for one facility and window, or a measure
+    /// without its count row, is an error naming the line; other IDs are not read.
+    @Test func pivotedLongFile() throws {
+        let m = try mapping("""
+            columns: { Facility ID: facility_id, End Date: period }
+            pivot:
+              column: Measure ID
+              value: Score
+              measures:
+                CLABSI: { events: HAI_1_NUMERATOR, exposure: HAI_1_DOPC }
+                CAUTI: { events: HAI_2_NUMERATOR, exposure: HAI_2_DOPC }
+            """)
+        let text = """
+            Facility ID,State,Measure ID,Score,End Date
+            01,AL,HAI_1_SIR,0.8,06/30/2024
+            01,AL,HAI_1_DOPC,900,06/30/2024
+            01,AL,HAI_1_NUMERATOR,2,06/30/2024
+            02,AL,HAI_1_NUMERATOR,1,06/30/2024
+            01,AL,HAI_2_DOPC,400,06/30/2024
+            01,AL,HAI_1_NUMERATOR,3,06/30/2024
+            01,AL,HAI_1_NUMERATOR,5,12/31/2024
+
+            """
+        let (records, errors) = read(text, mapping: m)
+        #expect(records.map { "\($0.facility) \($0.measure) \($0.period) \($0.events) \($0.exposure.map { "\($0)" } ?? "-")" } == [
+            "01 CLABSI 2024-06-30 2 900.0", "02 CLABSI 2024-06-30 1 -", "01 CLABSI 2024-12-31 5 -",
+        ])
+        #expect(records.first?.covariates["state"] == "AL")
+        #expect(errors.map(\.description) == [
+            "feed.csv:7: Measure ID HAI_1_NUMERATOR again for the same facility and period (first on line 3)",
+            "feed.csv:6: events: no Measure ID HAI_2_NUMERATOR row for this facility and period",
+        ])
+    }
+
     /// Mapping files' problems, each with its line and column.
     @Test func mappingProblemsHavePositions() throws {
         do {
@@ -138,7 +172,7 @@ struct ColumnMappingTests {
 struct ShippedMappingTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: [("nhsn-clabsi-monthly", 1), ("nhsn-cauti-monthly", 0)])
+    @Test(arguments: [("nhsn-clabsi-monthly", 1), ("nhsn-cauti-monthly", 0), ("cms-hai-hospital", 1)])
     func shippedMappingReadsItsFixture(_ name: String, suppressed: Int) throws {
         let mapping = try ColumnMappingParser.load(path: Self.root.appendingPathComponent("Models/columns/\(name).yaml").path)
         let feeds = Self.root.appendingPathComponent("Tests/VigilCoreTests/Feeds")

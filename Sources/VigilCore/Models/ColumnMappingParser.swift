@@ -24,9 +24,18 @@ public enum ColumnMappingParser {
         let diagnostics = Diagnostics(file: path)
         var mapping = ColumnMapping(missing: ColumnMapping.defaultMissing)
         if let root = YAMLValue.root(text, file: path, diagnostics: diagnostics),
-           let m = root.mapping(allowed: ["measure", "columns", "where", "missing"]) {
+           let m = root.mapping(allowed: ["measure", "columns", "where", "missing", "pivot"]) {
             mapping.measure = m["measure"]?.string()
+            if let p = m["pivot"] {
+                mapping.pivot = pivot(p)
+                if m["measure"] != nil { m["measure"]?.report("a pivot's measures come from its measure IDs: give no measure") }
+            }
             if let c = m["columns"], let entries = c.entries { readColumns(entries, into: &mapping) }
+            if mapping.pivot != nil {
+                for (source, field) in mapping.columns where pivotFields.contains(field) {
+                    root.report("columns: \(source) cannot be mapped to \(field): the pivot makes it from the measure IDs")
+                }
+            }
             if let w = m["where"], let items = w.items { mapping.filters = items.compactMap(filter) }
             if let missing = m["missing"]?.strings() { mapping.missing = missing }
         }
@@ -79,6 +88,34 @@ public enum ColumnMappingParser {
                 }
             }
         }
+    }
+
+    /// Fields a pivot makes from measure IDs.
+    static let pivotFields: Set<String> = ["events", "exposure"]
+
+    private static func pivot(_ value: YAMLValue) -> ColumnMapping.Pivot? {
+        guard let m = value.mapping(allowed: ["column", "value", "measures"]) else { return nil }
+        for key in ["column", "value", "measures"] where m[key] == nil { value.missing(key) }
+        guard let column = m["column"]?.string(), let valueColumn = m["value"]?.string(),
+              let entries = m["measures"]?.entries else { return nil }
+        var measures: [(measure: String, fields: [(field: String, id: String)])] = []
+        var ids: Set<String> = []
+        for (measure, spec) in entries {
+            guard let fields = spec.entries else { continue }
+            var list: [(field: String, id: String)] = []
+            for (field, idValue) in fields {
+                guard pivotFields.contains(field) else {
+                    idValue.report("a pivot makes \(pivotFields.sorted().joined(separator: ", ")), not \(field)")
+                    continue
+                }
+                guard let id = idValue.string() else { continue }
+                if !ids.insert(id.lowercased()).inserted { idValue.report("measure ID \(id) is already used") }
+                list.append((field, id))
+            }
+            if !list.contains(where: { $0.field == "events" }) { spec.missing("events") }
+            measures.append((measure, list))
+        }
+        return ColumnMapping.Pivot(column: column, value: valueColumn, measures: measures)
     }
 
     private static func isMapping(_ value: YAMLValue) -> Bool {

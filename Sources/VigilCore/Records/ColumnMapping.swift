@@ -19,6 +19,32 @@ public struct ColumnMapping: Sendable, Equatable {
     /// suppressed, not rejected. Empty for files read without a mapping.
     public var missing: [String]
 
+    /// A long file (one row per facility, period and measure ID, as CMS publishes) turned into records.
+    public var pivot: Pivot?
+
+    /// `pivot:` — the rows of one facility and period whose `column` holds a measure's IDs give one record of
+    /// that measure, each ID's `value` becoming a field (`events: HAI_1_NUMERATOR, exposure: HAI_1_DOPC`).
+    /// Rows with other IDs (`HAI_1_SIR`, …) are not read.
+    public struct Pivot: Sendable, Equatable {
+        public var column: String
+        public var value: String
+        /// Measure → field → measure ID, in file order of the measures.
+        public var measures: [(measure: String, fields: [(field: String, id: String)])]
+
+        public init(column: String, value: String, measures: [(measure: String, fields: [(field: String, id: String)])]) {
+            self.column = column
+            self.value = value
+            self.measures = measures
+        }
+
+        public static func == (a: Pivot, b: Pivot) -> Bool {
+            a.column == b.column && a.value == b.value && a.measures.count == b.measures.count
+                && zip(a.measures, b.measures).allSatisfy { x, y in
+                    x.measure == y.measure && x.fields.map(\.field) == y.fields.map(\.field) && x.fields.map(\.id) == y.fields.map(\.id)
+                }
+        }
+    }
+
     /// What a mapping file gets when it names no `missing:` tokens.
     public static let defaultMissing = ["Not Available", "N/A", "NA", "Too Few to Report", ""]
 

@@ -28,7 +28,8 @@ public final class ReadAhead: @unchecked Sendable {
         self.partSize = partSize
         let thread = Thread { [self] in
             do {
-                if RecordFormat(path: path) == .csv {
+                // A pivoted file is read whole, in order (its records gather rows from anywhere in it).
+                if RecordFormat(path: path) == .csv && reader.mapping.pivot == nil {
                     try readParts(reader, path)
                 } else {
                     try readSequentially(reader, path)

@@ -85,6 +85,10 @@ public struct RecordReader: Sendable {
     // MARK: CSV
 
     private func readCSV(reader: inout CSVReader, accept: (Record) -> Void, reject: (RowError) -> Void) {
+        if let pivot = mapping.pivot {
+            readPivot(reader: &reader, pivot: pivot, accept: accept, reject: reject)
+            return
+        }
         switch csvLayout(reader: &reader) {
         case let .success(layout): readCSVRows(reader: &reader, layout: layout, accept: accept, reject: reject)
         case let .failure(error): reject(error)
@@ -93,21 +97,25 @@ public struct RecordReader: Sendable {
 
     /// Reads a CSV header and makes its layout; the error is the file's only row error when it fails.
     func csvLayout(reader: inout CSVReader) -> Result<Layout, RowError> {
+        csvHeader(reader: &reader).flatMap { header in
+            Layout.make(names: header.names, mapping: mapping, holder: "header")
+                .mapError { RowError(source: reader.source, line: header.line, field: nil, reason: $0.reason) }
+        }
+    }
+
+    /// The header's names (surrounding spaces trimmed) and line.
+    func csvHeader(reader: inout CSVReader) -> Result<(names: [String], line: Int), RowError> {
         let source = reader.source
-        let header: CSVRecord
         do {
             guard let h = try reader.next() else {
                 return .failure(RowError(source: source, line: 1, field: nil, reason: "the file is empty (no header row)"))
             }
-            header = h
+            return .success((h.fields.map { $0.trimmingCharacters(in: .whitespaces) }, h.line))
         } catch let error as CSVError {
             return .failure(RowError(source: source, line: error.line, field: nil, reason: error.reason))
         } catch {
             return .failure(RowError(source: source, line: 1, field: nil, reason: "\(error)"))
         }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        return Layout.make(names: names, mapping: mapping, holder: "header")
-            .mapError { RowError(source: source, line: header.line, field: nil, reason: $0.reason) }
     }
 
     /// Reads the rows after the header.
@@ -230,8 +238,8 @@ struct Layout: Sendable {
     let columnCount: Int
     /// What a mapping adds: fields joined from columns, numbers computed, row filters, withheld values
     /// (lower-cased). Empty for files read without one.
-    var joined: [String: [Int]] = [:]
-    var computed: [String: Computed] = [:]
+    var joinedFacility: [Int]? = nil, joinedMeasure: [Int]? = nil, joinedEpisode: [Int]? = nil
+    var computedEvents: Computed? = nil, computedExposure: Computed? = nil
     var filters: [(column: Int, filter: ColumnMapping.Filter)] = []
     var missing: Set<String> = []
     var names: [String] = []
@@ -244,8 +252,8 @@ struct Layout: Sendable {
                           period: period, events: events, exposure: exposure,
                           covariateNames: CovariateNames(covariateNames.names.map { String(decoding: Array($0.utf8), as: UTF8.self) }),
                           covariateColumns: covariateColumns.map { $0 }, columnCount: columnCount)
-        copy.joined = joined
-        copy.computed = computed
+        (copy.joinedFacility, copy.joinedMeasure, copy.joinedEpisode) = (joinedFacility, joinedMeasure, joinedEpisode)
+        (copy.computedEvents, copy.computedExposure) = (computedEvents, computedExposure)
         copy.filters = filters
         copy.missing = missing
         copy.names = names
@@ -321,8 +329,8 @@ struct Layout: Sendable {
             period: period, events: events, exposure: at(kind == .aggregate ? "exposure" : "episode_id"),
             covariateNames: CovariateNames(covariateColumns.map { names[$0] }),
             covariateColumns: covariateColumns, columnCount: names.count)
-        layout.joined = joined
-        layout.computed = computed
+        (layout.joinedFacility, layout.joinedMeasure, layout.joinedEpisode) = (joined["facility_id"], joined["measure"], joined["episode_id"])
+        (layout.computedEvents, layout.computedExposure) = (computed["events"], computed["exposure"])
         layout.filters = filters
         layout.missing = Set(mapping.missing.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
         layout.names = raw
@@ -342,20 +350,20 @@ struct Layout: Sendable {
         func string(_ bytes: Bytes) -> String { String(decoding: bytes, as: UTF8.self) }
         for (column, filter) in filters where !filter.holds(string(text(column))) { return nil }
         /// A withheld value (`missing:`) in a column a number is read from: the row is suppressed.
-        func withheld(_ field: String, _ columns: [Int]) -> Result<Record, RowError>? {
+        func withheld(_ field: String, _ column: Int) -> Result<Record, RowError>? {
             guard !missing.isEmpty else { return nil }
-            for c in columns {
-                let value = string(text(c))
-                if missing.contains(value.lowercased()) {
-                    return .failure(RowError(source: origin.source, line: origin.line, field: field,
-                                             reason: "suppressed (\(value.isEmpty ? "empty" : value))", suppressed: true))
-                }
-            }
+            let value = string(text(column))
+            guard missing.contains(value.lowercased()) else { return nil }
+            return .failure(RowError(source: origin.source, line: origin.line, field: field,
+                                     reason: "suppressed (\(value.isEmpty ? "empty" : value))", suppressed: true))
+        }
+        func withheld(_ field: String, _ how: Computed) -> Result<Record, RowError>? {
+            for c in how.columns { if let suppressed = withheld(field, c) { return suppressed } }
             return nil
         }
-        /// A field joined from columns with ":"; nil when all of them are empty.
-        func joinedText(_ field: String) -> String? {
-            guard let columns = joined[field] else { return nil }
+        /// A field joined from columns with ":"; empty when all of them are.
+        func joinedText(_ columns: [Int]?) -> String? {
+            guard let columns else { return nil }
             let parts = columns.map { string(text($0)) }
             return parts.allSatisfy(\.isEmpty) ? "" : parts.joined(separator: ":")
         }
@@ -373,7 +381,7 @@ struct Layout: Sendable {
             return .success(value / how.divisor)
         }
         let facility: String
-        if let made = joinedText("facility_id") {
+        if let made = joinedText(joinedFacility) {
             guard !made.isEmpty else { return fail("facility_id", "missing") }
             facility = made
         } else {
@@ -381,7 +389,7 @@ struct Layout: Sendable {
             guard !facilityText.isEmpty else { return fail("facility_id", "missing") }
             facility = cache.facility.text(facilityText)
         }
-        let measureText = joinedText("measure") ?? measure.map { cache.measure.text(text($0)) } ?? constantMeasure ?? ""
+        let measureText = joinedText(joinedMeasure) ?? measure.map { cache.measure.text(text($0)) } ?? constantMeasure ?? ""
         guard !measureText.isEmpty else { return fail("measure", "missing") }
         switch kind {
         case .aggregate:
@@ -391,8 +399,8 @@ struct Layout: Sendable {
                 return fail("period", "\"\(string(periodText))\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY, YYYY-MM-DD, YYYYMmm, YYYYQn or MM/DD/YYYY)")
             }
             let count: Int
-            if let how = computed["events"] {
-                if let suppressed = withheld("events", how.columns) { return suppressed }
+            if let how = computedEvents {
+                if let suppressed = withheld("events", how) { return suppressed }
                 switch computedValue("events", how) {
                 case let .failure(error): return .failure(error)
                 case let .success(v):
@@ -402,15 +410,15 @@ struct Layout: Sendable {
                     count = Int(v.rounded())
                 }
             } else {
-                if let suppressed = withheld("events", [events]) { return suppressed }
+                if let suppressed = withheld("events", events) { return suppressed }
                 let eventsText = text(events)
                 guard !eventsText.isEmpty else { return fail("events", "missing") }
                 guard let c = Self.count(eventsText) else { return fail("events", "\"\(string(eventsText))\" is not a count >= 0") }
                 count = c
             }
             var exposureValue: Double? = nil
-            if let how = computed["exposure"] {
-                if let suppressed = withheld("exposure", how.columns) { return suppressed }
+            if let how = computedExposure {
+                if let suppressed = withheld("exposure", how) { return suppressed }
                 switch computedValue("exposure", how) {
                 case let .failure(error): return .failure(error)
                 case let .success(v):
@@ -420,7 +428,7 @@ struct Layout: Sendable {
             } else if let exposure {
                 let bytes = text(exposure)
                 if !bytes.isEmpty {
-                    if let suppressed = withheld("exposure", [exposure]) { return suppressed }
+                    if let suppressed = withheld("exposure", exposure) { return suppressed }
                     let text = string(bytes)
                     guard let v = Self.decimal(bytes) ?? Double(text), v.isFinite else { return fail("exposure", "\"\(text)\" is not a number") }
                     guard v > 0 else { return fail("exposure", "\"\(text)\" is not > 0") }
@@ -436,7 +444,7 @@ struct Layout: Sendable {
             guard let time = Timestamp.parse(timeText) else {
                 return fail("time", "\"\(timeText)\" is not a date (YYYY-MM-DD) or RFC 3339 date-time")
             }
-            if let suppressed = withheld("outcome", [events]) { return suppressed }
+            if let suppressed = withheld("outcome", events) { return suppressed }
             let outcomeText = string(text(events))
             let outcome: Bool
             switch outcomeText.lowercased() {
@@ -445,7 +453,7 @@ struct Layout: Sendable {
             case "": return fail("outcome", "missing")
             default: return fail("outcome", "\"\(outcomeText)\" is not an outcome 0/1 (or true/false)")
             }
-            let episode = joinedText("episode_id") ?? exposure.map { string(text($0)) }
+            let episode = joinedText(joinedEpisode) ?? exposure.map { string(text($0)) }
             return .success(.patient(PatientRecord(
                 facility: facility, measure: measureText, time: time, outcome: outcome, episode: episode.flatMap { $0.isEmpty ? nil : $0 },
                 covariates: covariates, origin: origin)))

@@ -1,0 +1,104 @@
+import Foundation
+
+/// Long files (CMS Provider Data: one row per facility, measure ID and window) made into records by a
+/// mapping's `pivot:`. The whole file is read first — such files are small — and the rows of one facility,
+/// period and measure become one row of the wide layout (the file's other columns, then `measure` and the
+/// pivoted fields), which the usual layout turns into a record: renames, filters, withheld values and the
+/// period formats apply as to any file.
+extension RecordReader {
+    func readPivot(reader: inout CSVReader, pivot: ColumnMapping.Pivot, accept: (Record) -> Void, reject: (RowError) -> Void) {
+        let source = reader.source
+        let header: (names: [String], line: Int)
+        switch csvHeader(reader: &reader) {
+        case let .success(h): header = h
+        case let .failure(error): reject(error); return
+        }
+        func column(_ name: String) -> Int? { header.names.firstIndex { $0.lowercased() == name.lowercased() } }
+        guard let idColumn = column(pivot.column), let valueColumn = column(pivot.value) else {
+            let absent = [pivot.column, pivot.value].filter { column($0) == nil }
+            reject(RowError(source: source, line: header.line, field: nil,
+                            reason: "the pivot names column\(absent.count > 1 ? "s" : "") \(absent.joined(separator: ", ")) that the header does not have"))
+            return
+        }
+        // Measure ID → (measure, field).
+        var byID: [String: (measure: Int, field: String)] = [:]
+        for (m, entry) in pivot.measures.enumerated() {
+            for (field, id) in entry.fields { byID[id.lowercased()] = (m, field) }
+        }
+        let fields = Array(ColumnMappingParser.pivotFields).sorted()
+        let kept = header.names.indices.filter { $0 != idColumn && $0 != valueColumn }
+        var unpivoted = mapping
+        unpivoted.pivot = nil
+        let layout: Layout
+        switch Layout.make(names: kept.map { header.names[$0] } + ["measure"] + fields, mapping: unpivoted, holder: "header") {
+        case let .success(l): layout = l
+        case let .failure(failure):
+            reject(RowError(source: source, line: header.line, field: nil, reason: failure.reason))
+            return
+        }
+
+        struct Group {
+            let line: Int
+            let measure: Int
+            var base: [String]
+            var values: [String: String] = [:]
+        }
+        var groups: [Group] = []
+        var index: [[String]: Int] = [:]
+        // What names a facility and period in the wide row: the layout's own columns.
+        let keyColumns = (layout.joinedFacility ?? [layout.facility]) + [layout.period]
+        var row = CSVRow()
+        while true {
+            do {
+                guard try reader.next(into: &row) else { break }
+            } catch let error as CSVError {
+                reject(RowError(source: source, line: error.line, field: nil, reason: error.reason))
+                continue
+            } catch {
+                continue
+            }
+            if row.isBlank { continue }
+            guard row.count == header.names.count else {
+                reject(RowError(source: source, line: row.line, field: nil, reason: "\(row.count) fields, the header has \(header.names.count)"))
+                continue
+            }
+            let id = row.string(idColumn).trimmingCharacters(in: .whitespaces)
+            guard let (measure, field) = byID[id.lowercased()] else { continue }
+            let base = kept.map { row.string($0) }
+            let key = keyColumns.map { base[$0].trimmingCharacters(in: .whitespaces) } + [String(measure)]
+            let g: Int
+            if let known = index[key] {
+                g = known
+            } else {
+                g = groups.count
+                index[key] = g
+                groups.append(Group(line: row.line, measure: measure, base: base))
+            }
+            guard groups[g].values[field] == nil else {
+                reject(RowError(source: source, line: row.line, field: nil,
+                                reason: "\(pivot.column) \(id) again for the same facility and period (first on line \(groups[g].line))"))
+                continue
+            }
+            groups[g].values[field] = row.string(valueColumn)
+        }
+
+        var cache = RepeatCache()
+        for group in groups {
+            let measure = pivot.measures[group.measure]
+            guard group.values["events"] != nil else {
+                let id = measure.fields.first { $0.field == "events" }?.id ?? "events"
+                reject(RowError(source: source, line: group.line, field: "events", reason: "no \(pivot.column) \(id) row for this facility and period"))
+                continue
+            }
+            var wide = CSVRow()
+            for value in group.base + [measure.measure] + fields.map({ group.values[$0] ?? "" }) { wide.append(field: value.utf8) }
+            let covariates = Covariates(names: layout.covariateNames,
+                                        values: layout.covariateColumns.map { wide.string($0) })
+            switch layout.record(origin: RecordOrigin(source: source, line: group.line), covariates: covariates, row: wide, cache: &cache) {
+            case let .success(record)?: accept(record)
+            case let .failure(error)?: reject(error)
+            case nil: break
+            }
+        }
+    }
+}
