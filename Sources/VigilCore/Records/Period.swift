@@ -51,16 +51,7 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// `parse` on the UTF-8 bytes of the text.
     public static func parse(utf8 u: UnsafeBufferPointer<UInt8>) -> Period? {
-        func digits(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= u.count else { return nil }
-            var v = 0
-            for i in range {
-                let d = Int(u[i]) - 48
-                guard d >= 0 && d <= 9 else { return nil }
-                v = v * 10 + d
-            }
-            return v
-        }
+        func digits(_ range: Range<Int>) -> Int? { number(u, range) }
         if u.count >= 8 && u.count <= 10, let slash = u.firstIndex(of: UInt8(ascii: "/")) {
             return parseUSDate(u, firstSlash: slash)
         }
@@ -97,20 +88,23 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// The decimal digits of `u[range]` as a number; nil past the end or at a non-digit.
+    private static func number(_ u: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+        guard range.upperBound <= u.count else { return nil }
+        var v = 0
+        for i in range {
+            let d = Int(u[i]) - 48
+            guard d >= 0 && d <= 9 else { return nil }
+            v = v * 10 + d
+        }
+        return v
+    }
+
     /// `M/D/YYYY` with one- or two-digit month and day, as a day.
     private static func parseUSDate(_ u: UnsafeBufferPointer<UInt8>, firstSlash: Int) -> Period? {
         guard let second = u[(firstSlash + 1)...].firstIndex(of: UInt8(ascii: "/")),
               (1...2).contains(firstSlash), (1...2).contains(second - firstSlash - 1), u.count - second - 1 == 4 else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var v = 0
-            for i in range {
-                let d = Int(u[i]) - 48
-                guard d >= 0 && d <= 9 else { return nil }
-                v = v * 10 + d
-            }
-            return v
-        }
-        guard let m = number(0..<firstSlash), let d = number((firstSlash + 1)..<second), let y = number((second + 1)..<u.count),
+        guard let m = number(u, 0..<firstSlash), let d = number(u, (firstSlash + 1)..<second), let y = number(u, (second + 1)..<u.count),
               (1...12).contains(m), d >= 1, d <= CivilDate.daysInMonth(y, m) else { return nil }
         return Period(unit: .day, ordinal: CivilDate.days(y, m, d))
     }

@@ -48,20 +48,7 @@ extension RecordReader {
         // What names a facility and period in the wide row: the layout's own columns.
         let keyColumns = (layout.joinedFacility ?? [layout.facility]) + [layout.period]
         var row = CSVRow()
-        while true {
-            do {
-                guard try reader.next(into: &row) else { break }
-            } catch let error as CSVError {
-                reject(RowError(source: source, line: error.line, field: nil, reason: error.reason))
-                continue
-            } catch {
-                continue
-            }
-            if row.isBlank { continue }
-            guard row.count == header.names.count else {
-                reject(RowError(source: source, line: row.line, field: nil, reason: "\(row.count) fields, the header has \(header.names.count)"))
-                continue
-            }
+        while Self.nextRow(&reader, into: &row, columns: header.names.count, reject: reject) {
             let id = row.string(idColumn).trimmingCharacters(in: .whitespaces)
             guard let (measure, field) = byID[id.lowercased()] else { continue }
             let base = kept.map { row.string($0) }

@@ -121,24 +121,9 @@ public struct RecordReader: Sendable {
     /// Reads the rows after the header.
     func readCSVRows(reader: inout CSVReader, layout: Layout, accept: (Record) -> Void, reject: (RowError) -> Void) {
         let source = reader.source
-        let columns = layout.columnCount
         var row = CSVRow()
         var cache = RepeatCache()
-        while true {
-            do {
-                guard try reader.next(into: &row) else { break }
-            } catch let error as CSVError {
-                reject(RowError(source: source, line: error.line, field: nil, reason: error.reason))
-                continue
-            } catch {
-                continue
-            }
-            if row.isBlank { continue }
-            guard row.count == columns else {
-                reject(RowError(source: source, line: row.line, field: nil,
-                                reason: "\(row.count) fields, the header has \(columns)"))
-                continue
-            }
+        while Self.nextRow(&reader, into: &row, columns: layout.columnCount, reject: reject) {
             let origin = RecordOrigin(source: source, line: row.line)
             let result = row.withFields { fields in
                 layout.record(origin: origin, covariates: cache.covariates(layout, fields), row: fields, cache: &cache)
@@ -148,6 +133,27 @@ public struct RecordReader: Sendable {
             case let .failure(error)?: reject(error)
             case nil: break
             }
+        }
+    }
+
+    /// Reads the next row with `columns` fields into `row`, rejecting unreadable rows and rows of another
+    /// width on the way and skipping blank ones; false at the end of the file.
+    static func nextRow(_ reader: inout CSVReader, into row: inout CSVRow, columns: Int, reject: (RowError) -> Void) -> Bool {
+        while true {
+            do {
+                guard try reader.next(into: &row) else { return false }
+            } catch let error as CSVError {
+                reject(RowError(source: reader.source, line: error.line, field: nil, reason: error.reason))
+                continue
+            } catch {
+                continue
+            }
+            if row.isBlank { continue }
+            guard row.count == columns else {
+                reject(RowError(source: reader.source, line: row.line, field: nil, reason: "\(row.count) fields, the header has \(columns)"))
+                continue
+            }
+            return true
         }
     }
 
