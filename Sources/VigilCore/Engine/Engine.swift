@@ -332,8 +332,7 @@ public final class Engine {
     }
 
     private static func expectationProblem(_ model: ModelRuntime, _ covariates: Covariates) -> FieldProblem? {
-        guard let expectation = model.expectation, case let .linear(predictor, _) = expectation.form,
-              case let .failure(problem) = predictor.eta(covariates) else { return nil }
+        guard let expectation = model.expectation, case let .failure(problem) = expectation.factor(covariates: covariates) else { return nil }
         return problem
     }
 
@@ -445,15 +444,18 @@ public final class Engine {
         var events: Int
         var exposure: Double
         var tuple: Int32
+        /// Σ of the records' factors when the caller asked for them (`supplied` E is per record).
+        var factorSum = 0.0
     }
 
     @inline(__always)
-    private func forEachBucket(_ series: CountSeries, unit: PeriodUnit, _ body: (Bucket) -> Void) {
+    private func forEachBucket(_ series: CountSeries, unit: PeriodUnit, summing factors: [Double]? = nil, _ body: (Bucket) -> Void) {
         let records = series.records
         var i = 0
         while i < records.count {
             guard let p = records[i].period.bucketed(into: unit) else { i += 1; continue }
             var bucket = Bucket(period: p, events: records[i].events, exposure: records[i].exposure, tuple: records[i].tuple)
+            if let factors { bucket.factorSum = factors[Int(records[i].tuple)] }
             i += 1
             while i < records.count {
                 guard let q = records[i].period.bucketed(into: unit) else { i += 1; continue }
@@ -461,6 +463,7 @@ public final class Engine {
                 bucket.events += records[i].events
                 bucket.exposure += records[i].exposure
                 bucket.tuple = records[i].tuple
+                if let factors { bucket.factorSum += factors[Int(records[i].tuple)] }
                 i += 1
             }
             body(bucket)
@@ -531,11 +534,12 @@ public final class Engine {
             let selecting = !config.select.isEmpty
             let series = countSeries(job)
             result.observations.reserveCapacity(series.records.count)
-            forEachBucket(series, unit: config.unit) { b in
+            let perRecord = expectation.isPerRecord
+            forEachBucket(series, unit: config.unit, summing: perRecord ? facts.factor : nil) { b in
                 let inBaseline = after.map { b.period <= $0 } ?? false
                 if inBaseline && !perSeries { return }
                 if selecting && !facts.selected[Int(b.tuple)] { return }
-                var factor = facts.factor[Int(b.tuple)]
+                var factor = perRecord ? b.factorSum : facts.factor[Int(b.tuple)]
                 if seasonal { factor *= expectation.seasonalMultiplier(day: b.period.firstDay) }
                 guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure) else { return }
                 if inBaseline {

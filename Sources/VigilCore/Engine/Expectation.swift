@@ -14,6 +14,8 @@ public struct Expectation: Sendable {
         case mean(Double)
         case rate(Double)
         case linear(LinearPredictor, logit: Bool)
+        /// E is the record's value of this column.
+        case supplied(column: String)
     }
 
     public let form: Form
@@ -24,7 +26,7 @@ public struct Expectation: Sendable {
     /// Whether E is proportional to exposure (`rate`, or a log-linear model with the log(exposure) offset).
     public var usesExposure: Bool {
         switch form {
-        case .mean: false
+        case .mean, .supplied: false
         case .rate: true
         case let .linear(_, logit): !logit && offset
         }
@@ -42,6 +44,13 @@ public struct Expectation: Sendable {
         return Foundation.exp(predictor.seasonalEta(day: day))
     }
 
+    /// Whether E is read per record and summed over a period's records (`supplied`), not computed from
+    /// the period's covariates and summed exposure.
+    public var isPerRecord: Bool {
+        if case .supplied = form { return true }
+        return false
+    }
+
     /// E per unit of exposure when `usesExposure`, else E (or p): what the covariates alone decide (seasonal
     /// terms apart).
     public func factor(covariates: Covariates) -> Result<Double, FieldProblem> {
@@ -50,6 +59,11 @@ public struct Expectation: Sendable {
         case let .rate(r): return .success(r)
         case let .linear(predictor, logit):
             return predictor.eta(covariates).map { eta in logit ? 1 / (1 + Foundation.exp(-eta)) : Foundation.exp(eta) }
+        case let .supplied(column):
+            return LinearPredictor.number(covariates, column).flatMap { e in
+                // E = 0 would make z undefined and every event infinitely surprising.
+                e > 0 ? .success(e) : .failure(FieldProblem(field: column, reason: "\(e) is not an expected count > 0"))
+            }
         }
     }
 
@@ -187,6 +201,7 @@ extension Expectation {
             self.init(form: .linear(LinearPredictor(intercept: published.intercept, terms: terms, seasonal: seasonal),
                                     logit: published.link == .logit),
                       offset: spec.offset, theta: nil)
+        case let .supplied(column): self.init(form: .supplied(column: column), offset: false, theta: nil)
         case .poisson, .negativeBinomial, .logistic:
             return nil
         }

@@ -98,6 +98,7 @@ public struct ModelRuntime: Sendable {
     /// Covariates a record must carry for this model.
     public var neededCovariates: [String] {
         if case let .coefficients(published) = config.expected.kind { return published.covariates }
+        if case let .supplied(column) = config.expected.kind { return [column] }
         return config.expected.covariates
     }
 
@@ -109,7 +110,7 @@ public struct ModelRuntime: Sendable {
     public var needsExposure: Bool {
         switch config.expected.kind {
         case .rate: true
-        case .mean: false
+        case .mean, .supplied: false
         default: config.expected.offset
         }
     }

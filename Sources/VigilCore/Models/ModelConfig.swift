@@ -50,6 +50,8 @@ public struct ExpectedSpec: Sendable {
         case negativeBinomial
         case logistic
         case coefficients(PublishedModel)
+        /// E taken from a feed column per record (NHSN's `numPred`, CMS's predicted cases), summed over a period.
+        case supplied(column: String)
 
         public var name: String {
             switch self {
@@ -59,6 +61,7 @@ public struct ExpectedSpec: Sendable {
             case .negativeBinomial: "negative_binomial"
             case .logistic: "logistic"
             case .coefficients: "coefficients"
+            case .supplied: "supplied"
             }
         }
 

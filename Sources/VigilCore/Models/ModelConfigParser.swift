@@ -125,9 +125,9 @@ public enum ModelConfigParser {
 
     static func parseExpected(_ value: YAMLValue, unit: PeriodUnit) -> ExpectedSpec? {
         guard let m = value.mapping(allowed: ["kind", "mean", "rate", "covariates", "offset", "baseline", "reference",
-                                              "link", "intercept", "terms", "seasonal"]) else { return nil }
+                                              "link", "intercept", "terms", "seasonal", "column"]) else { return nil }
         guard let kindValue = m["kind"] else { value.missing("kind"); return nil }
-        let kinds = ["mean", "rate", "poisson", "negative_binomial", "logistic", "coefficients"]
+        let kinds = ["mean", "rate", "poisson", "negative_binomial", "logistic", "coefficients", "supplied"]
         guard let kindName = kindValue.scalarText, kinds.contains(kindName) else {
             kindValue.report("must be one of \(kinds.joined(separator: ", "))"); return nil
         }
@@ -153,6 +153,11 @@ public enum ModelConfigParser {
         case "rate":
             refuse(["mean", "covariates", "baseline", "reference", "link", "intercept", "terms", "offset"])
             kind = positive("rate").map { .rate($0) }
+        case "supplied":
+            refuse(["mean", "rate", "covariates", "baseline", "reference", "link", "intercept", "terms", "offset"])
+            if let c = needs("column"), let name = c.string() {
+                if name.isEmpty { c.report("must name the feed's column of expected counts") } else { kind = .supplied(column: name) }
+            }
         case "poisson", "negative_binomial", "logistic":
             refuse(["mean", "rate", "link", "intercept", "terms"])
             kind = kindName == "poisson" ? .poisson : kindName == "logistic" ? .logistic : .negativeBinomial
@@ -164,7 +169,8 @@ public enum ModelConfigParser {
         if kindName == "logistic" && !patient {
             kindValue.report("logistic models are patient-level: set unit: patient")
         }
-        if ["mean", "rate", "poisson", "negative_binomial"].contains(kindName) && patient {
+        if kindName != "supplied", let c = m["column"] { c.report("does not apply to kind \(kindName)") }
+        if ["mean", "rate", "poisson", "negative_binomial", "supplied"].contains(kindName) && patient {
             kindValue.report("\(kindName) is for aggregate counts; unit: patient needs logistic or coefficients with link: logit")
         }
         if case let .coefficients(published)? = kind {
@@ -181,6 +187,7 @@ public enum ModelConfigParser {
             }
         }
         if case .rate = kind { offset = true }
+        if case .supplied = kind { offset = false }
         var baseline: BaselineWindow? = nil
         if let b = m["baseline"] { baseline = parseBaseline(b, unit: unit) }
         var references: [String: String] = [:]
