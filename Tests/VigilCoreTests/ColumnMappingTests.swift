@@ -94,6 +94,31 @@ struct ColumnMappingTests {
         ])
     }
 
+    /// A computed covariate (an expected count for `kind: supplied`): withheld inputs suppress the row, other
+    /// text rejects it naming the column, and it may not take the name of a column the file has.
+    @Test func computedCovariates() throws {
+        let m = try mapping("""
+            measure: READM-30-HF
+            columns:
+              expected_readmissions: { product: [rate, discharges], divide: 100 }
+            """)
+        let text = """
+            facility_id,period,events,rate,discharges
+            A,2023-06,30,20,150
+            B,2023-06,30,N/A,150
+            C,2023-06,30,x,150
+
+            """
+        let (records, errors) = read(text, mapping: m)
+        #expect(records.map { $0.covariates["expected_readmissions"] } == ["30.0"])
+        #expect(errors.map(\.description) == [
+            "feed.csv:3: expected_readmissions: suppressed (N/A)",
+            "feed.csv:4: expected_readmissions: rate \"x\" is not a number",
+        ])
+        let (_, clash) = read("facility_id,period,events,rate,discharges,Expected_Readmissions\nA,2023-06,1,2,3,4\n", mapping: m)
+        #expect(clash.map(\.reason) == ["the mapping computes expected_readmissions, which the header already has as a column"])
+    }
+
     /// Two headers equal but for case cannot be told apart: the file's one error names both.
     @Test func headersEqualButForCaseAreAnError() throws {
         let (records, errors) = read("orgID,ORGID,summaryYM,infCount\n1,2,2019M07,1\n", mapping: try mapping(Self.nhsn))
@@ -172,18 +197,22 @@ struct ColumnMappingTests {
 struct ShippedMappingTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: [("nhsn-clabsi-monthly", 1), ("nhsn-cauti-monthly", 0), ("cms-hai-hospital", 1)])
+    /// The expected file's columns after the five record fields are covariates the mapping computes.
+    @Test(arguments: [("nhsn-clabsi-monthly", 1), ("nhsn-cauti-monthly", 0), ("cms-hai-hospital", 1), ("cms-hrrp", 2)])
     func shippedMappingReadsItsFixture(_ name: String, suppressed: Int) throws {
         let mapping = try ColumnMappingParser.load(path: Self.root.appendingPathComponent("Models/columns/\(name).yaml").path)
         let feeds = Self.root.appendingPathComponent("Tests/VigilCoreTests/Feeds")
+        let lines = try String(contentsOf: feeds.appendingPathComponent("\(name).expected.csv"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let computed = lines[0].split(separator: ",").dropFirst(5).map(String.init)
         var records: [String] = []
         var errors: [RowError] = []
         try RecordReader(mapping: mapping).read(path: feeds.appendingPathComponent("\(name).csv").path, accept: { record in
             guard case let .aggregate(r) = record else { return }
-            records.append("\(r.facility),\(r.measure),\(r.period),\(r.events),\(r.exposure.map { "\(Int($0))" } ?? "")")
+            records.append(([r.facility, r.measure, r.period.description, "\(r.events)", r.exposure.map { "\(Int($0))" } ?? ""]
+                + computed.map { r.covariates[$0] ?? "?" }).joined(separator: ","))
         }, reject: { errors.append($0) })
-        let expected = try String(contentsOf: feeds.appendingPathComponent("\(name).expected.csv"), encoding: .utf8)
-            .split(separator: "\n").dropFirst().map(String.init)
+        let expected = Array(lines.dropFirst())
         #expect(records == expected)
         #expect(errors.filter { !$0.suppressed }.isEmpty, "\(errors)")
         #expect(errors.filter(\.suppressed).count == suppressed)

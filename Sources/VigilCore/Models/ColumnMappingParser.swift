@@ -62,12 +62,12 @@ public enum ColumnMappingParser {
                 }
                 if claim(field, by: key, at: value) { mapping.columns[key] = field }
             } else if isSequence(value) || isMapping(value) {
-                guard fields.contains(key) else {
-                    value.report("\"\(key)\" is not a record field: a list joins columns into a field, a mapping computes one (\(fields.joined(separator: ", ")))")
-                    continue
-                }
                 if isMapping(value) {
-                    guard numericFields.contains(key) else { value.report("only \(numericFields.sorted().joined(separator: ", ")) can be computed"); continue }
+                    // A computed number is a field (events, exposure) or a covariate of a new name.
+                    guard numericFields.contains(key) || !fields.contains(key) else {
+                        value.report("\(key) cannot be computed (fields that can: \(numericFields.sorted().joined(separator: ", ")); other names make covariates)")
+                        continue
+                    }
                     guard let c = value.mapping(allowed: ["product", "divide"]) else { continue }
                     guard let product = c["product"]?.strings(), !product.isEmpty else {
                         if c["product"] == nil { value.missing("product") }
@@ -82,6 +82,10 @@ public enum ColumnMappingParser {
                         mapping.computed[key] = ColumnMapping.Computation(product: product, divisor: divisor)
                     }
                 } else if let sources = value.strings() {
+                    guard fields.contains(key) else {
+                        value.report("\"\(key)\" is not a record field: a list joins columns into a field (\(textFields.sorted().joined(separator: ", ")))")
+                        continue
+                    }
                     guard textFields.contains(key) else { value.report("only \(textFields.sorted().joined(separator: ", ")) can be joined from columns"); continue }
                     guard !sources.isEmpty else { value.report("must name at least one column"); continue }
                     if claim(key, by: "joining \(sources.joined(separator: ", "))", at: value) { mapping.joined[key] = sources }

@@ -79,8 +79,7 @@ extension RecordReader {
             }
             var wide = CSVRow()
             for value in group.base + [measure.measure] + fields.map({ group.values[$0] ?? "" }) { wide.append(field: value.utf8) }
-            let covariates = Covariates(names: layout.covariateNames,
-                                        values: layout.covariateColumns.map { wide.string($0) })
+            let covariates = Covariates(names: layout.covariateNames, values: wide.withFields { layout.covariateValues($0) })
             switch layout.record(origin: RecordOrigin(source: source, line: group.line), covariates: covariates, row: wide, cache: &cache) {
             case let .success(record)?: accept(record)
             case let .failure(error)?: reject(error)

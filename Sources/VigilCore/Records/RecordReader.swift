@@ -219,7 +219,7 @@ public struct RecordReader: Sendable {
             let all = values + nestedValues
             var row = CSVRow()
             for value in all { row.append(field: value.utf8) }
-            let covariates = Covariates(names: layout.covariateNames, values: layout.covariateColumns.map { all[$0] })
+            let covariates = Covariates(names: layout.covariateNames, values: row.withFields { layout.covariateValues($0) })
             switch layout.record(origin: RecordOrigin(source: source, line: line), covariates: covariates, row: row, cache: &cache) {
             case let .success(record)?: accept(record)
             case let .failure(error)?: reject(error)
@@ -246,6 +246,9 @@ struct Layout: Sendable {
     /// (lower-cased). Empty for files read without one.
     var joinedFacility: [Int]? = nil, joinedMeasure: [Int]? = nil, joinedEpisode: [Int]? = nil
     var computedEvents: Computed? = nil, computedExposure: Computed? = nil
+    /// Covariates computed from columns (`expected_readmissions: { product: [...], divide: 100 }`), after the
+    /// column covariates in `covariateNames`.
+    var computedCovariates: [(name: String, how: Computed)] = []
     var filters: [(column: Int, filter: ColumnMapping.Filter)] = []
     var missing: Set<String> = []
     var names: [String] = []
@@ -260,6 +263,7 @@ struct Layout: Sendable {
                           covariateColumns: covariateColumns.map { $0 }, columnCount: columnCount)
         (copy.joinedFacility, copy.joinedMeasure, copy.joinedEpisode) = (joinedFacility, joinedMeasure, joinedEpisode)
         (copy.computedEvents, copy.computedExposure) = (computedEvents, computedExposure)
+        copy.computedCovariates = computedCovariates.map { (String(decoding: Array($0.name.utf8), as: UTF8.self), $0.how) }
         copy.filters = filters
         copy.missing = missing
         copy.names = names
@@ -330,13 +334,19 @@ struct Layout: Sendable {
               let events = at(kind == .aggregate ? "events" : "outcome") else {
             return .failure(LayoutFailure(reason: "the mapping makes a required field from no column"))
         }
+        let computedCovariates = computed.filter { !ColumnMappingParser.numericFields.contains($0.key) }
+            .sorted { $0.key < $1.key }.map { (name: $0.key, how: $0.value) }
+        if let clash = computedCovariates.first(where: { c in raw.contains { $0.lowercased() == c.name.lowercased() } }) {
+            return .failure(LayoutFailure(reason: "the mapping computes \(clash.name), which the \(holder) already has as a column"))
+        }
         var layout = Layout(
             kind: kind, facility: facility, measure: at("measure"), constantMeasure: mapping.measure,
             period: period, events: events, exposure: at(kind == .aggregate ? "exposure" : "episode_id"),
-            covariateNames: CovariateNames(covariateColumns.map { names[$0] }),
+            covariateNames: CovariateNames(covariateColumns.map { names[$0] } + computedCovariates.map(\.name)),
             covariateColumns: covariateColumns, columnCount: names.count)
         (layout.joinedFacility, layout.joinedMeasure, layout.joinedEpisode) = (joined["facility_id"], joined["measure"], joined["episode_id"])
         (layout.computedEvents, layout.computedExposure) = (computed["events"], computed["exposure"])
+        layout.computedCovariates = computedCovariates
         layout.filters = filters
         layout.missing = Set(mapping.missing.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
         layout.names = raw
@@ -385,6 +395,10 @@ struct Layout: Sendable {
                 value *= v
             }
             return .success(value / how.divisor)
+        }
+        for (name, how) in computedCovariates {
+            if let suppressed = withheld(name, how) { return suppressed }
+            if case let .failure(error) = computedValue(name, how) { return .failure(error) }
         }
         let facility: String
         if let made = joinedText(joinedFacility) {
@@ -464,6 +478,22 @@ struct Layout: Sendable {
                 facility: facility, measure: measureText, time: time, outcome: outcome, episode: episode.flatMap { $0.isEmpty ? nil : $0 },
                 covariates: covariates, origin: origin)))
         }
+    }
+
+    /// A row's covariate values: its covariate columns, then the computed covariates (in Swift's shortest
+    /// form; empty when an input is not a number — `record` rejects such a row).
+    func covariateValues(_ row: CSVRow.Fields) -> [String] {
+        var values = covariateColumns.map { String(decoding: row.field($0), as: UTF8.self) }
+        for (_, how) in computedCovariates {
+            var v = 1.0
+            for c in how.columns {
+                let bytes = Self.trimmed(row.field(c))
+                v *= Self.decimal(bytes) ?? Double(String(decoding: bytes, as: UTF8.self)) ?? .nan
+            }
+            v /= how.divisor
+            values.append(v.isFinite ? "\(v)" : "")
+        }
+        return values
     }
 
     /// The bytes without leading and trailing spaces and tabs.
@@ -555,9 +585,10 @@ struct RepeatCache {
            zip(layout.covariateColumns, covariateFields).allSatisfy({ Remembered.same(row.field($0), $1) }) {
             return last
         }
+        let covariates = Covariates(names: layout.covariateNames, values: layout.covariateValues(row))
+        // Computed covariates may read field columns the comparison above does not see: no reuse then.
+        guard layout.computedCovariates.isEmpty else { lastCovariates = nil; return covariates }
         covariateFields = layout.covariateColumns.map { Array(row.field($0)) }
-        let covariates = Covariates(names: layout.covariateNames,
-                                    values: layout.covariateColumns.map { String(decoding: row.field($0), as: UTF8.self) })
         lastCovariates = covariates
         return covariates
     }
