@@ -170,6 +170,30 @@ struct ColumnMappingTests {
         ])
     }
 
+    /// A pivot's problems: a record field it cannot make, an ID used twice, a measure without events, a
+    /// measure given beside it.
+    @Test func pivotProblemsHavePositions() throws {
+        do {
+            _ = try mapping("""
+                measure: CLABSI
+                pivot:
+                  column: Measure ID
+                  value: Score
+                  measures:
+                    CLABSI: { events: HAI_1_NUMERATOR, period: HAI_1_X }
+                    CAUTI: { exposure: HAI_1_NUMERATOR }
+                """)
+            Issue.record("no error")
+        } catch let error as ConfigErrors {
+            #expect(error.problems.map { "\($0.line):\($0.column): \($0.message)" } == [
+                "1:10: measure: a pivot's measures come from its measure IDs: give no measure",
+                "6:48: pivot.measures.CLABSI.period: a pivot makes events, exposure or covariates, not period",
+                "7:12: pivot.measures.CAUTI.events: required",
+                "7:24: pivot.measures.CAUTI.exposure: measure ID HAI_1_NUMERATOR is already used",
+            ], "\(error.description)")
+        }
+    }
+
     /// Mapping files' problems, each with its line and column.
     @Test func mappingProblemsHavePositions() throws {
         do {

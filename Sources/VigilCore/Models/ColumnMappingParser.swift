@@ -39,7 +39,9 @@ public enum ColumnMappingParser {
             if let w = m["where"], let items = w.items { mapping.filters = items.compactMap(filter) }
             if let missing = m["missing"]?.strings() { mapping.missing = missing }
         }
-        if !diagnostics.problems.isEmpty { throw ConfigErrors(problems: diagnostics.problems) }
+        if !diagnostics.problems.isEmpty {
+            throw ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+        }
         return mapping
     }
 
@@ -108,8 +110,9 @@ public enum ColumnMappingParser {
             guard let fields = spec.entries else { continue }
             var list: [(field: String, id: String)] = []
             for (field, idValue) in fields {
-                guard pivotFields.contains(field) else {
-                    idValue.report("a pivot makes \(pivotFields.sorted().joined(separator: ", ")), not \(field)")
+                // events and exposure are fields; another name is a covariate (CMS's predicted cases for `supplied`).
+                guard pivotFields.contains(field) || !self.fields.contains(field) else {
+                    idValue.report("a pivot makes \(pivotFields.sorted().joined(separator: ", ")) or covariates, not \(field)")
                     continue
                 }
                 guard let id = idValue.string() else { continue }

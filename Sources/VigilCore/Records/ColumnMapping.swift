@@ -23,7 +23,8 @@ public struct ColumnMapping: Sendable, Equatable {
     public var pivot: Pivot?
 
     /// `pivot:` — the rows of one facility and period whose `column` holds a measure's IDs give one record of
-    /// that measure, each ID's `value` becoming a field (`events: HAI_1_NUMERATOR, exposure: HAI_1_DOPC`).
+    /// that measure, each ID's `value` becoming a field (`events: HAI_1_NUMERATOR, exposure: HAI_1_DOPC`) or,
+    /// under another name, a covariate (`predicted: HAI_1_ELIGCASES`).
     /// Rows with other IDs (`HAI_1_SIR`, …) are not read.
     public struct Pivot: Sendable, Equatable {
         public var column: String

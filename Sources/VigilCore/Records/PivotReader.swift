@@ -25,7 +25,8 @@ extension RecordReader {
         for (m, entry) in pivot.measures.enumerated() {
             for (field, id) in entry.fields { byID[id.lowercased()] = (m, field) }
         }
-        let fields = Array(ColumnMappingParser.pivotFields).sorted()
+        // Every name the pivot fills, in one order: events and exposure become fields, others covariates.
+        let fields = Array(Set(pivot.measures.flatMap { $0.fields.map(\.field) })).sorted()
         let kept = header.names.indices.filter { $0 != idColumn && $0 != valueColumn }
         var unpivoted = mapping
         unpivoted.pivot = nil
