@@ -78,8 +78,9 @@ struct RobustnessTests {
         #expect(zero.stderr.contains("non-finite"), "\(zero.stderr)")
     }
 
-    /// Seeded mutations of real record and model files (field values swapped for hostile ones, bytes flipped,
-    /// lines cut or repeated): every `replay`, `validate` and `fit` exits 0, 1 or 64 with no signal.
+    /// Seeded mutations of real record, model and mapping files and of feeds in their published layouts
+    /// (field values swapped for hostile ones, bytes flipped, lines cut or repeated): every `replay`,
+    /// `validate` and `fit` exits 0, 1 or 64 with no signal.
     /// `VIGIL_MUTATION_SEED` and `VIGIL_MUTATION_RUNS` run a longer search.
     @Test func mutatedFilesNeverCrashACommand() async throws {
         // Hundreds of processes waited for: on a thread of its own, not one of Swift's cooperative threads
@@ -104,6 +105,24 @@ struct RobustnessTests {
         let modelTexts: [(name: String, text: String)] = try ["clabsi-nb.yaml", "ssi-logit.yaml"].map {
             ($0, try String(contentsOf: ReplayFiles.models.appendingPathComponent($0), encoding: .utf8))
         }
+        // Feeds as published, read through the shipped mappings into models whose E the feed supplies.
+        let root = VigilBinary.repositoryRoot
+        let mapped: [(mapping: String, feed: String)] = try ["nhsn-clabsi-monthly", "cms-hai-hospital", "cms-hrrp"].map {
+            (try String(contentsOf: root.appendingPathComponent("Models/columns/\($0).yaml"), encoding: .utf8),
+             try String(contentsOf: root.appendingPathComponent("Tests/VigilCoreTests/Feeds/\($0).csv"), encoding: .utf8))
+        }
+        let mappedModels = dir.appendingPathComponent("mapped-models")
+        try FileManager.default.createDirectory(at: mappedModels, withIntermediateDirectories: true)
+        for (measure, column) in [("CLABSI", "numPred"), ("CDI", "predicted"), ("READM-30-HF-HRRP", "expected_readmissions")] {
+            try """
+                model: \(measure.lowercased())
+                measure: \(measure)
+                unit: month
+                expected: { kind: supplied, column: \(column) }
+                detectors: [{ id: c, type: poisson_cusum, ratio: 2, h: 2 }]
+
+                """.write(to: mappedModels.appendingPathComponent("\(measure.lowercased()).yaml"), atomically: true, encoding: .utf8)
+        }
         for run in 0..<runs {
             for model in modelTexts {
                 let text = run % 3 == 0 ? Mutator.mutate(model.text, random: &random, yaml: true) : model.text
@@ -115,7 +134,14 @@ struct RobustnessTests {
                 try Mutator.mutate(source.text, random: &random, yaml: false).write(toFile: path, atomically: true, encoding: .utf8)
                 inputs.append(path)
             }
+            let feed = mapped[run % mapped.count]
+            let mappingPath = dir.appendingPathComponent("mapping.yaml").path, feedPath = dir.appendingPathComponent("\(run)-feed.csv").path
+            try (run % 2 == 0 ? Mutator.mutate(feed.mapping, random: &random, yaml: true) : feed.mapping)
+                .write(toFile: mappingPath, atomically: true, encoding: .utf8)
+            try Mutator.mutate(feed.feed, random: &random, yaml: false).write(toFile: feedPath, atomically: true, encoding: .utf8)
             let commands: [[String]] = [
+                ["replay", "--models", mappedModels.path, "--columns", mappingPath, "--input", feedPath],
+                ["validate", mappedModels.path, "--columns", mappingPath, "--input", feedPath],
                 ["replay", "--models", models.path, "--input"] + inputs + ["--trace", dir.appendingPathComponent("trace.csv").path,
                                                                            "--alerts", dir.appendingPathComponent("alerts.jsonl").path],
                 ["validate", models.path, "--input"] + inputs,

@@ -541,7 +541,8 @@ public final class Engine {
                 if selecting && !facts.selected[Int(b.tuple)] { return }
                 var factor = perRecord ? b.factorSum : facts.factor[Int(b.tuple)]
                 if seasonal { factor *= expectation.seasonalMultiplier(day: b.period.firstDay) }
-                guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure) else { return }
+                guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure),
+                      e.isFinite else { return }
                 if inBaseline {
                     baselineSum += e
                     baselineCount += 1

@@ -53,7 +53,8 @@ extension RecordReader {
             let id = row.string(idColumn).trimmingCharacters(in: .whitespaces)
             guard let (measure, field) = byID[id.lowercased()] else { continue }
             let base = kept.map { row.string($0) }
-            let key = keyColumns.map { base[$0].trimmingCharacters(in: .whitespaces) } + [String(measure)]
+            // (A key made from a pivoted name is not known yet: it groups as empty.)
+            let key = keyColumns.map { $0 < base.count ? base[$0].trimmingCharacters(in: .whitespaces) : "" } + [String(measure)]
             let g: Int
             if let known = index[key] {
                 g = known

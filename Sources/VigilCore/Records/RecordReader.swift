@@ -394,7 +394,11 @@ struct Layout: Sendable {
                 }
                 value *= v
             }
-            return .success(value / how.divisor)
+            value /= how.divisor
+            guard value.isFinite else {
+                return .failure(RowError(source: origin.source, line: origin.line, field: field, reason: "\(value) (computed) is not a finite number"))
+            }
+            return .success(value)
         }
         for (name, how) in computedCovariates {
             if let suppressed = withheld(name, how) { return suppressed }
