@@ -13,7 +13,7 @@ extension RecordReader {
         case let .success(h): header = h
         case let .failure(error): reject(error); return
         }
-        func column(_ name: String) -> Int? { header.names.firstIndex { $0.lowercased() == name.lowercased() } }
+        func column(_ name: String) -> Int? { Layout.columnIndex(name, in: header.names) }
         guard let idColumn = column(pivot.column), let valueColumn = column(pivot.value) else {
             let absent = [pivot.column, pivot.value].filter { column($0) == nil }
             reject(RowError(source: source, line: header.line, field: nil,

@@ -270,6 +270,12 @@ struct Layout: Sendable {
         return copy
     }
 
+    /// The position of the column called `name` ignoring case (how every header name is matched).
+    static func columnIndex(_ name: String, in names: some Collection<String>) -> Int? {
+        let folded = name.lowercased()
+        return names.enumerated().first { $0.element.lowercased() == folded }?.offset
+    }
+
     /// `names`: the file's own column names; the mapping renames them (ignoring case), and SPEC's field names
     /// are found ignoring case too. `holder` names what lists the fields in messages: a CSV "header", an
     /// NDJSON "object". `fixedCovariates`: names after the first this many are covariates whatever they are
@@ -295,10 +301,7 @@ struct Layout: Sendable {
             return f
         }
         func index(_ n: String) -> Int? { fields.firstIndex(of: n) }
-        func column(_ n: String) -> Int? {
-            let folded = n.lowercased()
-            return raw.prefix(fieldLimit).firstIndex { $0.lowercased() == folded }
-        }
+        func column(_ n: String) -> Int? { columnIndex(n, in: raw.prefix(fieldLimit)) }
         func present(_ n: String) -> Bool { index(n) != nil || made.contains(n) }
         let kind: Kind
         if present("events") { kind = .aggregate }
@@ -336,7 +339,7 @@ struct Layout: Sendable {
         }
         let computedCovariates = computed.filter { !ColumnMappingParser.numericFields.contains($0.key) }
             .sorted { $0.key < $1.key }.map { (name: $0.key, how: $0.value) }
-        if let clash = computedCovariates.first(where: { c in raw.contains { $0.lowercased() == c.name.lowercased() } }) {
+        if let clash = computedCovariates.first(where: { columnIndex($0.name, in: raw) != nil }) {
             return .failure(LayoutFailure(reason: "the mapping computes \(clash.name), which the \(holder) already has as a column"))
         }
         var layout = Layout(
