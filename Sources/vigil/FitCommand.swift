@@ -6,16 +6,19 @@ import VigilStats
 struct FitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fit",
-        abstract: "Fit a Poisson, negative binomial (NB2) or logistic GLM to a CSV, as R's glm / MASS::glm.nb.")
+        abstract: "Fit a Poisson, negative binomial (NB2), logistic or beta-binomial regression to a CSV, as R's glm / MASS::glm.nb / VGAM::vglm.")
 
-    @Option(help: "poisson | negbin | binomial")
+    @Option(help: "poisson | negbin | binomial | beta_binomial")
     var family: GLMFit.FamilyKind
 
     @Option(help: "CSV file with a header row.")
     var data: String
 
-    @Option(help: "Response column: counts (poisson, negbin) or 0/1, true/false (binomial).")
+    @Option(help: "Response column: counts (poisson, negbin), 0/1, true/false (binomial), or events out of --trials.")
     var response: String
+
+    @Option(help: "Column of n for events out of n (binomial, beta_binomial: R's cbind(y, n - y)).")
+    var trials: String?
 
     @Option(help: "Exposure column; log(value) is the offset.")
     var offset: String?
@@ -59,7 +62,7 @@ struct FitCommand: ParsableCommand {
         }
         let problem: GLMProblem
         do {
-            problem = try GLMDataSet.load(path: data, family: family, response: response, offset: offset,
+            problem = try GLMDataSet.load(path: data, family: family, response: response, offset: offset, trials: trials,
                                           covariates: covariateNames, references: referenceLevels,
                                           seasonal: seasonal.flatMap { k in periodColumn.map { GLMDataSet.SeasonalColumn(column: $0, harmonics: k) } })
         } catch let error as DataSetError {
@@ -84,9 +87,12 @@ struct FitCommand: ParsableCommand {
         for k in 0..<(seasonal ?? 0) { terms += ["sin(2*pi*\(k + 1)*u)", "cos(2*pi*\(k + 1)*u)"] }
         if let offset { terms.append("offset(log(\(offset)))") }
         let rhs = terms.isEmpty ? "1" : terms.joined(separator: " + ")
-        let function = family == .negbin ? "glm.nb" : "glm"
-        let familyArgument = family == .negbin ? "" : ", family = \(family.rawValue)"
-        return "\(function)(formula = \(response) ~ \(rhs)\(familyArgument), data = \(data))"
+        let lhs = trials.map { "cbind(\(response), \($0) - \(response))" } ?? response
+        switch family {
+        case .negbin: return "glm.nb(formula = \(lhs) ~ \(rhs), data = \(data))"
+        case .betaBinomial: return "vglm(formula = \(lhs) ~ \(rhs), family = betabinomial, data = \(data))"
+        default: return "glm(formula = \(lhs) ~ \(rhs), family = \(family.rawValue), data = \(data))"
+        }
     }
 }
 

@@ -48,6 +48,21 @@ struct DetectorTests {
         #expect(signals > 0)
     }
 
+    /// make-proportions.R: W = y ln R − n ln(1 − p + R p) on one home's months, h = 3, reset to 0.
+    @Test func binomialCUSUMMatchesRLoop() throws {
+        let rows = try Reference.rows("detector-binomial-cusum.csv")
+        var detector = BinomialCUSUM(oddsRatio: 2, h: 3)
+        for (t, row) in rows.enumerated() {
+            let input = DetectorInput.proportion(events: row["events"]!, trials: row["trials"]!, risk: row["risk"]!)
+            expectClose(BinomialCUSUM.weight(events: row["events"]!, trials: row["trials"]!, risk: row["risk"]!, oddsRatio: 2),
+                        row["weight"]!, relative: 1e-12, absolute: 1e-12, "weight t=\(t)")
+            let step = detector.update(input)
+            expectClose(step.statistic, row["statistic"]!, relative: 1e-9, absolute: 1e-12, "t=\(t)")
+            #expect(step.signal == (row["signal"]! == 1), "signal at t=\(t)")
+        }
+        #expect(rows.contains { $0["signal"]! == 1 }, "the reference must contain signals")
+    }
+
     @Test func bernoulliCUSUMMatchesRLoopWithFastInitialResponse() throws {
         let rows = try Reference.rows("detector-bernoulli.csv")
         var detector = BernoulliCUSUM(oddsRatio: 2, h: 4.5, reset: .fir)

@@ -12,6 +12,8 @@ struct GLMReferenceTests {
         let response: String
         let offset: String?
         let covariates: [String]
+        /// The column of n for events out of n (grouped binomial).
+        var trials: String? = nil
         var testDescription: String { fit }
     }
 
@@ -40,11 +42,14 @@ struct GLMReferenceTests {
              offset: "exposure", covariates: ["unit"]),
         Case(data: "glm-poissonlike-data.csv", fit: "glm-poissonlike-negbin-fit.csv", family: .negbin, response: "events",
              offset: nil, covariates: ["x"]),
+        // Events out of trials (make-proportions.R): glm(cbind(falls, residents − falls) ~ …, binomial).
+        Case(data: "proportions-data.csv", fit: "proportions-binomial-fit.csv", family: .binomial, response: "falls",
+             offset: nil, covariates: ["size", "short_stay"], trials: "residents"),
     ]
 
     static func fit(_ c: Case, control: GLMControl = GLMControl()) throws -> GLMFit {
         let problem = try GLMDataSet.load(path: Reference.path(c.data), family: c.family, response: c.response,
-                                          offset: c.offset, covariates: c.covariates,
+                                          offset: c.offset, trials: c.trials, covariates: c.covariates,
                                           commentByte: UInt8(ascii: "#"))
         return try GLM.fit(problem, family: c.family, control: control)
     }
@@ -169,6 +174,37 @@ struct GLMReferenceTests {
         let fit = try GLM.fit(GLMProblem(response: y, design: design), family: .binomial)
         #expect(fit.warnings.contains { $0.contains("separat") })
         #expect(fit.coefficients.allSatisfy { ($0.estimate ?? 0).isFinite && ($0.standardError ?? 0).isFinite })
+    }
+
+    /// `VGAM::vglm(cbind(falls, residents − falls) ~ size + short_stay, betabinomial)` (make-proportions.R):
+    /// estimates, ρ and the log-likelihood to 1e-6; standard errors from the expected information, as VGAM's.
+    @Test func betaBinomialMatchesVGAM() throws {
+        let problem = try GLMDataSet.load(path: Reference.path("proportions-data.csv"), family: .betaBinomial, response: "falls",
+                                          trials: "residents", covariates: ["size", "short_stay"],
+                                          commentByte: UInt8(ascii: "#"))
+        let fit = try GLM.fit(problem, family: .betaBinomial)
+        let table = try Reference.table("proportions-betabinomial-fit.csv")
+        let kinds = table.column("kind")!, names = table.column("name")!, values = table.column("value")!.map { Double($0)! }
+        let rho = try #require(fit.rho)
+        for i in 0..<table.rowCount {
+            switch (kinds[i], names[i]) {
+            case ("estimate", "logit_rho"):
+                expectClose(log(rho / (1 - rho)), values[i], relative: 1e-6, "logit rho")
+            case ("std_error", "logit_rho"):
+                expectClose(try #require(fit.logitRhoStandardError), values[i], relative: 1e-4, "logit rho SE")
+            case ("estimate", let name):
+                let estimate = try #require(fit.coefficients.first { $0.name == name }?.estimate, "no \(name)")
+                expectClose(estimate, values[i], relative: 1e-6, absolute: 1e-9, "\(name)")
+            case ("std_error", let name):
+                let se = try #require(fit.coefficients.first { $0.name == name }?.standardError)
+                expectClose(se, values[i], relative: 1e-4, "\(name) SE")
+            case (_, "log_likelihood"): expectClose(fit.logLikelihood, values[i], relative: 1e-9, "log-likelihood")
+            case (_, "aic"): expectClose(fit.aic, values[i], relative: 1e-9, "AIC")
+            case (_, "rho"): expectClose(rho, values[i], relative: 1e-6, "rho")
+            default: Issue.record("unknown reference row \(kinds[i]) \(names[i])")
+            }
+        }
+        #expect(fit.converged)
     }
 }
 

@@ -22,7 +22,10 @@ public enum GLMDataSet {
         }
     }
 
+    /// `trials`: the column of n for events out of n (`binomial`, `beta_binomial`: R's `cbind(y, n − y)`);
+    /// without it a binomial response is a 0/1 outcome.
     public static func load(path: String, family: GLMFit.FamilyKind, response: String, offset: String? = nil,
+                            trials: String? = nil,
                             covariates: [String], references: [String: String] = [:], seasonal: SeasonalColumn? = nil,
                             commentByte: UInt8? = nil) throws -> GLMProblem {
         let table: CSVTable
@@ -33,12 +36,12 @@ public enum GLMDataSet {
         } catch let error as CSVError {
             throw DataSetError(problems: [error.description])
         }
-        return try problem(from: table, family: family, response: response, offset: offset,
+        return try problem(from: table, family: family, response: response, offset: offset, trials: trials,
                            covariates: covariates, references: references, seasonal: seasonal)
     }
 
     public static func problem(from table: CSVTable, family: GLMFit.FamilyKind, response: String, offset: String?,
-                               covariates: [String], references: [String: String] = [:],
+                               trials: String? = nil, covariates: [String], references: [String: String] = [:],
                                seasonal: SeasonalColumn? = nil) throws -> GLMProblem {
         var problems: [String] = []
         var unreported = 0
@@ -46,7 +49,13 @@ public enum GLMDataSet {
             if problems.count < problemLimit { problems.append("\(table.source):\(line): \(column): \(reason)") }
             else { unreported += 1 }
         }
-        let needed = [response] + (offset.map { [$0] } ?? []) + covariates + (seasonal.map { [$0.column] } ?? [])
+        if trials != nil && !family.isProportion {
+            throw DataSetError(problems: ["--trials gives events out of n: the family must be binomial or beta_binomial"])
+        }
+        if trials == nil && family == .betaBinomial {
+            throw DataSetError(problems: ["beta_binomial needs --trials (the column of n that the events are out of)"])
+        }
+        let needed = [response] + (offset.map { [$0] } ?? []) + (trials.map { [$0] } ?? []) + covariates + (seasonal.map { [$0.column] } ?? [])
         for name in covariates where seasonal != nil && Seasonal.term(name) != nil {
             problems.append("\(table.source): covariate \(name) is reserved for the seasonal terms (--seasonal)")
         }
@@ -61,25 +70,44 @@ public enum GLMDataSet {
         }
         let lines = table.lines
 
-        // Response
+        // Response; events out of trials are the proportion y/n with weight n.
         var y = [Double](repeating: 0, count: table.rowCount)
-        for (i, text) in (table.column(response) ?? []).enumerated() {
-            let value = text.trimmingCharacters(in: .whitespaces)
-            switch family {
-            case .binomial:
-                switch value.lowercased() {
-                case "1", "true": y[i] = 1
-                case "0", "false": y[i] = 0
-                default: report(lines[i], response, "\"\(text)\" is not an outcome 0/1 (or true/false)")
-                }
-            case .poisson, .negbin:
-                guard let v = Double(value), v.isFinite else {
-                    report(lines[i], response, "\"\(text)\" is not a number"); continue
-                }
-                guard v >= 0, v == v.rounded() else {
+        var weights: [Double]? = nil
+        if let trials {
+            var n = [Double](repeating: 1, count: table.rowCount)
+            let counts = table.column(trials) ?? []
+            for (i, text) in (table.column(response) ?? []).enumerated() {
+                let value = text.trimmingCharacters(in: .whitespaces), total = counts[i].trimmingCharacters(in: .whitespaces)
+                guard let events = Double(value), events >= 0, events == events.rounded(), events.isFinite else {
                     report(lines[i], response, "\"\(text)\" is not a count >= 0"); continue
                 }
-                y[i] = v
+                guard let size = Double(total), size >= 1, size == size.rounded(), size.isFinite else {
+                    report(lines[i], trials, "\"\(counts[i])\" is not a count >= 1"); continue
+                }
+                guard events <= size else { report(lines[i], response, "\(value) events out of \(total) trials"); continue }
+                y[i] = events / size
+                n[i] = size
+            }
+            weights = n
+        } else {
+            for (i, text) in (table.column(response) ?? []).enumerated() {
+                let value = text.trimmingCharacters(in: .whitespaces)
+                switch family {
+                case .binomial, .betaBinomial:
+                    switch value.lowercased() {
+                    case "1", "true": y[i] = 1
+                    case "0", "false": y[i] = 0
+                    default: report(lines[i], response, "\"\(text)\" is not an outcome 0/1 (or true/false)")
+                    }
+                case .poisson, .negbin:
+                    guard let v = Double(value), v.isFinite else {
+                        report(lines[i], response, "\"\(text)\" is not a number"); continue
+                    }
+                    guard v >= 0, v == v.rounded() else {
+                        report(lines[i], response, "\"\(text)\" is not a count >= 0"); continue
+                    }
+                    y[i] = v
+                }
             }
         }
 
@@ -135,6 +163,6 @@ public enum GLMDataSet {
         } catch let error as DesignMatrix.BuildError {
             throw DataSetError(problems: ["\(table.source): \(error.description)"])
         }
-        return GLMProblem(response: y, offset: logOffset, design: design)
+        return GLMProblem(response: y, offset: logOffset, weights: weights, design: design)
     }
 }

@@ -14,7 +14,7 @@ import Yams
 public enum ColumnMappingParser {
     static let fields = RecordReader.aggregateFields.union(RecordReader.patientFields).sorted()
     /// Fields that may be computed (numbers) and joined (text).
-    static let numericFields: Set<String> = ["events", "exposure"]
+    static let numericFields: Set<String> = ["events", "exposure", "trials"]
     static let textFields: Set<String> = ["facility_id", "measure", "episode_id"]
 
     public static func load(path: String) throws -> ColumnMapping {
@@ -97,7 +97,7 @@ public enum ColumnMappingParser {
     }
 
     /// Fields a pivot makes from measure IDs.
-    static let pivotFields: Set<String> = ["events", "exposure"]
+    static let pivotFields: Set<String> = ["events", "exposure", "trials"]
 
     private static func pivot(_ value: YAMLValue) -> ColumnMapping.Pivot? {
         guard let m = value.mapping(allowed: ["column", "value", "measures"]) else { return nil }

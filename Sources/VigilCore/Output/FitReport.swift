@@ -30,6 +30,10 @@ public enum FitReport {
             fields.append(("theta", .finite(fit.theta)))
             fields.append(("theta_std_error", .finite(fit.thetaStandardError)))
         }
+        if fit.family == .betaBinomial {
+            fields.append(("rho", .finite(fit.rho)))
+            fields.append(("logit_rho_std_error", .finite(fit.logitRhoStandardError)))
+        }
         fields.append(("aliased", .array(fit.aliasedNames.map { .string($0) })))
         fields.append(("warnings", .array(fit.warnings.map { .string($0) })))
         return .object(fields)
@@ -65,6 +69,17 @@ public enum FitReport {
         case .poisson: familyName = "poisson"
         case .binomial: familyName = "binomial"
         case .negbin: familyName = "Negative Binomial(\(plain(roundTo(fit.theta ?? .nan, 4))))"
+        case .betaBinomial: familyName = "betabinomial"
+        }
+        if fit.family == .betaBinomial, let rho = fit.rho {
+            // VGAM's summary: ρ (logit link, intercept-only) and the log-likelihood; no deviance.
+            out += "Intra-class correlation rho: \(plain(rho)) (logit(rho) \(plain(log(rho / (1 - rho)))), std. error \(plain(fit.logitRhoStandardError ?? .nan)))\n\n"
+            out += "Log-likelihood: \(RNumberFormat.format([fit.logLikelihood], digits: 7)[0]) on \(fit.residualDegreesOfFreedom) degrees of freedom\n"
+            out += "AIC: \(RNumberFormat.format([fit.aic], digits: 5)[0])\n\n"
+            out += "Number of Newton-Raphson iterations: \(fit.iterations)\n\n"
+            if !fit.converged { out += "\nThe fit did not converge.\n" }
+            for w in fit.warnings { out += "\nWarning: \(w)\n" }
+            return out
         }
         out += "(Dispersion parameter for \(familyName) family taken to be 1)\n\n"
         let deviances = RNumberFormat.format([fit.nullDeviance, fit.deviance], digits: 5)

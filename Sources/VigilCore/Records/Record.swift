@@ -83,16 +83,19 @@ public final class AggregateRecord: Sendable {
     public let period: Period
     public let events: Int
     public let exposure: Double?
+    /// The n that `events` are out of (residents, discharges), for proportions; nil when the feed has none.
+    public let trials: Int?
     public let covariates: Covariates
     public let origin: RecordOrigin
 
-    public init(facility: String, measure: String, period: Period, events: Int, exposure: Double?,
+    public init(facility: String, measure: String, period: Period, events: Int, exposure: Double?, trials: Int? = nil,
                 covariates: Covariates, origin: RecordOrigin) {
         self.facility = facility
         self.measure = measure
         self.period = period
         self.events = events
         self.exposure = exposure
+        self.trials = trials
         self.covariates = covariates
         self.origin = origin
     }

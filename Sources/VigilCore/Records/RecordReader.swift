@@ -25,7 +25,7 @@ public enum RecordFormat: String, Sendable {
 /// Turns CSV or NDJSON rows into records, one row at a time: a good row goes to `accept`, a bad one to
 /// `reject` with its line, field and reason, and reading goes on (SPEC §1).
 public struct RecordReader: Sendable {
-    public static let aggregateFields: Set<String> = ["facility_id", "measure", "period", "events", "exposure"]
+    public static let aggregateFields: Set<String> = ["facility_id", "measure", "period", "events", "exposure", "trials"]
     public static let patientFields: Set<String> = ["facility_id", "measure", "time", "outcome", "episode_id"]
 
     public let mapping: ColumnMapping
@@ -239,13 +239,14 @@ struct Layout: Sendable {
     let kind: Kind
     let facility: Int, measure: Int?, constantMeasure: String?
     let period: Int, events: Int, exposure: Int?          // aggregate (time, outcome, episode for patient)
+    var trials: Int? = nil
     let covariateNames: CovariateNames
     let covariateColumns: [Int]
     let columnCount: Int
     /// What a mapping adds: fields joined from columns, numbers computed, row filters, withheld values
     /// (lower-cased). Empty for files read without one.
     var joinedFacility: [Int]? = nil, joinedMeasure: [Int]? = nil, joinedEpisode: [Int]? = nil
-    var computedEvents: Computed? = nil, computedExposure: Computed? = nil
+    var computedEvents: Computed? = nil, computedExposure: Computed? = nil, computedTrials: Computed? = nil
     /// Covariates computed from columns (`expected_readmissions: { product: [...], divide: 100 }`), after the
     /// column covariates in `covariateNames`.
     var computedCovariates: [(name: String, how: Computed)] = []
@@ -262,7 +263,8 @@ struct Layout: Sendable {
                           covariateNames: CovariateNames(covariateNames.names.map { String(decoding: Array($0.utf8), as: UTF8.self) }),
                           covariateColumns: covariateColumns.map { $0 }, columnCount: columnCount)
         (copy.joinedFacility, copy.joinedMeasure, copy.joinedEpisode) = (joinedFacility, joinedMeasure, joinedEpisode)
-        (copy.computedEvents, copy.computedExposure) = (computedEvents, computedExposure)
+        (copy.computedEvents, copy.computedExposure, copy.computedTrials) = (computedEvents, computedExposure, computedTrials)
+        copy.trials = trials
         copy.computedCovariates = computedCovariates.map { (String(decoding: Array($0.name.utf8), as: UTF8.self), $0.how) }
         copy.filters = filters
         copy.missing = missing
@@ -348,7 +350,8 @@ struct Layout: Sendable {
             covariateNames: CovariateNames(covariateColumns.map { names[$0] } + computedCovariates.map(\.name)),
             covariateColumns: covariateColumns, columnCount: names.count)
         (layout.joinedFacility, layout.joinedMeasure, layout.joinedEpisode) = (joined["facility_id"], joined["measure"], joined["episode_id"])
-        (layout.computedEvents, layout.computedExposure) = (computed["events"], computed["exposure"])
+        (layout.computedEvents, layout.computedExposure, layout.computedTrials) = (computed["events"], computed["exposure"], computed["trials"])
+        if kind == .aggregate { layout.trials = at("trials") }
         layout.computedCovariates = computedCovariates
         layout.filters = filters
         layout.missing = Set(mapping.missing.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
@@ -425,23 +428,42 @@ struct Layout: Sendable {
             guard let p = Period.parse(utf8: periodText) else {
                 return fail("period", "\"\(string(periodText))\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY, YYYY-MM-DD, YYYYMmm, YYYYQn or MM/DD/YYYY)")
             }
-            let count: Int
-            if let how = computedEvents {
-                if let suppressed = withheld("events", how) { return suppressed }
-                switch computedValue("events", how) {
-                case let .failure(error): return .failure(error)
-                case let .success(v):
-                    guard v >= 0, v <= Double(Self.maxCount), abs(v - v.rounded()) <= 1e-6 * max(1, v) else {
-                        return fail("events", "\(v) (computed) is not a count >= 0")
+            /// A count read or computed: events, trials.
+            func countValue(_ field: String, column: Int, computed how: Computed?) -> Result<Int, RowError>? {
+                if let how {
+                    if let suppressed = withheld(field, how) { return suppressed.map { _ in 0 } }
+                    switch computedValue(field, how) {
+                    case let .failure(error): return .failure(error)
+                    case let .success(v):
+                        guard v >= 0, v <= Double(Self.maxCount), abs(v - v.rounded()) <= 1e-6 * max(1, v) else {
+                            return .failure(RowError(source: origin.source, line: origin.line, field: field, reason: "\(v) (computed) is not a count >= 0"))
+                        }
+                        return .success(Int(v.rounded()))
                     }
-                    count = Int(v.rounded())
                 }
-            } else {
-                if let suppressed = withheld("events", events) { return suppressed }
-                let eventsText = text(events)
-                guard !eventsText.isEmpty else { return fail("events", "missing") }
-                guard let c = Self.count(eventsText) else { return fail("events", "\"\(string(eventsText))\" is not a count >= 0") }
-                count = c
+                if let suppressed = withheld(field, column) { return suppressed.map { _ in 0 } }
+                let countText = text(column)
+                guard !countText.isEmpty else { return nil }
+                guard let c = Self.count(countText) else {
+                    return .failure(RowError(source: origin.source, line: origin.line, field: field, reason: "\"\(string(countText))\" is not a count >= 0"))
+                }
+                return .success(c)
+            }
+            let count: Int
+            switch countValue("events", column: events, computed: computedEvents) {
+            case nil: return fail("events", "missing")
+            case let .failure(error)?: return .failure(error)
+            case let .success(c)?: count = c
+            }
+            var trialsValue: Int? = nil
+            if computedTrials != nil || trials != nil {
+                switch countValue("trials", column: trials ?? 0, computed: computedTrials) {
+                case nil: break
+                case let .failure(error)?: return .failure(error)
+                case let .success(n)?:
+                    guard n >= count else { return fail("trials", "\(n) is fewer than the \(count) events (events are out of trials)") }
+                    trialsValue = n
+                }
             }
             var exposureValue: Double? = nil
             if let how = computedExposure {
@@ -464,7 +486,7 @@ struct Layout: Sendable {
             }
             return .success(.aggregate(AggregateRecord(
                 facility: facility, measure: measureText, period: p, events: count, exposure: exposureValue,
-                covariates: covariates, origin: origin)))
+                trials: trialsValue, covariates: covariates, origin: origin)))
         case .patient:
             let timeText = string(text(period))
             guard !timeText.isEmpty else { return fail("time", "missing") }

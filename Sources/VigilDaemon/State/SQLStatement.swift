@@ -33,6 +33,10 @@ final class SQLStatement {
 
     func bind(_ i: Int32, _ value: Int) { sqlite3_bind_int64(pointer, i, Int64(value)) }
 
+    func bind(_ i: Int32, _ value: Int?) {
+        if let value { sqlite3_bind_int64(pointer, i, Int64(value)) } else { sqlite3_bind_null(pointer, i) }
+    }
+
     func bind(_ i: Int32, _ value: Double?) {
         if let value { sqlite3_bind_double(pointer, i, value) } else { sqlite3_bind_null(pointer, i) }
     }
@@ -67,6 +71,10 @@ final class SQLStatement {
     func reset() { sqlite3_reset(pointer) }
 
     func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(pointer, column)) }
+
+    func optionalInt(_ column: Int32) -> Int? {
+        sqlite3_column_type(pointer, column) == SQLITE_NULL ? nil : int(column)
+    }
 
     func double(_ column: Int32) -> Double? {
         sqlite3_column_type(pointer, column) == SQLITE_NULL ? nil : sqlite3_column_double(pointer, column)

@@ -61,6 +61,7 @@ struct StoredRecord: Sendable {
         case let .aggregate(r):
             content.combine(r.events)
             content.combine(r.exposure?.bitPattern)
+            content.combine(r.trials)
         case let .patient(r):
             content.combine(r.outcome)
             content.combine(r.time.text)
@@ -80,6 +81,11 @@ struct StoredRecord: Sendable {
 
     var exposure: Double? {
         if case let .aggregate(r) = record { return r.exposure }
+        return nil
+    }
+
+    var trials: Int? {
+        if case let .aggregate(r) = record { return r.trials }
         return nil
     }
 

@@ -320,9 +320,9 @@ public enum ARL {
         for (p, share) in zip(mix.risks, mix.shares) {
             let odds = p / (1 - p) * shiftOddsRatio
             let q = odds / (1 + odds)
-            let base = -log(1 - p + oddsRatio * p)
-            jumps.append((base + log(oddsRatio), share * q))
-            jumps.append((base, share * (1 - q)))
+            for y in [1.0, 0.0] {
+                jumps.append((BinomialCUSUM.weight(events: y, trials: 1, risk: p, oddsRatio: oddsRatio), share * (y == 1 ? q : 1 - q)))
+            }
         }
         return try MarkovChain.refine(startingStates: 250, maxStates: 2000, extrapolate: false) { m in
             let w = h / Double(m)

@@ -3,29 +3,62 @@ import Foundation
 /// ARLs on the data a detector sees (METHODS.md): `normal_cusum` and `ewma` on z of counts, the EWMA with
 /// the exact time-varying limits the detector uses, the single-risk Bernoulli CUSUM on its lattice.
 extension ARL {
-    /// Counts a detector sees in control: Poisson(E), or NB2(E, θ) (θ = ∞ is the Poisson).
+    /// Counts a detector sees in control: Poisson(E), NB2(E, θ) (θ = ∞ is the Poisson), or events out of n
+    /// trials, binomial(n, p) or beta-binomial(n, p, ρ) (E = n p).
     public struct Counts: Sendable {
         public let expected: Double
         public let theta: Double
+        /// n of a proportion, nil for counts.
+        public let trials: Int?
+        public let rho: Double
 
         public init(expected: Double, theta: Double = .infinity) throws {
             guard expected > 0, expected.isFinite else { throw Failure.invalid("expected must be a finite number > 0") }
             guard theta > 0 else { throw Failure.invalid("theta must be > 0") }
             self.expected = expected
             self.theta = theta
+            self.trials = nil
+            self.rho = 0
         }
 
-        /// V of the standardized residual z = (O − E)/√V.
-        public var variance: Double { expected + expected * expected / theta }
+        public init(trials n: Int, risk p: Double, rho: Double = 0) throws {
+            guard n >= 1 else { throw Failure.invalid("trials must be >= 1") }
+            guard p > 0, p < 1 else { throw Failure.invalid("the risk must be in (0, 1)") }
+            guard rho >= 0, rho < 1 else { throw Failure.invalid("rho must be in [0, 1)") }
+            self.expected = Double(n) * p
+            self.theta = .infinity
+            self.trials = n
+            self.rho = rho
+        }
 
-        /// P(O = o) when the counts' true mean is `mean` (same θ).
+        /// p = E/n of a proportion.
+        public var risk: Double? { trials.map { expected / Double($0) } }
+
+        /// V of the standardized residual z = (O − E)/√V.
+        public var variance: Double {
+            guard let n = trials, let p = risk else { return expected + expected * expected / theta }
+            return expected * (1 - p) * (1 + Double(n - 1) * rho)
+        }
+
+        /// P(O = o) when the counts' true mean is `mean` (same θ, or same n and ρ).
         public func probability(mean: Double) -> @Sendable (Int) -> Double {
+            if let n = trials {
+                let bb = BetaBinomial(trials: n, risk: min(1, max(0, mean / Double(n))), rho: rho)
+                return { bb.probability($0) }
+            }
             if theta.isInfinite {
                 let poisson = Poisson(mean: mean)
                 return { poisson.probability($0) }
             }
             let nb = NegativeBinomial(mean: mean, theta: theta)
             return { nb.probability($0) }
+        }
+
+        /// The mean when the odds of each trial are `oddsRatio` × the expected odds.
+        public func mean(oddsRatio: Double) -> Double {
+            guard let n = trials, let p = risk else { return expected * oddsRatio }
+            let odds = p / (1 - p) * oddsRatio
+            return Double(n) * odds / (1 + odds)
         }
     }
 
@@ -57,21 +90,29 @@ extension ARL {
 
     // MARK: bernoulli_cusum at one risk
 
-    /// `bernoulli_cusum` when every patient has risk p: W = y ln R_A − c, c = ln(1 − p + R_A p), is the count
-    /// CUSUM on y ∈ {0, 1} with reference c / ln R_A in units of |ln R_A|, solved exactly on its lattice.
+    /// `bernoulli_cusum` when every patient has risk p: the binomial CUSUM of one trial.
     public static func bernoulliLattice(oddsRatio r: Double, risk p: Double, shiftOddsRatio: Double = 1) throws -> LatticeCUSUM {
-        guard r > 0, r != 1, r.isFinite else { throw Failure.invalid("odds_ratio must be > 0 and != 1") }
-        guard p > 0, p < 1 else { throw Failure.invalid("the risk must be in (0, 1)") }
-        let a = log(r)
-        let c = BernoulliCUSUM.weight(outcome: 0, risk: p, oddsRatio: r)   // −ln(1 − p + R p)
-        let odds = p / (1 - p) * shiftOddsRatio
-        let q = odds / (1 + odds)
-        return LatticeCUSUM(k: -c / a, scale: abs(a), increase: a > 0, probability: { y in y == 0 ? 1 - q : (y == 1 ? q : 0) })
+        try binomialLattice(oddsRatio: r, counts: Counts(trials: 1, risk: p), shiftOddsRatio: shiftOddsRatio)
     }
 
     public static func bernoulliCUSUM(oddsRatio r: Double, h: Double, risk p: Double, shiftOddsRatio: Double = 1,
                                       headStart: Double = 0) throws -> Double {
         try bernoulliLattice(oddsRatio: r, risk: p, shiftOddsRatio: shiftOddsRatio).arl(h: h, headStart: headStart)
+    }
+
+    // MARK: binomial_cusum
+
+    /// `binomial_cusum` on y events out of n at risk p: W = y ln R − c, c = n ln(1 − p + R p), is the count
+    /// CUSUM on y with reference c / ln R in units of |ln R|, solved exactly on its lattice; y binomial (or
+    /// beta-binomial, same ρ) with odds `shiftOddsRatio` × p's.
+    public static func binomialLattice(oddsRatio r: Double, counts: Counts, shiftOddsRatio: Double = 1) throws -> LatticeCUSUM {
+        guard r > 0, r != 1, r.isFinite else { throw Failure.invalid("odds_ratio must be > 0 and != 1") }
+        guard let n = counts.trials, let p = counts.risk else { throw Failure.invalid("binomial_cusum needs events out of trials") }
+        guard shiftOddsRatio > 0, shiftOddsRatio.isFinite else { throw Failure.invalid("the shift must be a finite odds ratio > 0") }
+        let a = log(r)
+        let c = BinomialCUSUM.weight(events: 0, trials: Double(n), risk: p, oddsRatio: r)   // −n ln(1 − p + R p)
+        return LatticeCUSUM(k: -c / a, scale: abs(a), increase: a > 0,
+                            probability: counts.probability(mean: counts.mean(oddsRatio: shiftOddsRatio)))
     }
 
     // MARK: EWMA with exact limits

@@ -5,9 +5,10 @@ public enum AnyDetector: Sendable, Codable, Equatable {
     case normalCUSUM(NormalCUSUM)
     case ewma(EWMA)
     case bernoulliCUSUM(BernoulliCUSUM)
+    case binomialCUSUM(BinomialCUSUM)
 
     public static let types = [PoissonCUSUM.type, NegativeBinomialCUSUM.type, NormalCUSUM.type, EWMA.type,
-                               BernoulliCUSUM.type]
+                               BernoulliCUSUM.type, BinomialCUSUM.type]
 
     public var type: String {
         switch self {
@@ -16,6 +17,7 @@ public enum AnyDetector: Sendable, Codable, Equatable {
         case .normalCUSUM: NormalCUSUM.type
         case .ewma: EWMA.type
         case .bernoulliCUSUM: BernoulliCUSUM.type
+        case .binomialCUSUM: BinomialCUSUM.type
         }
     }
 
@@ -26,6 +28,7 @@ public enum AnyDetector: Sendable, Codable, Equatable {
         case var .normalCUSUM(d): d.setThreshold(threshold); self = .normalCUSUM(d)
         case var .ewma(d): d.setThreshold(threshold); self = .ewma(d)
         case var .bernoulliCUSUM(d): d.setThreshold(threshold); self = .bernoulliCUSUM(d)
+        case var .binomialCUSUM(d): d.setThreshold(threshold); self = .binomialCUSUM(d)
         }
     }
 
@@ -36,6 +39,7 @@ public enum AnyDetector: Sendable, Codable, Equatable {
         case var .normalCUSUM(d): let s = d.update(input); self = .normalCUSUM(d); return s
         case var .ewma(d): let s = d.update(input); self = .ewma(d); return s
         case var .bernoulliCUSUM(d): let s = d.update(input); self = .bernoulliCUSUM(d); return s
+        case var .binomialCUSUM(d): let s = d.update(input); self = .binomialCUSUM(d); return s
         }
     }
 }

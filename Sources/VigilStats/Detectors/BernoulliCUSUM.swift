@@ -1,7 +1,8 @@
 import Foundation
 
 /// Risk-adjusted Bernoulli CUSUM (Steiner, Cook, Farewell & Treasure 2000, eq. 2):
-/// W_i = y_i ln R_A − ln(1 − p_i + R_A p_i), the log-likelihood ratio of odds ratio R_A against 1.
+/// W_i = y_i ln R_A − ln(1 − p_i + R_A p_i), the log-likelihood ratio of odds ratio R_A against 1: the
+/// binomial CUSUM's weight at one trial.
 public struct BernoulliCUSUM: Detector {
     public static let type = "bernoulli_cusum"
     public let oddsRatio: Double
@@ -19,12 +20,8 @@ public struct BernoulliCUSUM: Detector {
 
     public mutating func setThreshold(_ threshold: Double) { recursion.setThreshold(threshold) }
 
-    @inline(__always) public static func weight(outcome y: Double, risk p: Double, oddsRatio r: Double) -> Double {
-        y * Foundation.log(r) - Foundation.log(1 - p + r * p)
-    }
-
     @inline(__always) public mutating func update(_ input: DetectorInput) -> DetectorStep {
-        let p = input.expected
-        return recursion.step(input.observed * logOddsRatio - Foundation.log(1 - p + oddsRatio * p))
+        recursion.step(BinomialCUSUM.weight(events: input.observed, trials: 1, risk: input.expected, oddsRatio: oddsRatio,
+                                            logOddsRatio: logOddsRatio))
     }
 }

@@ -1,14 +1,17 @@
 /// One observation as every detector sees it: observed O (or outcome y), expected E (or risk p), and the
-/// in-control variance V of O (E for Poisson-type expectations, E + E²/θ for NB2, p(1 − p) for a patient).
+/// in-control variance V of O (E for Poisson-type expectations, E + E²/θ for NB2, p(1 − p) for a patient,
+/// n p (1 − p)(1 + (n − 1)ρ) for events out of n trials); `trials` is n (1 for a patient, 0 for counts).
 public struct DetectorInput: Sendable, Equatable {
     public var observed: Double
     public var expected: Double
     public var variance: Double
+    public var trials: Double
 
-    public init(observed: Double, expected: Double, variance: Double) {
+    public init(observed: Double, expected: Double, variance: Double, trials: Double = 0) {
         self.observed = observed
         self.expected = expected
         self.variance = variance
+        self.trials = trials
     }
 
     /// Counts under a Poisson-type expectation: V = E.
@@ -23,7 +26,12 @@ public struct DetectorInput: Sendable, Equatable {
 
     /// A patient's outcome y ∈ {0, 1} and predicted risk p.
     public static func patient(outcome: Bool, risk: Double) -> DetectorInput {
-        DetectorInput(observed: outcome ? 1 : 0, expected: risk, variance: risk * (1 - risk))
+        DetectorInput(observed: outcome ? 1 : 0, expected: risk, variance: risk * (1 - risk), trials: 1)
+    }
+
+    /// y events out of n trials at probability p (beta-binomial with intra-class correlation ρ; 0: binomial).
+    public static func proportion(events y: Double, trials n: Double, risk p: Double, rho: Double = 0) -> DetectorInput {
+        DetectorInput(observed: y, expected: n * p, variance: n * p * (1 - p) * (1 + (n - 1) * rho), trials: n)
     }
 
     /// METHODS.md: z = (O − E)/√V.

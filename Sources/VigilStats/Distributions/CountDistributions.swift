@@ -62,3 +62,32 @@ public struct NegativeBinomial: Sendable {
         return Foundation.exp(base + sum)
     }
 }
+
+/// Events out of n trials with probability p; with intra-class correlation ρ > 0 the beta-binomial of the
+/// same mean (α = p(1 − ρ)/ρ, β = (1 − p)(1 − ρ)/ρ; variance n p (1 − p)(1 + (n − 1)ρ), METHODS.md "Proportions").
+public struct BetaBinomial: Sendable {
+    public let trials: Int
+    public let risk: Double
+    public let rho: Double
+
+    /// `trials` ≥ 0, `risk` in [0, 1] and `rho` in [0, 1) are checked by the callers (ARL.Counts).
+    public init(trials: Int, risk: Double, rho: Double = 0) {
+        self.trials = trials
+        self.risk = risk
+        self.rho = rho
+    }
+
+    public func probability(_ k: Int) -> Double {
+        guard k >= 0, k <= trials else { return 0 }
+        if risk <= 0 { return k == 0 ? 1 : 0 }
+        if risk >= 1 { return k == trials ? 1 : 0 }
+        let (n, y) = (Double(trials), Double(k))
+        let choose = SpecialFunctions.logGamma(n + 1) - SpecialFunctions.logGamma(y + 1) - SpecialFunctions.logGamma(n - y + 1)
+        guard rho > 0 else {
+            return Foundation.exp(choose + y * Foundation.log(risk) + (n - y) * Foundation.log1p(-risk))
+        }
+        let c = (1 - rho) / rho
+        let (a, b) = (risk * c, (1 - risk) * c)
+        return Foundation.exp(choose + SpecialFunctions.logBeta(y + a, n - y + b) - SpecialFunctions.logBeta(a, b))
+    }
+}

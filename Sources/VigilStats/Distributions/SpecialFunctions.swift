@@ -5,6 +5,11 @@ public enum SpecialFunctions {
     /// ln Γ(x) for x > 0.
     @inline(__always) public static func logGamma(_ x: Double) -> Double { Foundation.lgamma(x) }
 
+    /// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
+    @inline(__always) public static func logBeta(_ a: Double, _ b: Double) -> Double {
+        logGamma(a) + logGamma(b) - logGamma(a + b)
+    }
+
     /// ψ(x) = d/dx ln Γ(x) for x > 0: recurrence up to x ≥ 10, then the asymptotic series
     /// (Abramowitz & Stegun 6.3.18).
     public static func digamma(_ x: Double) -> Double {

@@ -14,6 +14,15 @@ public protocol Family: Sendable {
     func isValidMean(_ mu: Double) -> Bool
     /// Log density of one observation.
     func logLikelihood(_ y: Double, _ mu: Double) -> Double
+    /// Starting mean of a row with prior weight w (R's `family$initialize` with `weights`).
+    func initialMean(_ y: Double, weight: Double) -> Double
+    /// Log density of a row with prior weight w (what R's `family$aic` sums).
+    func logLikelihood(_ y: Double, _ mu: Double, weight: Double) -> Double
+}
+
+extension Family {
+    public func initialMean(_ y: Double, weight: Double) -> Double { initialMean(y) }
+    public func logLikelihood(_ y: Double, _ mu: Double, weight: Double) -> Double { weight * logLikelihood(y, mu) }
 }
 
 @inline(__always) func yLogY(_ y: Double, _ mu: Double) -> Double {
@@ -56,7 +65,8 @@ public struct NegativeBinomialFamily: Family {
     }
 }
 
-/// Bernoulli outcomes (binomial with one trial) with the logit link.
+/// Binomial proportions with the logit link: Bernoulli outcomes (weight 1), or y/n with weight n (R's
+/// `cbind(y, n − y)`).
 public struct BinomialFamily: Family {
     public init() {}
     public var name: String { "binomial" }
@@ -69,5 +79,13 @@ public struct BinomialFamily: Family {
     @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 && mu < 1 }
     public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
         y > 0.5 ? Foundation.log(mu) : Foundation.log(1 - mu)
+    }
+    /// R's binomial `initialize`: (w y + ½)/(w + 1).
+    public func initialMean(_ y: Double, weight: Double) -> Double { (weight * y + 0.5) / (weight + 1) }
+    /// ln of dbinom(w y, w, μ), as R's binomial `aic`.
+    public func logLikelihood(_ y: Double, _ mu: Double, weight n: Double) -> Double {
+        let events = (n * y).rounded()
+        let choose = SpecialFunctions.logGamma(n + 1) - SpecialFunctions.logGamma(events + 1) - SpecialFunctions.logGamma(n - events + 1)
+        return choose + (events > 0 ? events * Foundation.log(mu) : 0) + (n - events > 0 ? (n - events) * Foundation.log1p(-mu) : 0)
     }
 }

@@ -16,6 +16,10 @@ public struct GLMFit: Sendable {
         case poisson
         case negbin
         case binomial
+        case betaBinomial = "beta_binomial"
+
+        /// Events out of trials (grouped rows with weights n), or a Bernoulli outcome.
+        public var isProportion: Bool { self == .binomial || self == .betaBinomial }
     }
 
     public let family: FamilyKind
@@ -37,6 +41,10 @@ public struct GLMFit: Sendable {
     public let thetaStandardError: Double?
     /// Problems a user must know about, in words (non-convergence, separation, θ at a limit).
     public let warnings: [String]
+    /// The intra-class correlation of a beta-binomial fit, and the standard error of its logit (VGAM's
+    /// `(Intercept):2`).
+    public var rho: Double? = nil
+    public var logitRhoStandardError: Double? = nil
 
     public var rank: Int { keptColumns.count }
     public var aliasedNames: [String] { coefficients.filter(\.isAliased).map(\.name) }
@@ -63,6 +71,8 @@ public enum GLM {
             return try fitFixedFamily(problem, BinomialFamily(), kind: .binomial, control: control)
         case .negbin:
             return try NegativeBinomialRegression(problem: problem, control: control).fit()
+        case .betaBinomial:
+            return try BetaBinomialRegression(problem: problem, control: control).fit()
         }
     }
 
@@ -73,7 +83,7 @@ public enum GLM {
         let mu = result.fitted
         let logLikelihood = RowSegments(count: y.count).sum { s, rows in
             var total = 0.0
-            for (i, m) in zip(rows, mu.parts[s]) { total += family.logLikelihood(y[i], m) }
+            for (i, m) in zip(rows, mu.parts[s]) { total += family.logLikelihood(y[i], m, weight: problem.weight(i)) }
             return total
         }
         let rank = result.factorization.kept.count
@@ -112,10 +122,10 @@ public enum GLM {
             warnings.append("the fit reached the boundary of valid means; IRLS halved its steps")
         }
         let eps = 10 * Double.ulpOfOne
-        if kind == .binomial, result.fitted.contains(where: { $0 > 1 - eps || $0 < eps }) {
+        if kind.isProportion, result.fitted.contains(where: { $0 > 1 - eps || $0 < eps }) {
             warnings.append("fitted probabilities numerically 0 or 1 occurred: a covariate separates the outcomes "
                 + "(complete or quasi-complete separation), so some estimates and standard errors are not meaningful")
-        } else if kind != .binomial, result.fitted.contains(where: { $0 < eps }) {
+        } else if !kind.isProportion, result.fitted.contains(where: { $0 < eps }) {
             warnings.append("fitted rates numerically 0 occurred: some estimates are not meaningful")
         }
         var nonFinite: [String] = []
@@ -144,15 +154,17 @@ public enum GLM {
         let y = problem.response
         if problem.design.hasIntercept {
             if problem.offset != nil {
-                let null = GLMProblem(response: y, offset: problem.offset, design: problem.design.interceptOnly())
+                let null = GLMProblem(response: y, offset: problem.offset, weights: problem.weights, design: problem.design.interceptOnly())
                 return try IRLS(problem: null, family: family, control: control).run().deviance
             }
-            let mean = y.reduce(0, +) / Double(y.count)
-            return y.reduce(0.0) { $0 + family.unitDeviance($1, mean) }
+            var weighted = 0.0, total = 0.0
+            for i in y.indices { weighted += problem.weight(i) * y[i]; total += problem.weight(i) }
+            let mean = weighted / total
+            return y.indices.reduce(0.0) { $0 + problem.weight($1) * family.unitDeviance(y[$1], mean) }
         }
         var total = 0.0
         for i in y.indices {
-            total += family.unitDeviance(y[i], family.link.mean(problem.offset?[i] ?? 0))
+            total += problem.weight(i) * family.unitDeviance(y[i], family.link.mean(problem.offset?[i] ?? 0))
         }
         return total
     }

@@ -12,19 +12,26 @@ public struct GLMControl: Sendable {
     public init() {}
 }
 
-/// Response, offset (already on the linear-predictor scale, e.g. log exposure) and design.
+/// Response, offset (already on the linear-predictor scale, e.g. log exposure), prior weights and design.
+/// Grouped binomial rows (R's `cbind(y, n − y)`) are the proportion y/n with weight n.
 public struct GLMProblem: Sendable {
     public let response: [Double]
     public let offset: [Double]?
+    public let weights: [Double]?
     public let design: DesignMatrix
 
-    public init(response: [Double], offset: [Double]? = nil, design: DesignMatrix) {
+    public init(response: [Double], offset: [Double]? = nil, weights: [Double]? = nil, design: DesignMatrix) {
         precondition(response.count == design.rowCount, "response and design must have the same rows")
         precondition(offset == nil || offset?.count == response.count, "offset must have one value per row")
+        precondition(weights == nil || weights?.count == response.count, "weights must have one value per row")
         self.response = response
         self.offset = offset
+        self.weights = weights
         self.design = design
     }
+
+    /// The prior weight of row i (1 without weights).
+    @inline(__always) public func weight(_ i: Int) -> Double { weights?[i] ?? 1 }
 
     public var rowCount: Int { response.count }
 }
@@ -194,6 +201,7 @@ struct IRLS<F: Family>: Sendable {
         let link = family.link
         let response = problem.response
         let offset = problem.offset
+        let weights = problem.weights
         // In the QR route the block carries √w·z as its last column.
         var block = Matrix(rows: blockSize, columns: route == .qr ? p + 1 : p)
         var eta = [Double](repeating: 0, count: blockSize)
@@ -215,7 +223,7 @@ struct IRLS<F: Family>: Sendable {
                     for i in 0..<count { eta[i] += offset[start + i] }
                 }
             } else {
-                for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i])) }
+                for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i], weight: weights?[start + i] ?? 1)) }
             }
             var deviance = 0.0
             var valid = true
@@ -225,8 +233,9 @@ struct IRLS<F: Family>: Sendable {
                 let (mu, d) = link.meanAndDerivative(e)
                 fitted[start - rows.lowerBound + i] = mu
                 valid = valid && family.isValidMean(mu)
-                deviance += family.unitDeviance(y, mu)
-                let w = d * d / family.variance(mu)
+                let prior = weights?[start + i] ?? 1
+                deviance += prior * family.unitDeviance(y, mu)
+                let w = prior * d * d / family.variance(mu)
                 let off = offset?[start + i] ?? 0
                 let sw = w.squareRoot()
                 rootWeight[i] = sw
