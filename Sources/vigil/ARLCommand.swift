@@ -19,7 +19,7 @@ struct ARLCommand: ParsableCommand {
           vigil arl --type ewma --lambda 0.2 --L 3.5 --expected 1 --theta 3.48
         """)
 
-    @Option(help: "poisson_cusum | negbin_cusum | normal_cusum | ewma | bernoulli_cusum")
+    @Option(help: "poisson_cusum | negbin_cusum | normal_cusum | ewma | bernoulli_cusum | binomial_cusum")
     var type: String
 
     @Option(help: "Rate ratio r to detect (poisson_cusum, negbin_cusum); with normal_cusum/ewma on counts, the mean ratio of ARL1.")
@@ -28,8 +28,14 @@ struct ARLCommand: ParsableCommand {
     @Option(help: "NB2 size θ (negbin_cusum; normal_cusum and ewma on NB2 counts).")
     var theta: Double?
 
-    @Option(name: [.customLong("odds_ratio"), .customLong("odds-ratio")], help: "Odds ratio R_A (bernoulli_cusum).")
+    @Option(name: [.customLong("odds_ratio"), .customLong("odds-ratio")], help: "Odds ratio R_A (bernoulli_cusum, binomial_cusum).")
     var oddsRatio: Double?
+
+    @Option(help: "Trials n per period (binomial_cusum: events out of n at risk --expected p).")
+    var trials: Int?
+
+    @Option(help: "Intra-class correlation ρ of beta-binomial counts (binomial_cusum; default 0, binomial).")
+    var rho: Double = 0
 
     @Option(help: "Reference value k (normal_cusum; default 0.5).")
     var k: Double = 0.5
@@ -46,7 +52,7 @@ struct ARLCommand: ParsableCommand {
     @Option(help: "Target in-control ARL: solve for h (CUSUMs) or L (ewma).")
     var arl0: Double?
 
-    @Option(help: "Expected count E per period (count CUSUMs; normal_cusum and ewma on counts), or one patient risk p (bernoulli_cusum).")
+    @Option(help: "Expected count E per period (count CUSUMs; normal_cusum and ewma on counts), or one risk p (bernoulli_cusum, binomial_cusum).")
     var expected: Double?
 
     @Option(help: "CSV of patient risks (column p, or the first column) for bernoulli_cusum.")
@@ -88,6 +94,13 @@ struct ARLCommand: ParsableCommand {
                 throw ValidationError("give the patient risk mix: --expected p or --risks FILE")
             }
             if let expected, !(expected > 0 && expected < 1) { throw ValidationError("--expected must be a risk in (0, 1)") }
+        case BinomialCUSUM.type:
+            guard let oddsRatio, oddsRatio > 0, oddsRatio != 1 else {
+                throw ValidationError("--odds_ratio must be a number > 0 and != 1")
+            }
+            guard let expected, expected > 0, expected < 1 else { throw ValidationError("--expected must be the risk p per trial, in (0, 1)") }
+            guard let trials, trials >= 1 else { throw ValidationError("--trials must be a whole number >= 1") }
+            guard rho >= 0, rho < 1 else { throw ValidationError("--rho must be in [0, 1)") }
         case EWMA.type:
             guard let lambda, lambda > 0, lambda <= 1 else { throw ValidationError("--lambda must be in (0, 1]") }
         default: break
@@ -130,6 +143,13 @@ struct ARLCommand: ParsableCommand {
                         try ARL.bernoulliCUSUM(oddsRatio: r, h: h, risks: mix, shiftOddsRatio: out ? r : 1, headStart: h * headStartFactor)
                     }
                 }
+            case BinomialCUSUM.type:
+                let counts = try ARL.Counts(trials: trials ?? 1, risk: expected ?? 0.5, rho: rho)
+                let r = oddsRatio ?? 2
+                let inControl = try ARL.binomialLattice(oddsRatio: r, counts: counts)
+                let shifted = try ARL.binomialLattice(oddsRatio: r, counts: counts, shiftOddsRatio: r)
+                lattice = inControl
+                arl = { h, out in try (out ? shifted : inControl).arl(h: h, headStart: h * headStartFactor) }
             case NormalCUSUM.type:
                 let kk = k
                 let delta = shift ?? 2 * kk

@@ -187,7 +187,7 @@ struct ColumnMappingTests {
         } catch let error as ConfigErrors {
             #expect(error.problems.map { "\($0.line):\($0.column): \($0.message)" } == [
                 "1:10: measure: a pivot's measures come from its measure IDs: give no measure",
-                "6:48: pivot.measures.CLABSI.period: a pivot makes events, exposure or covariates, not period",
+                "6:48: pivot.measures.CLABSI.period: a pivot makes events, exposure, trials or covariates, not period",
                 "7:12: pivot.measures.CAUTI.events: required",
                 "7:24: pivot.measures.CAUTI.exposure: measure ID HAI_1_NUMERATOR is already used",
             ], "\(error.description)")

@@ -40,6 +40,21 @@ struct ARLOnDataTests {
         }
     }
 
+    /// The binomial CUSUM's lattice ARL under binomial and beta-binomial counts (make-proportions.R, 20,000 runs
+    /// each), in and out of control; the chart's ARL from 0 at the h the simulation used.
+    @Test func binomialCUSUMMatchesMonteCarlo() throws {
+        for (i, row) in try Reference.rows("arl-binomial-montecarlo.csv").enumerated() {
+            let counts = try ARL.Counts(trials: Int(row["trials"]!), risk: row["p"]!, rho: row["rho"]!)
+            let chart = try ARL.binomialLattice(oddsRatio: row["odds_ratio"]!, counts: counts, shiftOddsRatio: row["shift"]!)
+            let arl = try chart.arl(h: row["h"]!)
+            let tolerance = 0.025 * row["arl"]! + 2 * row["se"]!
+            #expect(abs(arl - row["arl"]!) <= tolerance, "row \(i + 1): \(arl) vs Monte Carlo \(row["arl"]!) ± \(tolerance)")
+        }
+        // One trial is the Bernoulli CUSUM.
+        let one = try ARL.binomialLattice(oddsRatio: 2, counts: ARL.Counts(trials: 1, risk: 0.05))
+        expectClose(try one.arl(h: 3), try ARL.bernoulliCUSUM(oddsRatio: 2, h: 3, risk: 0.05), relative: 1e-12)
+    }
+
     /// A solved count-CUSUM threshold sits mid-step on its lattice, where the ARL0 at the h used (on the lattice
     /// the detector's h gets) is at least the target and close to it; the reference rows at those h are Monte
     /// Carlo checked above.
@@ -48,6 +63,7 @@ struct ARLOnDataTests {
             (try ARL.negativeBinomialLattice(ratio: 2, theta: 2.5, expected: 2), 200),
             (try ARL.poissonLattice(ratio: 1.5, expected: 0.7), 300),
             (try ARL.bernoulliLattice(oddsRatio: 1.5, risk: 0.05), 1000),
+            (try ARL.binomialLattice(oddsRatio: 2, counts: ARL.Counts(trials: 80, risk: 0.05, rho: 0.02)), 120),
             (try #require(try ARL.normalCUSUMLattice(k: 0.5, counts: ARL.Counts(expected: 0.5), mean: 0.5)), 400),
         ]
         for (chart, target) in charts {

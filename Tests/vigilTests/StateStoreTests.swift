@@ -12,6 +12,7 @@ import VigilCore
         {"facility_id":"F1","measure":"CLABSI","period":"2024-04","events":0,"exposure":980,"covariates":{"beds":"","size":"small"}}
         {"facility_id":"F2 \\"north\\"","measure":"CDI","period":"2024-W07","events":1,"covariates":{"note":"ünïcode, a tab\\t and \(String(repeating: "x", count: 300))"}}
         {"facility_id":"F3","measure":"CAUTI","period":"2024-Q2","events":4,"exposure":3000}
+        {"facility_id":"F5","measure":"FALLS","period":"2024-06","events":3,"trials":88}
         {"facility_id":"F4","measure":"SSI","time":"2024-05-02T10:30:00-05:00","outcome":1,"episode_id":"e-1","covariates":{"age":"71"}}
         {"facility_id":"F4","measure":"SSI","time":"2024-05-03","outcome":0,"covariates":{"age":"64","asa":"3"}}
         {"facility_id":"F4","measure":"SSI","time":"2024-05-03","outcome":0,"covariates":{"age":"65","asa":"3"}}
@@ -28,7 +29,8 @@ import VigilCore
         let covariates = zip(record.covariates.names.names, record.covariates.values).map { "\($0)=\($1)" }.joined(separator: ";")
         switch record {
         case let .aggregate(r):
-            return "a \(r.facility) \(r.measure) \(r.period.unit) \(r.period) \(r.events) \(r.exposure.map { "\($0)" } ?? "-") \(covariates)"
+            return "a \(r.facility) \(r.measure) \(r.period.unit) \(r.period) \(r.events) \(r.exposure.map { "\($0)" } ?? "-") "
+                + "\(r.trials.map { "n=\($0)" } ?? "-") \(covariates)"
         case let .patient(r):
             return "p \(r.facility) \(r.measure) \(r.time.text) \(r.time.instant) \(r.outcome) \(r.episode ?? "-") \(covariates)"
         }
@@ -62,7 +64,7 @@ import VigilCore
         // The duplicate check's hashes agree between a record as sent and as read back.
         let sent = Dictionary(uniqueKeysWithValues: written.map(StoredRecord.init).map { ($0.keyHash, $0.contentHash) })
         for record in back.map(StoredRecord.init) { #expect(sent[record.keyHash] == record.contentHash) }
-        #expect(try store.recordCount() == 7)
+        #expect(try store.recordCount() == 8)
         #expect(try store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM shapes") } == 5)
     }
 
@@ -78,8 +80,8 @@ import VigilCore
             """)
         _ = try store.commit(records: revision.map(StoredRecord.init), events: [], sinks: [], now: Date())
         let back = try Self.stored(store).map(Self.describe)
-        #expect(try store.recordCount() == 7)
-        #expect(back.contains("a F1 CLABSI month 2024-03 5 1200.5 beds=56;size=small"))
+        #expect(try store.recordCount() == 8)
+        #expect(back.contains("a F1 CLABSI month 2024-03 5 1200.5 - beds=56;size=small"))
         #expect(!back.contains { $0.hasPrefix("a F1 CLABSI month 2024-03 2 ") })
         #expect(back.contains { $0.hasPrefix("p F4 SSI 2024-05-02 ") && $0.contains(" false e-1 ") })
         #expect(back.filter { $0.hasPrefix("p F4 SSI 2024-05-03 ") }.count == 2)
@@ -122,7 +124,28 @@ import VigilCore
         let received = try store.pool.read { try Int.fetchAll($0, sql: "SELECT received_at FROM records ORDER BY received_at") }
         #expect(received == (0..<lines.count).map { 1_700_000_000_250 + $0 * 1000 })
         let applied = try store.pool.read { try StateStore.migrator.appliedMigrations($0) }
-        #expect(applied == ["v1", "v2"])
+        #expect(applied == ["v1", "v2", "v3"])
+    }
+
+    /// A v2 state written before records had `trials` gains the column (v3) and keeps its records.
+    @Test func aVersionTwoStateWithoutTrialsGainsTheColumn() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let old = Self.records(Self.feed).filter { if case let .aggregate(r) = $0 { return r.trials == nil }; return true }
+        do {
+            let queue = try DatabaseQueue(path: dir + "/vigil.sqlite")
+            try StateStore.migrator.migrate(queue, upTo: "v2")
+            try queue.write { db in try db.execute(sql: "ALTER TABLE records DROP COLUMN trials") }
+        }
+        do {
+            let store = try StateStore(directory: dir)
+            _ = try store.commit(records: old.map(StoredRecord.init), events: [], sinks: [], now: Date())
+        }
+        let store = try StateStore(directory: dir)
+        _ = try store.commit(records: Self.records(Self.feed).map(StoredRecord.init), events: [], sinks: [], now: Date())
+        let back = try Self.stored(store).map(Self.describe).sorted()
+        #expect(back == Self.records(Self.feed).map(Self.describe).sorted())
+        #expect(back.contains("a F5 FALLS month 2024-06 3 - n=88 "))
     }
 
     @Test func anUnreadableVersionOneLineStopsTheMigrationNamingIt() throws {

@@ -7,6 +7,8 @@ enum BaselineFit {
     struct Row {
         let y: Double
         let exposure: Double?
+        /// n of events out of trials (proportion models).
+        var trials: Double? = nil
         let covariates: Covariates
         /// Rows with the same group have the same covariates (an interned covariate set), read once.
         var group: Int32? = nil
@@ -33,7 +35,12 @@ enum BaselineFit {
             throw Failure(description: "model \(model): the baseline has no events (\(n) rows, 0 events): there is no rate to expect; "
                 + "the model starts when the baseline has events")
         }
-        if family == .binomial, events == Double(n) {
+        let proportion = spec.kind.isProportion
+        let weights: [Double]? = proportion ? rows.map { $0.trials ?? 1 } : nil
+        if proportion, events == weights?.reduce(0, +) {
+            throw Failure(description: "model \(model): every trial of the \(n) baseline periods was an event: there is no proportion to estimate")
+        }
+        if family == .binomial, !proportion, events == Double(n) {
             throw Failure(description: "model \(model): every one of the \(n) baseline patients had the outcome: there is no risk to estimate")
         }
         var offset: [Double]? = nil
@@ -82,11 +89,12 @@ enum BaselineFit {
         }
         let fit: GLMFit
         do {
-            fit = try GLM.fit(GLMProblem(response: y, offset: offset, design: design), family: family)
+            let response = weights.map { n in zip(y, n).map { $0 / $1 } } ?? y
+            fit = try GLM.fit(GLMProblem(response: response, offset: offset, weights: weights, design: design), family: family)
         } catch {
             throw Failure(description: "model \(model): baseline fit failed: \(error)")
         }
-        let warnings = fit.warnings + levelsWithoutEvents(covariates, y: y, binomial: family == .binomial)
+        let warnings = fit.warnings + levelsWithoutEvents(covariates, y: y, binomial: family == .binomial && !proportion)
         var estimate: [String: Double] = [:]
         for c in fit.coefficients { estimate[c.name] = c.estimate ?? 0 }   // aliased: 0, as R's predict
         var terms: [LinearPredictor.Term] = []
@@ -106,8 +114,10 @@ enum BaselineFit {
             Seasonal.term(name).map { (k: $0.k, sine: $0.sine, beta: estimate[name] ?? 0) }
         }
         let predictor = LinearPredictor(intercept: estimate["intercept"] ?? 0, terms: terms, seasonal: seasonal)
-        let expectation = Expectation(form: .linear(predictor, logit: family == .binomial), offset: spec.offset,
+        var expectation = Expectation(form: .linear(predictor, logit: family.isProportion), offset: spec.offset,
                                       theta: family == .negbin ? fit.theta : nil)
+        expectation.proportion = proportion
+        expectation.rho = fit.rho
         let elapsed = ContinuousClock.now - clock
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return (expectation, FitSummary(family: family, coefficients: fit.coefficients, theta: fit.theta, warnings: warnings,

@@ -63,6 +63,7 @@ public final class Engine {
         let unit: PeriodUnit
         let patientLevel: Bool
         let needsExposure: Bool
+        let needsTrials: Bool
         let baseline: BaselineWindow?
         /// The model reads seasonal terms from the period: feed columns named sin1, cos1, … are refused.
         let seasonal: Bool
@@ -71,6 +72,7 @@ public final class Engine {
             unit = model.config.unit
             patientLevel = model.config.isPatientLevel
             needsExposure = model.needsExposure
+            needsTrials = model.needsTrials
             baseline = model.config.expected.baseline
             seasonal = model.config.expected.harmonics > 0 || (Expectation(stated: model.config.expected)?.isSeasonal ?? false)
         }
@@ -249,7 +251,8 @@ public final class Engine {
                 guard facts[m].selected[Int(tuple)] else { continue }
                 if let error = check(r, tuple: tuple, model: m) { return .rejected(error) }
             }
-            store.series[slot].put(StoredCount(period: r.period, events: r.events, exposure: r.exposure ?? .nan, tuple: tuple))
+            store.series[slot].put(StoredCount(period: r.period, events: r.events, exposure: r.exposure ?? .nan,
+                                               tuple: tuple, trials: r.trials.map { Int32(clamping: $0) } ?? -1))
             for m in routed where facts[m].selected[Int(tuple)] {
                 dirty[m].insert(slot)
                 if let bucket = r.period.bucketed(into: hot[m].unit), hot[m].inBaseline(bucket) { refit.insert(m) }
@@ -296,6 +299,9 @@ public final class Engine {
         }
         if model.needsExposure && r.exposure == nil {
             return reject("exposure", "missing; model \(name) needs it (E is proportional to exposure)")
+        }
+        if model.needsTrials && r.trials == nil {
+            return reject("trials", "missing; model \(name) watches events out of trials")
         }
         if let missing = facts[m].missing[Int(tuple)] {
             return reject(missing, "missing; the model needs it (model \(name))")
@@ -393,7 +399,10 @@ public final class Engine {
                 forEachBucket(countSeries(job), unit: config.unit) { bucket in
                     let covariates = covariates[bucket.tuple]
                     guard hot[m].inBaseline(bucket.period), config.selects(covariates) else { return }
+                    // A proportion's period without trials (or with none) says nothing about p.
+                    if hot[m].needsTrials && bucket.trials < 1 { return }
                     rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure.isNaN ? nil : bucket.exposure,
+                                      trials: bucket.trials < 0 ? nil : Double(bucket.trials),
                                       covariates: covariates, group: bucket.tuple, day: bucket.period.firstDay))
                 }
             }
@@ -426,12 +435,13 @@ public final class Engine {
                     factor = try? expectation.factor(covariates: row.covariates).get()
                     if let group = row.group { factors[group] = factor }
                 }
-                if let factor, let e = expectation.expected(factor: factor * expectation.seasonalMultiplier(day: row.day), exposure: row.exposure) {
+                if let factor, let e = expectation.expected(factor: expectation.seasonal(factor, day: row.day), exposure: row.exposure,
+                                                            trials: row.trials) {
                     baselineExpected.append(e)
                 }
             }
         }
-        model.calibrate(baselineExpected: baselineExpected)
+        model.calibrate(baselineExpected: baselineExpected, baselineTrials: rows.compactMap(\.trials))
         return model
     }
 
@@ -444,6 +454,8 @@ public final class Engine {
         var events: Int
         var exposure: Double
         var tuple: Int32
+        /// Σ of the records' trials; −1 when a record in it has none.
+        var trials: Int
         /// Σ of the records' factors when the caller asked for them (`supplied` E is per record).
         var factorSum = 0.0
     }
@@ -454,7 +466,8 @@ public final class Engine {
         var i = 0
         while i < records.count {
             guard let p = records[i].period.bucketed(into: unit) else { i += 1; continue }
-            var bucket = Bucket(period: p, events: records[i].events, exposure: records[i].exposure, tuple: records[i].tuple)
+            var bucket = Bucket(period: p, events: records[i].events, exposure: records[i].exposure, tuple: records[i].tuple,
+                                trials: Int(records[i].trials))
             if let factors { bucket.factorSum = factors[Int(records[i].tuple)] }
             i += 1
             while i < records.count {
@@ -462,6 +475,7 @@ public final class Engine {
                 guard q == p else { break }
                 bucket.events += records[i].events
                 bucket.exposure += records[i].exposure
+                bucket.trials = bucket.trials < 0 || records[i].trials < 0 ? -1 : bucket.trials + Int(records[i].trials)
                 bucket.tuple = records[i].tuple
                 if let factors { bucket.factorSum += factors[Int(records[i].tuple)] }
                 i += 1
@@ -510,7 +524,7 @@ public final class Engine {
         let after = config.expected.baseline?.to
         // What the series' own thresholds need: its baseline E (counts) or risk mix (patients).
         let perSeries = config.detectors.contains(where: \.perSeries)
-        var baselineSum = 0.0, baselineCount = 0
+        var baselineSum = 0.0, baselineCount = 0, baselineTrials = 0.0
         var baselineRisks: [Double] = []
         if config.isPatientLevel {
             var n = 0
@@ -540,16 +554,20 @@ public final class Engine {
                 if inBaseline && !perSeries { return }
                 if selecting && !facts.selected[Int(b.tuple)] { return }
                 var factor = perRecord ? b.factorSum : facts.factor[Int(b.tuple)]
-                if seasonal { factor *= expectation.seasonalMultiplier(day: b.period.firstDay) }
-                guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure),
+                if seasonal { factor = expectation.seasonal(factor, day: b.period.firstDay) }
+                let trials = b.trials < 0 ? nil : Double(b.trials)
+                guard !factor.isNaN, let e = expectation.expected(factor: factor, exposure: b.exposure.isNaN ? nil : b.exposure, trials: trials),
                       e.isFinite else { return }
+                // A proportion out of no trials is no observation.
+                if expectation.proportion && b.trials < 1 { return }
                 if inBaseline {
                     baselineSum += e
                     baselineCount += 1
+                    baselineTrials += trials ?? 0
                     return
                 }
                 result.observations.append(Observation(label: .period(b.period), position: b.period.ordinal, observed: b.events,
-                                                       input: expectation.input(observed: Double(b.events), expected: e)))
+                                                       input: expectation.input(observed: Double(b.events), expected: e, trials: trials ?? 0)))
             }
         }
         let observations = result.observations
@@ -561,17 +579,20 @@ public final class Engine {
         var own: [Int: Double] = [:]
         if perSeries {
             // (A patient series without baseline patients keeps the model's threshold.)
-            var seriesE: Double? = nil
+            var seriesE: Double? = nil, seriesTrials: Double? = nil
             if !config.isPatientLevel && baselineCount > 0 {
                 seriesE = baselineSum / Double(baselineCount)
+                seriesTrials = baselineTrials / Double(baselineCount)
             } else if !config.isPatientLevel && observations.count >= 12 {
                 seriesE = observations.prefix(12).reduce(0) { $0 + $1.input.expected } / 12
+                seriesTrials = observations.prefix(12).reduce(0) { $0 + $1.input.trials } / 12
                 switchAt = 12
             }
             let years = config.expected.baseline.map { Double($0.to.ordinal - $0.from.ordinal + 1) / 365.25 } ?? 1
             for d in config.detectors.indices {
                 guard let target = model.seriesTarget(d, patientsPerYear: Double(baselineRisks.count) / years),
-                      let h = thresholdCache.threshold(model: m, model, detector: d, expected: seriesE, risks: baselineRisks,
+                      let h = thresholdCache.threshold(model: m, model, detector: d, expected: seriesE,
+                                                       trials: expectation.proportion ? seriesTrials : nil, risks: baselineRisks,
                                                        target: target) else { continue }
                 if switchAt == nil || thresholds[d] == nil { thresholds[d] = h } else { own[d] = h }
             }

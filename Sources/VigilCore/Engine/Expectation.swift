@@ -22,6 +22,10 @@ public struct Expectation: Sendable {
     public let offset: Bool
     /// NB2 size of a `negative_binomial` expectation (variance E + E²/θ).
     public let theta: Double?
+    /// Events out of trials (`binomial`, `beta_binomial`): E = n p, p from the logit predictor.
+    public var proportion = false
+    /// The intra-class correlation of a `beta_binomial` expectation (variance n p (1 − p)(1 + (n − 1)ρ)).
+    public var rho: Double? = nil
 
     /// Whether E is proportional to exposure (`rate`, or a log-linear model with the log(exposure) offset).
     public var usesExposure: Bool {
@@ -42,6 +46,15 @@ public struct Expectation: Sendable {
     public func seasonalMultiplier(day: Int) -> Double {
         guard case let .linear(predictor, _) = form, !predictor.seasonal.isEmpty else { return 1 }
         return Foundation.exp(predictor.seasonalEta(day: day))
+    }
+
+    /// The covariates' factor on `day` with the seasonal terms: × exp(η_s) for the log link; for a proportion's
+    /// p, η_s added on the logit scale.
+    public func seasonal(_ factor: Double, day: Int) -> Double {
+        guard case let .linear(predictor, logit) = form, !predictor.seasonal.isEmpty else { return factor }
+        let s = predictor.seasonalEta(day: day)
+        guard logit else { return factor * Foundation.exp(s) }
+        return 1 / (1 + Foundation.exp(-(Foundation.log(factor / (1 - factor)) + s)))
     }
 
     /// Whether E is read per record and summed over a period's records (`supplied`), not computed from
@@ -67,15 +80,26 @@ public struct Expectation: Sendable {
         }
     }
 
-    /// E from the covariates' factor and the exposure; nil when E needs an exposure that is missing.
-    public func expected(factor: Double, exposure: Double?) -> Double? {
+    /// E from the covariates' factor and the exposure (a proportion's: n p); nil when E needs an exposure (or
+    /// trials) that is missing.
+    public func expected(factor: Double, exposure: Double?, trials: Double? = nil) -> Double? {
+        if proportion { return trials.map { factor * $0 } }
         guard usesExposure else { return factor }
         return exposure.map { factor * $0 }
     }
 
     /// E (or p) of a record with these covariates and exposure, on `day` (the period's first day; seasonal
     /// terms need it).
-    public func value(covariates: Covariates, exposure: Double?, day: Int? = nil) -> Result<Double, FieldProblem> {
+    public func value(covariates: Covariates, exposure: Double?, trials: Double? = nil, day: Int? = nil) -> Result<Double, FieldProblem> {
+        if proportion {
+            return factor(covariates: covariates).flatMap { p in
+                let seasonalP = day.map { seasonal(p, day: $0) } ?? p
+                guard let e = expected(factor: seasonalP, exposure: nil, trials: trials) else {
+                    return .failure(FieldProblem(field: "trials", reason: "missing; events are out of trials"))
+                }
+                return .success(e)
+            }
+        }
         if case let .linear(predictor, logit) = form, logit, !predictor.seasonal.isEmpty {
             let s = day.map { predictor.seasonalEta(day: $0) } ?? 0
             return predictor.eta(covariates).map { 1 / (1 + Foundation.exp(-($0 + s))) }
@@ -90,8 +114,11 @@ public struct Expectation: Sendable {
         }
     }
 
-    /// What the detectors see for a count with this expectation.
-    public func input(observed: Double, expected: Double) -> DetectorInput {
+    /// What the detectors see for a count with this expectation (for a proportion, out of `trials`).
+    public func input(observed: Double, expected: Double, trials: Double = 0) -> DetectorInput {
+        if proportion, trials > 0 {
+            return .proportion(events: observed, trials: trials, risk: expected / trials, rho: rho ?? 0)
+        }
         if let theta { return .negativeBinomial(observed: observed, expected: expected, theta: theta) }
         return .poisson(observed: observed, expected: expected)
     }
@@ -202,7 +229,7 @@ extension Expectation {
                                     logit: published.link == .logit),
                       offset: spec.offset, theta: nil)
         case let .supplied(column): self.init(form: .supplied(column: column), offset: false, theta: nil)
-        case .poisson, .negativeBinomial, .logistic:
+        case .poisson, .negativeBinomial, .logistic, .binomial, .betaBinomial:
             return nil
         }
     }

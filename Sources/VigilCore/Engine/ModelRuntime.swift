@@ -46,6 +46,8 @@ public struct ModelRuntime: Sendable {
     public internal(set) var fits = 0
     /// The median E (or p) of the baseline rows at the last calibration.
     public internal(set) var medianExpected: Double?
+    /// The median trials n of a proportion model's baseline rows at the last calibration (E = n p).
+    public internal(set) var medianTrials: Double?
     /// Series with baseline rows (N of the false-alarm budget), as of the last fit.
     public internal(set) var seriesWithBaseline = 0
     /// Baseline patients a year of each series that has some (patient-level budgets), as of the last fit.
@@ -110,10 +112,13 @@ public struct ModelRuntime: Sendable {
     public var needsExposure: Bool {
         switch config.expected.kind {
         case .rate: true
-        case .mean, .supplied: false
+        case .mean, .supplied, .binomial, .betaBinomial: false
         default: config.expected.offset
         }
     }
+
+    /// Events are out of trials: every record needs `trials`.
+    public var needsTrials: Bool { config.expected.kind.isProportion }
 
     /// Fresh detectors with the current thresholds, nil when one is still unknown or unusable.
     func makeDetectors() -> [AnyDetector]? { makeDetectors(thresholds: thresholds) }
@@ -135,6 +140,8 @@ public struct ModelRuntime: Sendable {
                 out.append(.ewma(EWMA(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: t, direction: spec.direction, reset: spec.reset)))
             case .bernoulliCUSUM:
                 out.append(.bernoulliCUSUM(BernoulliCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: t, reset: spec.reset)))
+            case .binomialCUSUM:
+                out.append(.binomialCUSUM(BinomialCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: t, reset: spec.reset)))
             }
         }
         return out
@@ -143,14 +150,16 @@ public struct ModelRuntime: Sendable {
     /// Solves every `arl0:` threshold (METHODS.md, "ARLs on the data a detector sees") at `arl_expected` or
     /// the median baseline E: count CUSUMs, and normal CUSUMs and EWMAs on z of the model's counts (Poisson,
     /// or NB2 with the fitted θ); without an E the latter two are solved on N(0, 1). The Bernoulli CUSUM is
-    /// solved over the risk mix of the baseline patients.
-    mutating func calibrate(baselineExpected: [Double]) {
+    /// solved over the risk mix of the baseline patients. Proportions are solved at the median baseline n and
+    /// E (binomial, or beta-binomial with the fitted ρ).
+    mutating func calibrate(baselineExpected: [Double], baselineTrials: [Double] = []) {
         medianExpected = median(baselineExpected.filter { $0 > 0 && $0.isFinite })
+        medianTrials = median(baselineTrials.filter { $0 >= 1 && $0.isFinite })
         for (i, spec) in config.detectors.enumerated() where spec.threshold == nil {
             guard let target = modelTarget(i) else { continue }
             do {
                 thresholds[i] = try Self.threshold(spec, arl0: target, theta: spec.theta ?? expectation?.theta,
-                                                   baselineExpected: baselineExpected)
+                                                   baselineExpected: baselineExpected, counts: countsBuilder(trials: medianTrials))
             } catch {
                 thresholds[i] = nil
                 // A per-series detector solves each series' own threshold; only the fallback is missing.
@@ -165,11 +174,17 @@ public struct ModelRuntime: Sendable {
 
     /// ARL1 of detector `d` with threshold `h` at expected count `e` (patient-level: risk) under the shift it is
     /// designed for: counts of mean ratio × E, odds × odds_ratio, or z shifted by 2k (normal CUSUM) or 1 (EWMA).
+    /// Proportions at the median baseline n.
     public func designARL1(detector d: Int, threshold h: Double, expected e: Double) -> Double? {
         let spec = config.detectors[d]
         let theta = spec.theta ?? expectation?.theta ?? .infinity
         let fir = spec.reset == .fir ? h / 2 : 0
+        let counts = countsBuilder(trials: medianTrials)
         switch spec.kind {
+        case .binomialCUSUM:
+            let r = spec.oddsRatio ?? 2
+            guard let c = try? counts(e, theta) else { return nil }
+            return try? ARL.binomialLattice(oddsRatio: r, counts: c, shiftOddsRatio: r).arl(h: h, headStart: fir)
         case .poissonCUSUM, .negbinCUSUM:
             let r = spec.ratio ?? 2
             return try? ARL.negativeBinomialLattice(ratio: r, theta: spec.kind == .poissonCUSUM ? .infinity : theta,
@@ -179,13 +194,13 @@ public struct ModelRuntime: Sendable {
             return try? ARL.bernoulliLattice(oddsRatio: r, risk: e, shiftOddsRatio: r).arl(h: h, headStart: fir)
         case .normalCUSUM:
             let k = spec.k ?? ModelDefaults.normalCUSUMk
-            guard let counts = try? ARL.Counts(expected: e, theta: theta) else { return nil }
-            return try? ARL.normalCUSUM(k: k, h: h, counts: counts, mean: e + 2 * k * counts.variance.squareRoot(),
+            guard let c = try? counts(e, theta) else { return nil }
+            return try? ARL.normalCUSUM(k: k, h: h, counts: c, mean: e + 2 * k * c.variance.squareRoot(),
                                         direction: spec.direction, headStart: fir)
         case .ewma:
-            guard let counts = try? ARL.Counts(expected: e, theta: theta) else { return nil }
+            guard let c = try? counts(e, theta) else { return nil }
             return try? ARL.ewmaExact(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: h,
-                                      input: .counts(counts, mean: e + counts.variance.squareRoot(), direction: spec.direction))
+                                      input: .counts(c, mean: e + c.variance.squareRoot(), direction: spec.direction))
         }
     }
 
@@ -206,7 +221,21 @@ public struct ModelRuntime: Sendable {
         }
     }
 
+    /// What the detectors see in control at expected count E: Poisson or NB2(θ) counts, or — for a proportion
+    /// model with typical n — binomial(n, E/n) or beta-binomial with the fitted ρ.
+    typealias CountsBuilder = @Sendable (Double, Double?) throws -> ARL.Counts
+
+    func countsBuilder(trials: Double?) -> CountsBuilder {
+        guard config.expected.kind.isProportion, let trials else {
+            return { e, theta in try ARL.Counts(expected: e, theta: theta ?? .infinity) }
+        }
+        let n = max(1, Int(trials.rounded()))
+        let rho = expectation?.rho ?? 0
+        return { e, _ in try ARL.Counts(trials: n, risk: e / Double(n), rho: rho) }
+    }
+
     static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double],
+                          counts: CountsBuilder = { e, theta in try ARL.Counts(expected: e, theta: theta ?? .infinity) },
                           start: SearchStart = .scratch) throws -> Double {
         func typicalE() -> Double? {
             if let e = spec.arlExpected { return e }
@@ -229,8 +258,7 @@ public struct ModelRuntime: Sendable {
             guard let e = typicalE() else {
                 return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.normalCUSUM(k: k, h: $0, sided: .one, headStart: $0 * fir) }
             }
-            let counts = try ARL.Counts(expected: e, theta: theta ?? .infinity)
-            guard let chart = try ARL.normalCUSUMLattice(k: k, counts: counts, mean: e, direction: spec.direction) else {
+            guard let chart = try ARL.normalCUSUMLattice(k: k, counts: counts(e, theta), mean: e, direction: spec.direction) else {
                 throw CalibrationFailure(description: "at E = \(e) the chart never signals (E − k√V < 0 looking down)")
             }
             return try solve(chart)
@@ -238,7 +266,7 @@ public struct ModelRuntime: Sendable {
             let lambda = spec.lambda ?? ModelDefaults.ewmaLambda
             let input: ARL.EWMAInput
             if let e = typicalE() {
-                input = .counts(try ARL.Counts(expected: e, theta: theta ?? .infinity), mean: e, direction: spec.direction)
+                input = .counts(try counts(e, theta), mean: e, direction: spec.direction)
             } else {
                 input = .normal(shift: 0)
             }
@@ -262,6 +290,8 @@ public struct ModelRuntime: Sendable {
         case .negbinCUSUM:
             guard let theta else { throw CalibrationFailure(description: "no theta yet (the baseline fit gives it)") }
             return try solve(ARL.negativeBinomialLattice(ratio: spec.ratio ?? 2, theta: theta, expected: try needE()))
+        case .binomialCUSUM:
+            return try solve(ARL.binomialLattice(oddsRatio: spec.oddsRatio ?? 2, counts: counts(try needE(), theta)))
         case .bernoulliCUSUM:
             let risks = baselineExpected.filter { $0 > 0 && $0 < 1 }
             guard !risks.isEmpty else { throw CalibrationFailure(description: "no baseline patients to calibrate over") }

@@ -45,12 +45,14 @@ final class CovariateTable {
     }
 }
 
-/// One aggregate record as the engine keeps it. `exposure` is NaN when the record has none.
+/// One aggregate record as the engine keeps it. `exposure` is NaN and `trials` −1 when the record has none
+/// (trials in 32 bits: the record stays 40 bytes).
 struct StoredCount {
     var period: Period
     var events: Int
     var exposure: Double
     var tuple: Int32
+    var trials: Int32 = -1
 }
 
 /// A facility's records of one measure, sorted by period (written periods of mixed units by first day,

@@ -15,6 +15,8 @@ final class SeriesThresholds: Sendable {
         let detector: Int
         /// round(50 · ln E) for counts; the risk mix's hash for Bernoulli CUSUMs.
         let level: Int
+        /// The series' typical n (proportions), 0 for counts.
+        let trials: Int
         let target: Int
     }
 
@@ -37,12 +39,15 @@ final class SeriesThresholds: Sendable {
 
     var cost: Work { work.withLock { $0 } }
 
-    /// The threshold of detector `d` of `model` for a series with mean expected count `expected` (or, for a
-    /// Bernoulli CUSUM, baseline risks `risks`), giving in-control ARL `target`; nil when none can be solved.
-    func threshold(model m: Int, _ model: ModelRuntime, detector d: Int, expected: Double?, risks: [Double],
-                   target: Double) -> Double? {
+    /// The threshold of detector `d` of `model` for a series with mean expected count `expected` (proportions:
+    /// out of a mean of `trials`; for a Bernoulli CUSUM, baseline risks `risks`), giving in-control ARL
+    /// `target`; nil when none can be solved.
+    func threshold(model m: Int, _ model: ModelRuntime, detector d: Int, expected: Double?, trials: Double? = nil,
+                   risks: [Double], target: Double) -> Double? {
         let spec = model.config.detectors[d]
         let theta = spec.theta ?? model.expectation?.theta
+        let n = trials.map { max(1, Int($0.rounded())) }
+        let counts = model.countsBuilder(trials: n.map(Double.init))
         let patient = spec.kind == .bernoulliCUSUM
         let level: Int
         if patient {
@@ -52,7 +57,7 @@ final class SeriesThresholds: Sendable {
             guard let expected, expected > 0, expected.isFinite else { return nil }
             level = Self.level(expected)
         }
-        let key = Key(model: m, fits: model.fits, detector: d, level: level, target: Self.level(target))
+        let key = Key(model: m, fits: model.fits, detector: d, level: level, trials: n ?? 0, target: Self.level(target))
         if let known = solved.withLock({ $0[key] }) { return known }
         let start = Date()
         let h: Double?
@@ -61,16 +66,17 @@ final class SeriesThresholds: Sendable {
         } else {
             let below = Int((Double(level) / Double(Self.levelsPerNode)).rounded(.down)) * Self.levelsPerNode
             let modelWide = model.thresholds[d]
-            let low = node(key, level: below, spec: spec, theta: theta, target: target, from: modelWide)
+            let low = node(key, level: below, spec: spec, theta: theta, counts: counts, target: target, from: modelWide)
             if level == below {
                 h = low
-            } else if let low, let high = node(key, level: below + Self.levelsPerNode, spec: spec, theta: theta, target: target,
-                                               from: modelWide) {
+            } else if let low, let high = node(key, level: below + Self.levelsPerNode, spec: spec, theta: theta, counts: counts,
+                                               target: target, from: modelWide) {
                 let guess = low + (high - low) * Double(level - below) / Double(Self.levelsPerNode)
                 h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
-                                                start: .interpolated(guess))
+                                                counts: counts, start: .interpolated(guess))
             } else {
-                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)])
+                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
+                                                counts: counts)
             }
         }
         // Two workers may solve the same level at once (the same answer): count it once.
@@ -82,11 +88,12 @@ final class SeriesThresholds: Sendable {
 
     /// The threshold solved at a node level, searched outward from the model's own threshold (of this fit) —
     /// never from a neighbouring node, since what a level gets must not depend on which worker came first.
-    private func node(_ key: Key, level: Int, spec: DetectorSpec, theta: Double?, target: Double, from modelWide: Double?) -> Double? {
-        let nodeKey = Key(model: key.model, fits: key.fits, detector: key.detector, level: level, target: key.target)
+    private func node(_ key: Key, level: Int, spec: DetectorSpec, theta: Double?, counts: ModelRuntime.CountsBuilder,
+                      target: Double, from modelWide: Double?) -> Double? {
+        let nodeKey = Key(model: key.model, fits: key.fits, detector: key.detector, level: level, trials: key.trials, target: key.target)
         if let known = nodes.withLock({ $0[nodeKey] }) { return known }
         let h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
-                                            start: modelWide.map { .around($0) } ?? .scratch)
+                                            counts: counts, start: modelWide.map { .around($0) } ?? .scratch)
         let fresh = nodes.withLock { known in known.updateValue(h, forKey: nodeKey) == nil }
         work.withLock { $0.nodes += fresh ? 1 : 0 }
         return h

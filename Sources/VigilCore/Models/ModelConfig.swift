@@ -52,6 +52,9 @@ public struct ExpectedSpec: Sendable {
         case coefficients(PublishedModel)
         /// E taken from a feed column per record (NHSN's `numPred`, CMS's predicted cases), summed over a period.
         case supplied(column: String)
+        /// Events out of `trials`: a grouped logistic fit (E = n p), or beta-binomial with a fitted ρ.
+        case binomial
+        case betaBinomial
 
         public var name: String {
             switch self {
@@ -62,6 +65,16 @@ public struct ExpectedSpec: Sendable {
             case .logistic: "logistic"
             case .coefficients: "coefficients"
             case .supplied: "supplied"
+            case .binomial: "binomial"
+            case .betaBinomial: "beta_binomial"
+            }
+        }
+
+        /// Events out of trials.
+        public var isProportion: Bool {
+            switch self {
+            case .binomial, .betaBinomial: true
+            default: false
             }
         }
 
@@ -70,7 +83,8 @@ public struct ExpectedSpec: Sendable {
             switch self {
             case .poisson: .poisson
             case .negativeBinomial: .negbin
-            case .logistic: .binomial
+            case .logistic, .binomial: .binomial
+            case .betaBinomial: .betaBinomial
             default: nil
             }
         }
@@ -142,6 +156,7 @@ public struct DetectorSpec: Sendable {
         case normalCUSUM = "normal_cusum"
         case ewma
         case bernoulliCUSUM = "bernoulli_cusum"
+        case binomialCUSUM = "binomial_cusum"
     }
 
     public let id: String

@@ -127,7 +127,7 @@ public enum ModelConfigParser {
         guard let m = value.mapping(allowed: ["kind", "mean", "rate", "covariates", "offset", "baseline", "reference",
                                               "link", "intercept", "terms", "seasonal", "column"]) else { return nil }
         guard let kindValue = m["kind"] else { value.missing("kind"); return nil }
-        let kinds = ["mean", "rate", "poisson", "negative_binomial", "logistic", "coefficients", "supplied"]
+        let kinds = ["mean", "rate", "poisson", "negative_binomial", "logistic", "coefficients", "supplied", "binomial", "beta_binomial"]
         guard let kindName = kindValue.scalarText, kinds.contains(kindName) else {
             kindValue.report("must be one of \(kinds.joined(separator: ", "))"); return nil
         }
@@ -162,6 +162,11 @@ public enum ModelConfigParser {
             refuse(["mean", "rate", "link", "intercept", "terms"])
             kind = kindName == "poisson" ? .poisson : kindName == "logistic" ? .logistic : .negativeBinomial
             if m["baseline"] == nil { value.missing("baseline") }
+        case "binomial", "beta_binomial":
+            refuse(["mean", "rate", "link", "intercept", "terms"])
+            if let o = m["offset"] { o.report("does not apply to kind \(kindName): events are out of trials, not per exposure") }
+            kind = kindName == "binomial" ? .binomial : .betaBinomial
+            if m["baseline"] == nil { value.missing("baseline") }
         default:
             refuse(["mean", "rate", "covariates", "reference"])
             kind = parsePublished(m, value, unit: unit).map { .coefficients($0) }
@@ -170,7 +175,7 @@ public enum ModelConfigParser {
             kindValue.report("logistic models are patient-level: set unit: patient")
         }
         if kindName != "supplied", let c = m["column"] { c.report("does not apply to kind \(kindName)") }
-        if ["mean", "rate", "poisson", "negative_binomial", "supplied"].contains(kindName) && patient {
+        if ["mean", "rate", "poisson", "negative_binomial", "supplied", "binomial", "beta_binomial"].contains(kindName) && patient {
             kindValue.report("\(kindName) is for aggregate counts; unit: patient needs logistic or coefficients with link: logit")
         }
         if case let .coefficients(published)? = kind {
@@ -188,6 +193,7 @@ public enum ModelConfigParser {
         }
         if case .rate = kind { offset = true }
         if case .supplied = kind { offset = false }
+        if kind?.isProportion == true { offset = false }
         var baseline: BaselineWindow? = nil
         if let b = m["baseline"] { baseline = parseBaseline(b, unit: unit) }
         var references: [String: String] = [:]
@@ -199,8 +205,8 @@ public enum ModelConfigParser {
         }
         var harmonics = 0
         if let v = m["seasonal"] {
-            if !["poisson", "negative_binomial", "logistic"].contains(kindName) {
-                v.report("seasonal terms are fitted: kind poisson, negative_binomial or logistic (coefficients models use sin1, cos1, … in linear terms)")
+            if !["poisson", "negative_binomial", "logistic", "binomial", "beta_binomial"].contains(kindName) {
+                v.report("seasonal terms are fitted: kind poisson, negative_binomial, binomial, beta_binomial or logistic (coefficients models use sin1, cos1, … in linear terms)")
             } else if let sm = v.mapping(allowed: ["harmonics"]) {
                 if let hv = sm["harmonics"] {
                     if let k = Int(hv.scalarText ?? ""), k >= 1 {
@@ -330,6 +336,7 @@ public enum ModelConfigParser {
         .normalCUSUM: ["k", "h", "arl0", "direction", "reset", "per_series"],
         .ewma: ["lambda", "L", "arl0", "direction", "reset", "per_series"],
         .bernoulliCUSUM: ["odds_ratio", "h", "arl0", "reset", "per_series"],
+        .binomialCUSUM: ["odds_ratio", "h", "arl0", "reset", "per_series"],
     ]
 
     /// `budget`: the model has `alert.false_alarms_per_year`, which sets every threshold.
@@ -352,6 +359,9 @@ public enum ModelConfigParser {
         }
         if kind == .bernoulliCUSUM && unit != .patient {
             fail(typeValue, "bernoulli_cusum watches patient-level records: the model needs unit: patient")
+        }
+        if kind == .binomialCUSUM, let expected, !expected.kind.isProportion {
+            fail(typeValue, "binomial_cusum watches events out of trials: the model needs expected.kind binomial or beta_binomial")
         }
         if kind != .bernoulliCUSUM && unit == .patient {
             fail(typeValue, "\(kind.rawValue) watches counts per period; patient-level models use bernoulli_cusum")
@@ -385,7 +395,7 @@ public enum ModelConfigParser {
             if let v = m["lambda"] {
                 if let x = v.number(), x > 0, x <= 1 { spec.lambda = x } else { fail(v, "must be a number in (0, 1]") }
             }
-        case .bernoulliCUSUM: spec.oddsRatio = ratioKey("odds_ratio")
+        case .bernoulliCUSUM, .binomialCUSUM: spec.oddsRatio = ratioKey("odds_ratio")
         }
         let thresholdKey = spec.thresholdKey
         spec.threshold = positive(thresholdKey)
