@@ -92,7 +92,10 @@ public struct Alert: Sendable, Equatable {
 
     public var summary: String {
         let name = detectorType == "ewma" ? "EWMA" : "CUSUM"
-        let stat = "\(name) \(String(format: "%.2f", statistic)) > \(Self.short(threshold))"
+        var stat = "\(name) \(String(format: "%.2f", statistic)) > \(Self.short(threshold))"
+        if detectorType == "sir_interval" {
+            stat = "worse than expected: O/E interval above 1 (lower limit \(String(format: "%.2f", statistic)))"
+        }
         if let patients {
             let ratio = sir.map { " (O/E \(String(format: "%.2f", $0)))" } ?? ""
             return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "

@@ -142,6 +142,8 @@ public struct ModelRuntime: Sendable {
                 out.append(.bernoulliCUSUM(BernoulliCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: t, reset: spec.reset)))
             case .binomialCUSUM:
                 out.append(.binomialCUSUM(BinomialCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: t, reset: spec.reset)))
+            case .sirInterval:
+                out.append(.sirInterval(SIRInterval(level: spec.level ?? 0.95)))
             }
         }
         return out
@@ -181,6 +183,8 @@ public struct ModelRuntime: Sendable {
         let fir = spec.reset == .fir ? h / 2 : 0
         let counts = countsBuilder(trials: medianTrials)
         switch spec.kind {
+        case .sirInterval:
+            return nil
         case .binomialCUSUM:
             let r = spec.oddsRatio ?? 2
             guard let c = try? counts(e, theta) else { return nil }
@@ -253,6 +257,8 @@ public struct ModelRuntime: Sendable {
             return try chart.threshold(forARL0: arl0, headStartFraction: fir, near: guess)
         }
         switch spec.kind {
+        case .sirInterval:
+            throw CalibrationFailure(description: "sir_interval has no threshold to solve (it signals when the interval lies above 1)")
         case .normalCUSUM:
             let k = spec.k ?? ModelDefaults.normalCUSUMk
             guard let e = typicalE() else {

@@ -157,6 +157,7 @@ public struct DetectorSpec: Sendable {
         case ewma
         case bernoulliCUSUM = "bernoulli_cusum"
         case binomialCUSUM = "binomial_cusum"
+        case sirInterval = "sir_interval"
     }
 
     public let id: String
@@ -166,6 +167,8 @@ public struct DetectorSpec: Sendable {
     public var k: Double?
     public var lambda: Double?
     public var oddsRatio: Double?
+    /// Coverage of a `sir_interval`'s mid-P interval.
+    public var level: Double?
     /// `h` for CUSUMs, `L` for the EWMA.
     public var threshold: Double?
     public var arl0: Double?

@@ -90,6 +90,9 @@ public enum ModelConfigParser {
         if budget, let expected, expected.baseline == nil {
             top["alert"]?.report("false_alarms_per_year counts the series with baseline rows: the model needs expected.baseline")
         }
+        if budget && checkUnit == .release {
+            top["alert"]?.report("false_alarms_per_year budgets sequential detectors; unit: release compares each window once")
+        }
         var detectors: [DetectorSpec] = []
         if let d = top["detectors"], let items = d.items {
             if items.isEmpty { d.report("must list at least one detector") }
@@ -100,7 +103,13 @@ public enum ModelConfigParser {
                 detectors.append(spec)
             }
         } else if top["detectors"] == nil {
-            root.missing("detectors")
+            if checkUnit == .release {
+                // Each published window compared once: the interval check is the only detector that fits.
+                detectors = [DetectorSpec(id: "sir", kind: .sirInterval, threshold: 1, direction: .up, reset: .zero,
+                                          line: root.line, column: root.column)]
+            } else {
+                root.missing("detectors")
+            }
         }
         if let expected {
             for spec in detectors where spec.arl0 != nil && expected.baseline == nil {
@@ -171,6 +180,9 @@ public enum ModelConfigParser {
             refuse(["mean", "rate", "covariates", "reference"])
             kind = parsePublished(m, value, unit: unit).map { .coefficients($0) }
         }
+        if unit == .release && ["poisson", "negative_binomial", "logistic", "binomial", "beta_binomial"].contains(kindName) {
+            kindValue.report("unit: release takes E from the feed (supplied) or states it (mean, rate, coefficients): there is no baseline of overlapping windows to fit")
+        }
         if kindName == "logistic" && !patient {
             kindValue.report("logistic models are patient-level: set unit: patient")
         }
@@ -195,7 +207,9 @@ public enum ModelConfigParser {
         if case .supplied = kind { offset = false }
         if kind?.isProportion == true { offset = false }
         var baseline: BaselineWindow? = nil
-        if let b = m["baseline"] { baseline = parseBaseline(b, unit: unit) }
+        if let b = m["baseline"] {
+            if unit == .release { b.report("does not apply to unit: release (nothing is fitted)") } else { baseline = parseBaseline(b, unit: unit) }
+        }
         var references: [String: String] = [:]
         if let r = m["reference"], let entries = r.entries {
             for (key, level) in entries {
@@ -258,7 +272,7 @@ public enum ModelConfigParser {
 
     static func example(_ unit: PeriodUnit) -> String {
         switch unit {
-        case .day, .patient: "2022-01-01"
+        case .day, .patient, .release: "2022-01-01"
         case .week: "2022-W01"
         case .month: "2022-01"
         case .quarter: "2022-Q1"
@@ -337,6 +351,7 @@ public enum ModelConfigParser {
         .ewma: ["lambda", "L", "arl0", "direction", "reset", "per_series"],
         .bernoulliCUSUM: ["odds_ratio", "h", "arl0", "reset", "per_series"],
         .binomialCUSUM: ["odds_ratio", "h", "arl0", "reset", "per_series"],
+        .sirInterval: ["level"],
     ]
 
     /// `budget`: the model has `alert.false_alarms_per_year`, which sets every threshold.
@@ -362,6 +377,12 @@ public enum ModelConfigParser {
         }
         if kind == .binomialCUSUM, let expected, !expected.kind.isProportion {
             fail(typeValue, "binomial_cusum watches events out of trials: the model needs expected.kind binomial or beta_binomial")
+        }
+        if unit == .release && kind != .sirInterval {
+            fail(typeValue, "unit: release compares each published window once: use sir_interval (a \(kind.rawValue) over overlapping windows would count the same events many times)")
+        }
+        if kind == .sirInterval && unit != .release {
+            fail(typeValue, "sir_interval compares published windows once each: the model needs unit: release")
         }
         if kind != .bernoulliCUSUM && unit == .patient {
             fail(typeValue, "\(kind.rawValue) watches counts per period; patient-level models use bernoulli_cusum")
@@ -396,6 +417,14 @@ public enum ModelConfigParser {
                 if let x = v.number(), x > 0, x <= 1 { spec.lambda = x } else { fail(v, "must be a number in (0, 1]") }
             }
         case .bernoulliCUSUM, .binomialCUSUM: spec.oddsRatio = ratioKey("odds_ratio")
+        case .sirInterval:
+            spec.level = 0.95
+            if let v = m["level"] {
+                if let x = v.number(), x > 0, x < 1 { spec.level = x } else { fail(v, "must be a number in (0, 1) (the interval's coverage)") }
+            }
+            // Signals when the interval's lower limit exceeds 1: the threshold is fixed.
+            spec.threshold = 1
+            return ok ? spec : nil
         }
         let thresholdKey = spec.thresholdKey
         spec.threshold = positive(thresholdKey)

@@ -1,6 +1,8 @@
 /// The time unit a model counts in (SPEC §2 `unit`).
 public enum PeriodUnit: String, Sendable, Codable, CaseIterable, Comparable {
     case day, week, month, quarter, year, patient
+    /// Published windows compared once each (CMS's rolling 12-month releases): a record's period as written.
+    case release
 
     /// Coarseness order: a period can be bucketed into its own unit or a coarser one.
     var rank: Int {
@@ -10,7 +12,7 @@ public enum PeriodUnit: String, Sendable, Codable, CaseIterable, Comparable {
         case .month: 2
         case .quarter: 3
         case .year: 4
-        case .patient: -1
+        case .patient, .release: -1
         }
     }
 
@@ -22,7 +24,7 @@ public enum PeriodUnit: String, Sendable, Codable, CaseIterable, Comparable {
         case .day, .patient: 365.25
         case .week: 365.25 / 7
         case .month: 12
-        case .quarter: 4
+        case .quarter, .release: 4
         case .year: 1
         }
     }
@@ -113,6 +115,7 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// the period straddles two of them (a week in a monthly model).
     public func bucketed(into target: PeriodUnit) -> Period? {
         if target == unit { return self }
+        if target == .release { return unit == .patient ? nil : self }
         guard target != .patient, unit != .patient, unit < target else { return nil }
         switch unit {
         case .day:
@@ -128,7 +131,7 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
                                       : Period(unit: .year, ordinal: year)
         case .quarter:
             return Period(unit: .year, ordinal: ordinal.floorDiv(4))
-        case .year, .patient:
+        case .year, .patient, .release:
             return nil
         }
     }
@@ -136,7 +139,7 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Day ordinal of the period's first day.
     var firstDay: Int {
         switch unit {
-        case .day, .patient: return ordinal
+        case .day, .patient, .release: return ordinal
         case .week: return CivilDate.weekMonday(ordinal)
         case .month:
             let year = ordinal.floorDiv(12)
@@ -182,7 +185,7 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
                 let year = CivilDate.civil(monday + 3).year
                 number(year, width: 4); put(UInt8(ascii: "-")); put(UInt8(ascii: "W"))
                 number((monday - CivilDate.isoWeekOneMonday(year)) / 7 + 1, width: 2)
-            case .day, .patient:
+            case .day, .patient, .release:
                 let (y, m, d) = CivilDate.civil(ordinal)
                 number(y, width: 4); put(UInt8(ascii: "-")); number(m, width: 2); put(UInt8(ascii: "-")); number(d, width: 2)
             }

@@ -6,9 +6,10 @@ public enum AnyDetector: Sendable, Codable, Equatable {
     case ewma(EWMA)
     case bernoulliCUSUM(BernoulliCUSUM)
     case binomialCUSUM(BinomialCUSUM)
+    case sirInterval(SIRInterval)
 
     public static let types = [PoissonCUSUM.type, NegativeBinomialCUSUM.type, NormalCUSUM.type, EWMA.type,
-                               BernoulliCUSUM.type, BinomialCUSUM.type]
+                               BernoulliCUSUM.type, BinomialCUSUM.type, SIRInterval.type]
 
     public var type: String {
         switch self {
@@ -18,6 +19,7 @@ public enum AnyDetector: Sendable, Codable, Equatable {
         case .ewma: EWMA.type
         case .bernoulliCUSUM: BernoulliCUSUM.type
         case .binomialCUSUM: BinomialCUSUM.type
+        case .sirInterval: SIRInterval.type
         }
     }
 
@@ -29,6 +31,7 @@ public enum AnyDetector: Sendable, Codable, Equatable {
         case var .ewma(d): d.setThreshold(threshold); self = .ewma(d)
         case var .bernoulliCUSUM(d): d.setThreshold(threshold); self = .bernoulliCUSUM(d)
         case var .binomialCUSUM(d): d.setThreshold(threshold); self = .binomialCUSUM(d)
+        case .sirInterval: break
         }
     }
 
@@ -40,6 +43,7 @@ public enum AnyDetector: Sendable, Codable, Equatable {
         case var .ewma(d): let s = d.update(input); self = .ewma(d); return s
         case var .bernoulliCUSUM(d): let s = d.update(input); self = .bernoulliCUSUM(d); return s
         case var .binomialCUSUM(d): let s = d.update(input); self = .binomialCUSUM(d); return s
+        case var .sirInterval(d): let s = d.update(input); self = .sirInterval(d); return s
         }
     }
 }
