@@ -170,6 +170,38 @@ struct ColumnMappingTests {
         ])
     }
 
+    /// A wide file (a group of columns per quarter): one record per row and quarter, the row's other columns
+    /// shared, a withheld quarter suppressed and a bad one rejected beside the good ones.
+    @Test func wideQuarterlyFile() throws {
+        let m = try mapping("""
+            measure: LTC_CDI
+            columns: { CCN: facility_id }
+            wide:
+              2024Q1: { events: CDI Q1, trials: Residents Q1, resident_days: Days Q1 }
+              2024Q2: { events: CDI Q2, trials: Residents Q2, resident_days: Days Q2 }
+            """)
+        let text = """
+            CCN,State,CDI Q1,Residents Q1,Days Q1,CDI Q2,Residents Q2,Days Q2
+            015009,AL,2,95,8100,1,97,8200
+            015010,AL,Not Available,40,3500,0,41,3600
+            015011,AL,9,4,400,0,5,410
+
+            """
+        let (records, errors) = read(text, mapping: m)
+        #expect(records.map { "\($0.facility) \($0.measure) \($0.period) \($0.events)/\($0.trials ?? -1) \($0.covariates["resident_days"] ?? "-")" } == [
+            "015009 LTC_CDI 2024-Q1 2/95 8100", "015009 LTC_CDI 2024-Q2 1/97 8200",
+            "015010 LTC_CDI 2024-Q2 0/41 3600", "015011 LTC_CDI 2024-Q2 0/5 410",
+        ])
+        #expect(records.first?.covariates["state"] == "AL")
+        #expect(errors.map(\.description) == [
+            "feed.csv:3: events: suppressed (Not Available)",
+            "feed.csv:4: trials: 4 is fewer than the 9 events (events are out of trials)",
+        ])
+        #expect(throws: ConfigErrors.self) {
+            _ = try mapping("wide: { 2024Q5: { events: a } }\ncolumns: { x: period }\n")
+        }
+    }
+
     /// A pivot's problems: a record field it cannot make, an ID used twice, a measure without events, a
     /// measure given beside it.
     @Test func pivotProblemsHavePositions() throws {

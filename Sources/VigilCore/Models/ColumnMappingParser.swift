@@ -24,13 +24,22 @@ public enum ColumnMappingParser {
         let diagnostics = Diagnostics(file: path)
         var mapping = ColumnMapping(missing: ColumnMapping.defaultMissing)
         if let root = YAMLValue.root(text, file: path, diagnostics: diagnostics),
-           let m = root.mapping(allowed: ["measure", "columns", "where", "missing", "pivot"]) {
+           let m = root.mapping(allowed: ["measure", "columns", "where", "missing", "pivot", "wide"]) {
             mapping.measure = m["measure"]?.string()
             if let p = m["pivot"] {
                 mapping.pivot = pivot(p)
                 if m["measure"] != nil { m["measure"]?.report("a pivot's measures come from its measure IDs: give no measure") }
             }
+            if let w = m["wide"] {
+                mapping.wide = wide(w)
+                if m["pivot"] != nil { w.report("a mapping has pivot: or wide:, not both") }
+            }
             if let c = m["columns"], let entries = c.entries { readColumns(entries, into: &mapping) }
+            if mapping.wide != nil {
+                for (source, field) in mapping.columns where field == "period" || pivotFields.contains(field) {
+                    root.report("columns: \(source) cannot be mapped to \(field): wide: makes it for each period")
+                }
+            }
             if mapping.pivot != nil {
                 for (source, field) in mapping.columns where pivotFields.contains(field) {
                     root.report("columns: \(source) cannot be mapped to \(field): the pivot makes it from the measure IDs")
@@ -123,6 +132,33 @@ public enum ColumnMappingParser {
             measures.append((measure, list))
         }
         return ColumnMapping.Pivot(column: column, value: valueColumn, measures: measures)
+    }
+
+    private static func wide(_ value: YAMLValue) -> ColumnMapping.Wide? {
+        guard let entries = value.entries else { return nil }
+        if entries.isEmpty { value.report("must list at least one period") }
+        var periods: [(period: String, fields: [(field: String, column: String)])] = []
+        var columns: Set<String> = []
+        for (period, spec) in entries {
+            if Period.parse(Substring(period)) == nil {
+                spec.report("\(period) is not a period (YYYY-MM, YYYY-Qn, YYYYQn, YYYY-MM-DD, …)")
+                continue
+            }
+            guard let fields = spec.entries else { continue }
+            var list: [(field: String, column: String)] = []
+            for (field, columnValue) in fields {
+                guard pivotFields.contains(field) || !self.fields.contains(field) else {
+                    columnValue.report("a period's columns make \(pivotFields.sorted().joined(separator: ", ")) or covariates, not \(field)")
+                    continue
+                }
+                guard let column = columnValue.string() else { continue }
+                if !columns.insert(column.lowercased()).inserted { columnValue.report("column \(column) is already used") }
+                list.append((field, column))
+            }
+            if !list.contains(where: { $0.field == "events" }) { spec.missing("events") }
+            periods.append((period, list))
+        }
+        return ColumnMapping.Wide(periods: periods)
     }
 
     private static func isMapping(_ value: YAMLValue) -> Bool {

@@ -46,6 +46,27 @@ public struct ColumnMapping: Sendable, Equatable {
         }
     }
 
+    /// A wide file (one row per facility, a group of columns per quarter) turned into one record per period.
+    public var wide: Wide?
+
+    /// `wide:` — each period's columns: `2024Q1: { events: CDI_2024Q1, trials: RES_2024Q1 }`. Every row gives
+    /// one record per period listed, its other columns shared by them; a name other than a field is a
+    /// covariate of that period's record.
+    public struct Wide: Sendable, Equatable {
+        /// Period (as written in the mapping) → field → column, in file order.
+        public var periods: [(period: String, fields: [(field: String, column: String)])]
+
+        public init(periods: [(period: String, fields: [(field: String, column: String)])]) {
+            self.periods = periods
+        }
+
+        public static func == (a: Wide, b: Wide) -> Bool {
+            a.periods.count == b.periods.count && zip(a.periods, b.periods).allSatisfy { x, y in
+                x.period == y.period && x.fields.map(\.field) == y.fields.map(\.field) && x.fields.map(\.column) == y.fields.map(\.column)
+            }
+        }
+    }
+
     /// What a mapping file gets when it names no `missing:` tokens.
     public static let defaultMissing = ["Not Available", "N/A", "NA", "Too Few to Report", ""]
 

@@ -28,8 +28,9 @@ public final class ReadAhead: @unchecked Sendable {
         self.partSize = partSize
         let thread = Thread { [self] in
             do {
-                // A pivoted file is read whole, in order (its records gather rows from anywhere in it).
-                if RecordFormat(path: path) == .csv && reader.mapping.pivot == nil {
+                // A pivoted file is read whole, in order (its records gather rows from anywhere in it); a wide
+                // one row by row, in order.
+                if RecordFormat(path: path) == .csv && reader.mapping.pivot == nil && reader.mapping.wide == nil {
                     try readParts(reader, path)
                 } else {
                     try readSequentially(reader, path)

@@ -89,6 +89,10 @@ public struct RecordReader: Sendable {
             readPivot(reader: &reader, pivot: pivot, accept: accept, reject: reject)
             return
         }
+        if let wide = mapping.wide {
+            readWide(reader: &reader, wide: wide, accept: accept, reject: reject)
+            return
+        }
         switch csvLayout(reader: &reader) {
         case let .success(layout): readCSVRows(reader: &reader, layout: layout, accept: accept, reject: reject)
         case let .failure(error): reject(error)
