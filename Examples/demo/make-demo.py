@@ -10,6 +10,11 @@
   hospital's SSI odds triple from 2025-01.
 - admissions-weekly.csv: weekly hospital admissions of 40 hospitals, 2023-W01 to 2025-W26, with a
   respiratory-season surge at two hospitals in 2025.
+- nursing-homes.csv: 80 nursing homes by month, 2023-01 to 2025-06: C. difficile and UTI per resident days,
+  falls with major injury out of residents and pressure ulcers out of high-risk residents (beta-binomial).
+- readmissions.csv (30-day readmissions out of discharges, 60 hospitals by month) and
+  readmissions-patients.csv (8 hospitals' discharges, patient by patient).
+- vae-monthly.csv: ventilator-associated events per ventilator days, 50 hospitals by month.
 """
 import datetime
 import math
@@ -150,3 +155,99 @@ with open("truth.csv", "w") as f:
     f.write(f"ssi-colo,{330100 + 4 * 7},2025-01-01\n")
     for i in (8, 31):
         f.write(f"admissions-weekly,{330100 + i},2025-W02\n")
+
+# Nursing homes, readmissions and ventilator-associated events: their own seeded generator, so the feeds
+# above stay as they were.
+rng = random.Random(20261201)
+
+
+def binomial(n, p):
+    return sum(1 for _ in range(n) if rng.random() < p)
+
+
+def beta_binomial(n, p, rho):
+    c = (1 - rho) / rho
+    return binomial(n, rng.betavariate(p * c, (1 - p) * c))
+
+
+nh_months = [m for m in months if m >= "2023-01"]
+nh_change = nh_months.index("2024-07")
+with open("nursing-homes.csv", "w") as f:
+    # LTC_CDI and LTC_UTI per resident days (exposure); falls with major injury out of residents and
+    # pressure ulcers out of high-risk residents (trials). Home 7's falls odds x2.5 and home 31's C. difficile
+    # rate x3 from 2024-07.
+    f.write("facility_id,measure,period,events,exposure,trials,beds,short_stay_share\n")
+    for i in range(80):
+        fid = f"NH{675000 + i}"
+        beds = rng.randint(40, 220)
+        short = round(rng.uniform(0.05, 0.5), 3)
+        for t, period in enumerate(nh_months):
+            residents = max(10, int(beds * rng.uniform(0.75, 0.95)))
+            days = residents * 30
+            high_risk = max(1, int(residents * rng.uniform(0.2, 0.35)))
+            cdi = 3.0 if i == 31 and t >= nh_change else 1.0
+            mu_cdi = math.exp(-8.9 + 1.1 * short) * days * cdi
+            mu_uti = math.exp(-8.0 + 0.6 * short) * days
+            odds = 2.5 if i == 7 and t >= nh_change else 1.0
+            p_fall = 1 / (1 + math.exp(-(-3.7 + 0.8 * short + math.log(odds))))
+            p_ulcer = 1 / (1 + math.exp(-(-2.6 + 1.0 * short)))
+            common = f"{beds},{short}"
+            f.write(f"{fid},LTC_CDI,{period},{negbin(mu_cdi, 4.0)},{days},,{common}\n")
+            f.write(f"{fid},LTC_UTI,{period},{negbin(mu_uti, 4.0)},{days},,{common}\n")
+            f.write(f"{fid},FALLS_MAJOR_INJURY,{period},{beta_binomial(residents, p_fall, 0.01)},,{residents},{common}\n")
+            f.write(f"{fid},PRESSURE_ULCERS,{period},{beta_binomial(high_risk, p_ulcer, 0.02)},,{high_risk},{common}\n")
+
+with open("readmissions.csv", "w") as f:
+    # 30-day readmissions out of discharges by month, 60 hospitals; hospital 330112's odds x1.8 from 2024-07.
+    f.write("facility_id,measure,period,events,trials,teaching,medicare_share\n")
+    for i in range(60):
+        fid = f"{330100 + i}"
+        teaching = rng.random() < 0.3
+        medicare = round(rng.uniform(0.3, 0.7), 3)
+        size = rng.randint(80, 600)
+        for t, period in enumerate(nh_months):
+            discharges = max(20, int(size * rng.uniform(0.8, 1.2)))
+            eta = -2.2 + 0.1 * teaching + 0.8 * (medicare - 0.5)
+            if i == 12 and t >= nh_change:
+                eta += math.log(1.8)
+            p = 1 / (1 + math.exp(-eta))
+            f.write(f"{fid},READM_30,{period},{beta_binomial(discharges, p, 0.003)},{discharges},"
+                    f"{'yes' if teaching else 'no'},{medicare}\n")
+
+with open("readmissions-patients.csv", "w") as f:
+    # Discharges of 8 hospitals, patient by patient, with age and a comorbidity score; hospital 330105's
+    # readmission odds x2 from 2025-01.
+    f.write("facility_id,measure,time,outcome,episode_id,age,comorbidity\n")
+    start = datetime.date(2023, 1, 1)
+    n = 0
+    for h in range(8):
+        fid = f"{330100 + h}"
+        for _ in range(900):
+            day = start + datetime.timedelta(days=rng.randint(0, 910))
+            age = max(65, min(100, int(rng.gauss(77, 7))))
+            comorbidity = rng.choices([0, 1, 2, 3], [0.3, 0.35, 0.25, 0.1])[0]
+            lp = -2.3 + 0.02 * (age - 77) + 0.35 * comorbidity
+            if h == 5 and day >= datetime.date(2025, 1, 1):
+                lp += math.log(2)
+            n += 1
+            outcome = 1 if rng.random() < 1 / (1 + math.exp(-lp)) else 0
+            f.write(f"{fid},READM_30_PATIENT,{day.isoformat()},{outcome},D{n:06d},{age},{comorbidity}\n")
+
+with open("vae-monthly.csv", "w") as f:
+    # Ventilator-associated events per ventilator days, 50 hospitals; hospital 330120's rate x3 from 2024-07.
+    f.write("facility_id,measure,period,events,exposure,icu_type\n")
+    for i in range(50):
+        fid = f"{330100 + i}"
+        icu = rng.choice(["medical", "surgical", "medical-surgical"])
+        for t, period in enumerate(nh_months):
+            vent_days = rng.randint(60, 900)
+            s = 3.0 if i == 20 and t >= nh_change else 1.0
+            mu = math.exp(-5.6 + {"medical": 0.2, "surgical": 0.0, "medical-surgical": 0.1}[icu]) * vent_days * s
+            f.write(f"{fid},VAE,{period},{negbin(mu, 5.0)},{vent_days},{icu}\n")
+
+with open("truth.csv", "a") as f:
+    f.write("nh-falls,NH675007,2024-07\n")
+    f.write("ltc-cdi,NH675031,2024-07\n")
+    f.write("readmissions-facility,330112,2024-07\n")
+    f.write("readmissions-patient,330105,2025-01-01\n")
+    f.write("vae-acute,330120,2024-07\n")

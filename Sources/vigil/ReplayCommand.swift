@@ -175,7 +175,8 @@ struct ValidateCommand: ParsableCommand {
             var line = "model \(model.config.name): \(model.status.name.replacingOccurrences(of: "_", with: " "))"
             if let fit = model.fit {
                 line += " (\(fit.baselineRows) baseline rows, \(RNumberFormat.format([fit.baselineEvents], digits: 7)[0]) events"
-                    + (fit.theta.map { ", θ \(RNumberFormat.format([$0], digits: 5)[0])" } ?? "") + ")"
+                    + (fit.theta.map { ", θ \(RNumberFormat.format([$0], digits: 5)[0])" } ?? "")
+                    + (fit.rho.map { ", ρ \(RNumberFormat.format([$0], digits: 5)[0])" } ?? "") + ")"
             }
             print(line)
             switch model.status {

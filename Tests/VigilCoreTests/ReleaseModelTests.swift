@@ -100,4 +100,23 @@ struct ReleaseModelTests {
         }
         #expect(more.problems.map(\.message) == ["detectors[0].type: sir_interval compares published windows once each: the model needs unit: release"])
     }
+
+    /// The shipped release models (Models/cms/) take the CMS fixtures read with the shipped mappings whole:
+    /// nothing rejected, one comparison per hospital, measure and release.
+    @Test func shippedReleaseModelsTakeTheCMSFixtures() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let engine = Engine(models: try ModelConfigParser.load(path: root.appendingPathComponent("Models/cms").path))
+        var records: [Record] = []
+        for name in ["cms-hai-hospital", "cms-hrrp"] {
+            let mapping = try ColumnMappingParser.load(path: root.appendingPathComponent("Models/columns/\(name).yaml").path)
+            try RecordReader(mapping: mapping).read(path: root.appendingPathComponent("Tests/VigilCoreTests/Feeds/\(name).csv").path,
+                                                    accept: { records.append($0) }, reject: { #expect($0.suppressed, "\($0)") })
+        }
+        let outcome = engine.apply(records)
+        #expect(outcome.rejected.isEmpty, "\(outcome.rejected)")
+        #expect(outcome.unmatched == 0)
+        var rows = 0
+        engine.trace { _ in rows += 1 }
+        #expect(rows == records.count)
+    }
 }

@@ -232,8 +232,8 @@ struct ValidateAndReplayCommandTests {
             "--trace", "\(dir)/trace.csv", "--report", "\(dir)/report.html", "--timings",
             "--truth", root.appendingPathComponent("Examples/demo/truth.csv").path])
         #expect(result.status == 0)
-        // The monthly HAI feed holds 9 of the demo's 12 planted changes; the line says how many were found.
-        #expect(result.stdout.contains(" of 12 planted changes found"), "\(result.stdout)")
+        // The monthly HAI feed holds 9 of the demo's 17 planted changes; the line says how many were found.
+        #expect(result.stdout.contains(" of 17 planted changes found"), "\(result.stdout)")
         #expect(result.stdout.contains(" per 100 series-years ("))
         #expect(result.stderr.contains("read and checked ") && result.stderr.contains("peak resident memory: "))
         let trace = try String(contentsOfFile: "\(dir)/trace.csv", encoding: .utf8)
@@ -241,5 +241,41 @@ struct ValidateAndReplayCommandTests {
         let rows = trace.split(separator: "\n").count - 1
         #expect(result.stdout.contains("trace: \(rows) rows"))
         #expect(try String(contentsOfFile: "\(dir)/report.html", encoding: .utf8).contains("<h2>Alerts firing at the end ("))
+    }
+
+    /// The nursing-home, readmission and VAE models on the demo's feeds of those programs (make-demo.py): every
+    /// model fits, every planted change raises an alert at its facility, and the false alerts stay within the
+    /// models' budgets (2 a year per model).
+    @Test func programAreaModelsOnTheDemoFeeds() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-programs-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = VigilBinary.repositoryRoot
+        let models = ["ltc-cdi", "ltc-uti", "nh-falls", "nh-pressure-ulcers", "readmissions-facility", "readmissions-patient", "vae-acute"]
+        for m in models {
+            try FileManager.default.copyItem(atPath: root.appendingPathComponent("Models/\(m).yaml").path, toPath: "\(dir)/\(m).yaml")
+        }
+        let feeds = ["nursing-homes", "readmissions", "readmissions-patients", "vae-monthly"].map {
+            root.appendingPathComponent("Examples/demo/\($0).csv").path
+        }
+        let result = try VigilBinary.run(["replay", "--models", dir, "--alerts", "\(dir)/alerts.jsonl", "--input"] + feeds
+            + ["--truth", root.appendingPathComponent("Examples/demo/truth.csv").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let status = try VigilBinary.run(["validate", dir, "--input"] + feeds)
+        #expect(status.status == 0, "\(status.stdout)")
+        for m in models { #expect(status.stdout.contains("model \(m): fitted"), "\(status.stdout)") }
+        #expect(status.stdout.contains("ρ "), "a beta-binomial fit reports its ρ")
+        let alerts = try String(contentsOfFile: "\(dir)/alerts.jsonl", encoding: .utf8)
+        for (m, facility) in [("nh-falls", "NH675007"), ("ltc-cdi", "NH675031"), ("readmissions-facility", "330112"),
+                              ("readmissions-patient", "330105"), ("vae-acute", "330120")] {
+            #expect(alerts.contains("\"model\":\"\(m)\"") && alerts.split(separator: "\n").contains {
+                $0.contains("\"model\":\"\(m)\"") && $0.contains("\"facility_id\":\"\(facility)\"")
+            }, "no alert of \(m) at \(facility)")
+        }
+        // "… (A alerts, Y series-years)": the budgets allow 2 false alarms a year per model over the 1.5
+        // monitored years, about 21 for the seven; twice that fails.
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("truth: ") })
+        let falseAlerts = Int(line.split(separator: "(").last?.split(separator: " ").first ?? "") ?? .max
+        #expect(falseAlerts <= 42, "\(line)")
     }
 }

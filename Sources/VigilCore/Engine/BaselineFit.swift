@@ -120,8 +120,10 @@ enum BaselineFit {
         expectation.rho = fit.rho
         let elapsed = ContinuousClock.now - clock
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return (expectation, FitSummary(family: family, coefficients: fit.coefficients, theta: fit.theta, warnings: warnings,
-                                        baselineRows: n, baselineEvents: events, seconds: seconds))
+        var summary = FitSummary(family: family, coefficients: fit.coefficients, theta: fit.theta, warnings: warnings,
+                                 baselineRows: n, baselineEvents: events, seconds: seconds)
+        summary.rho = fit.rho
+        return (expectation, summary)
     }
 
     /// Levels of categorical covariates whose baseline rows have no events (or, for patients, only events):

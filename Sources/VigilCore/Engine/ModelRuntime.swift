@@ -25,6 +25,8 @@ public struct FitSummary: Sendable {
     public let family: GLMFit.FamilyKind
     public let coefficients: [GLMFit.Coefficient]
     public let theta: Double?
+    /// The intra-class correlation of a beta-binomial fit.
+    public var rho: Double? = nil
     public let warnings: [String]
     public let baselineRows: Int
     public let baselineEvents: Double

@@ -36,6 +36,7 @@ extension ModelRuntime {
                 .object([("name", .string(c.name)), ("estimate", .finite(c.estimate)), ("std_error", .finite(c.standardError))])
             })))
             fields.append(("theta", .finite(fit.theta)))
+            if fit.family == .betaBinomial { fields.append(("rho", .finite(fit.rho))) }
             fields.append(("baseline_rows", .integer(fit.baselineRows)))
             fields.append(("baseline_events", .finite(fit.baselineEvents)))
             fields.append(("fit_seconds", .finite(fit.seconds)))
