@@ -75,6 +75,10 @@ struct ProportionModelTests {
         #expect(rows.count == 6 * 12)
         let firing = Set(outcome.events.filter { $0.status == .firing }.map(\.facility))
         #expect(firing == ["H1"])
+        // The alert says what the events are out of, and survives the daemon's JSON round trip.
+        let alert = try #require(outcome.events.first)
+        #expect(alert.trials == 70 && alert.summary.contains("\(alert.observed) of 70 observed"), "\(alert.summary)")
+        #expect(Alert(json: alert.json.serialized())?.trials == 70)
     }
 
     /// A record without trials cannot be a proportion; more events than trials is the reader's error.

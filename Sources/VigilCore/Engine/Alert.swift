@@ -24,6 +24,8 @@ public struct Alert: Sendable, Equatable {
     public var raisedAt: Date
     /// Patients in the run (patient-level models), nil for aggregate models.
     public let patients: Int?
+    /// The n the observed events are out of (proportion models), nil otherwise.
+    public var trials: Int? = nil
 
     /// Reads an alert back from its JSON object (the daemon's stored alerts); nil when a field is missing.
     public init?(json text: String) {
@@ -44,6 +46,7 @@ public struct Alert: Sendable, Equatable {
                   facility: facility, measure: measure, period: period, signalStart: start, observed: observed,
                   expected: expected, statistic: statistic, threshold: threshold, severity: severity, raisedAt: raised,
                   patients: (object["patients"] as? NSNumber)?.intValue)
+        self.trials = (object["trials"] as? NSNumber)?.intValue
     }
 
     public init(id: String, status: Status, model: String, modelVersion: String, detector: String, detectorType: String,
@@ -101,6 +104,11 @@ public struct Alert: Sendable, Equatable {
             return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
                 + "\(patients) patient\(patients == 1 ? "" : "s") from \(signalStart) to \(period)\(ratio); \(stat)"
         }
+        if let trials {
+            let ratio = sir.map { " (O/E \(String(format: "%.2f", $0)))" } ?? ""
+            return "\(measure) at \(facility): \(observed) of \(trials) observed vs \(String(format: "%.2f", expected)) expected in "
+                + "\(period)\(ratio); \(stat)"
+        }
         let ratio = sir.map { " (SIR \(String(format: "%.2f", $0)))" } ?? ""
         return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
             + "\(period)\(ratio); \(stat)"
@@ -125,6 +133,7 @@ public struct Alert: Sendable, Equatable {
         if let ci = sirInterval { fields.append(("sir_ci95", .array([.finite(ci.lower), .finite(ci.upper)]))) }
         else { fields.append(("sir_ci95", .null)) }
         if let patients { fields.append(("patients", .integer(patients))) }
+        if let trials { fields.append(("trials", .integer(trials))) }
         fields += [
             ("statistic", .finite(statistic)), ("threshold", .finite(threshold)),
             ("severity", .string(severity.rawValue)),

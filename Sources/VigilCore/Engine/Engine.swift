@@ -628,14 +628,16 @@ public final class Engine {
                     continue
                 }
                 lastAlert = o.position
-                result.alerts.append(Alert(
+                var alert = Alert(
                     id: id,
                     status: .firing, model: config.name, modelVersion: config.version, detector: spec.id,
                     detectorType: spec.kind.rawValue, facility: facility, measure: config.measure, period: period,
                     signalStart: observations[start].label.text,
                     observed: patient ? runObserved : o.observed, expected: patient ? runExpected : o.input.expected,
                     statistic: step.statistic, threshold: step.threshold, severity: config.alert.severity, raisedAt: now,
-                    patients: patient ? i - start + 1 : nil))
+                    patients: patient ? i - start + 1 : nil)
+                if !patient && expectation.proportion { alert.trials = Int(o.input.trials) }
+                result.alerts.append(alert)
             }
             result.steps.append(steps)
         }
