@@ -10,13 +10,22 @@ enum VigilBinary {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    struct Result {
+    struct Result: Sendable {
         let status: Int32
+        /// A signal (a trap) ended it.
+        let signalled: Bool
         let stdout: String
         let stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs the binary to its end, waited for on a thread of its own: a test waiting for it must not hold
+    /// one of the concurrency pool's threads (two on a 2-core machine), which the daemon tests' servers need.
+    static func run(_ arguments: [String]) async throws -> Result {
+        try await onOwnThread { try runBlocking(arguments) }
+    }
+
+    /// Runs the binary to its end on the calling thread (for code already on a thread of its own).
+    static func runBlocking(_ arguments: [String]) throws -> Result {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -27,8 +36,8 @@ enum VigilBinary {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
+                      stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     static var repositoryRoot: URL {
@@ -50,9 +59,9 @@ final class TemporaryCSV {
 
 struct FitCommandTests {
     /// The bundled example, fitted by `vigil fit --format json`, against MASS::glm.nb on the same rows.
-    @Test func jsonMatchesMASSOnTheBundledExample() throws {
+    @Test func jsonMatchesMASSOnTheBundledExample() async throws {
         let data = VigilBinary.repositoryRoot.appendingPathComponent("Examples/facility-months.csv").path
-        let result = try VigilBinary.run(["fit", "--family", "negbin", "--data", data, "--response", "events",
+        let result = try await VigilBinary.run(["fit", "--family", "negbin", "--data", data, "--response", "events",
                                           "--offset", "exposure", "--covariates", "beds,teaching,icu_share,size",
                                           "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -84,9 +93,9 @@ struct FitCommandTests {
         #expect(object["iterations"] is Int)
     }
 
-    @Test func tableLooksLikeRsSummary() throws {
+    @Test func tableLooksLikeRsSummary() async throws {
         let csv = try TemporaryCSV("y,x,g\n1,0.5,a\n0,1.5,b\n3,2.5,a\n2,3.5,b\n5,4.5,a\n4,5.5,b\n")
-        let result = try VigilBinary.run(["fit", "--family", "poisson", "--data", csv.path, "--response", "y",
+        let result = try await VigilBinary.run(["fit", "--family", "poisson", "--data", csv.path, "--response", "y",
                                           "--covariates", "x,g"])
         #expect(result.status == 0, "\(result.stderr)")
         for line in ["Coefficients:", "Estimate Std. Error z value Pr(>|z|)", "intercept", "g[b]",
@@ -133,76 +142,76 @@ struct FitCommandTests {
     ]
 
     @Test(arguments: badInputs)
-    func badInputIsAClearError(_ bad: BadInput) throws {
+    func badInputIsAClearError(_ bad: BadInput) async throws {
         let csv = try TemporaryCSV(bad.csv)
-        let result = try VigilBinary.run(["fit", "--data", csv.path] + bad.arguments)
+        let result = try await VigilBinary.run(["fit", "--data", csv.path] + bad.arguments)
         #expect(result.status == 1)
         #expect(result.stderr.contains(bad.message), "stderr: \(result.stderr)")
         #expect(result.stdout.isEmpty)
     }
 
-    @Test func missingFile() throws {
-        let result = try VigilBinary.run(["fit", "--family", "poisson", "--data", "/nonexistent/x.csv", "--response", "y"])
+    @Test func missingFile() async throws {
+        let result = try await VigilBinary.run(["fit", "--family", "poisson", "--data", "/nonexistent/x.csv", "--response", "y"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("/nonexistent/x.csv: no such file"))
     }
 
-    @Test func usageErrorExits64() throws {
-        let result = try VigilBinary.run(["fit", "--family", "gamma", "--data", "x.csv", "--response", "y"])
+    @Test func usageErrorExits64() async throws {
+        let result = try await VigilBinary.run(["fit", "--family", "gamma", "--data", "x.csv", "--response", "y"])
         #expect(result.status == 64)
     }
 
     /// Every bad row is reported, not only the first.
-    @Test func reportsEveryBadRow() throws {
+    @Test func reportsEveryBadRow() async throws {
         let csv = try TemporaryCSV("y,x\n-1,2\n2,3\nx,4\n1.5,5\n")
-        let result = try VigilBinary.run(["fit", "--data", csv.path, "--family", "poisson", "--response", "y"])
+        let result = try await VigilBinary.run(["fit", "--data", csv.path, "--family", "poisson", "--response", "y"])
         for line in [2, 4, 5] { #expect(result.stderr.contains("data.csv:\(line): y:"), "line \(line)") }
     }
 }
 
 struct ARLCommandTests {
-    private func object(_ arguments: [String]) throws -> [String: Any] {
-        let result = try VigilBinary.run(["arl"] + arguments)
+    private func object(_ arguments: [String]) async throws -> [String: Any] {
+        let result = try await VigilBinary.run(["arl"] + arguments)
         #expect(result.status == 0, "\(result.stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     }
 
     /// METHODS.md's table (spc 0.6.7): one-sided CUSUM k = 0.5, h = 4: ARL0 335.37, ARL1 8.38 at 1σ.
-    @Test func normalCUSUMAgainstMethodsTable() throws {
-        let o = try object(["--type", "normal_cusum", "--k", "0.5", "--h", "4", "--shift", "1"])
+    @Test func normalCUSUMAgainstMethodsTable() async throws {
+        let o = try await object(["--type", "normal_cusum", "--k", "0.5", "--h", "4", "--shift", "1"])
         #expect(abs((o["arl0"] as! Double) - 335.37) < 0.005 * 335.37)
         #expect(abs((o["arl1"] as! Double) - 8.38) < 0.005 * 8.38)
     }
 
-    @Test func ewmaSolvesL() throws {
-        let o = try object(["--type", "ewma", "--lambda", "0.2", "--arl0", "371.10", "--sided", "two"])
+    @Test func ewmaSolvesL() async throws {
+        let o = try await object(["--type", "ewma", "--lambda", "0.2", "--arl0", "371.10", "--sided", "two"])
         #expect(abs((o["L"] as! Double) - 2.86) < 0.005)
         #expect(abs((o["arl1"] as! Double) - 9.80) < 0.05)
     }
 
-    @Test func negbinCUSUMSolvesH() throws {
-        let o = try object(["--type", "negbin_cusum", "--ratio", "1.5", "--theta", "2.5", "--expected", "3", "--arl0", "120"])
+    @Test func negbinCUSUMSolvesH() async throws {
+        let o = try await object(["--type", "negbin_cusum", "--ratio", "1.5", "--theta", "2.5", "--expected", "3", "--arl0", "120"])
         let h = try #require(o["h"] as? Double)
         #expect((o["arl0"] as! Double) >= 120)
         #expect((o["arl1"] as! Double) < 120)
         #expect(h > 0)
     }
 
-    @Test func bernoulliCUSUMWithRiskFile() throws {
+    @Test func bernoulliCUSUMWithRiskFile() async throws {
         let csv = try TemporaryCSV("p\n0.02\n0.05\n0.1\n0.2\n")
-        let o = try object(["--type", "bernoulli_cusum", "--odds_ratio", "2", "--h", "3", "--risks", csv.path])
+        let o = try await object(["--type", "bernoulli_cusum", "--odds_ratio", "2", "--h", "3", "--risks", csv.path])
         #expect((o["arl0"] as! Double) > (o["arl1"] as! Double))
     }
 
-    @Test func missingKeysAreUsageErrors() throws {
-        #expect(try VigilBinary.run(["arl", "--type", "poisson_cusum", "--ratio", "1.5", "--h", "4"]).status == 64)
-        #expect(try VigilBinary.run(["arl", "--type", "nope", "--h", "4"]).status == 64)
-        #expect(try VigilBinary.run(["arl", "--type", "normal_cusum", "--h", "4", "--arl0", "100"]).status == 64)
+    @Test func missingKeysAreUsageErrors() async throws {
+        #expect(try await VigilBinary.run(["arl", "--type", "poisson_cusum", "--ratio", "1.5", "--h", "4"]).status == 64)
+        #expect(try await VigilBinary.run(["arl", "--type", "nope", "--h", "4"]).status == 64)
+        #expect(try await VigilBinary.run(["arl", "--type", "normal_cusum", "--h", "4", "--arl0", "100"]).status == 64)
     }
 }
 
 struct ValidateAndReplayCommandTests {
-    @Test func validateConfigChecksItsModelsToo() throws {
+    @Test func validateConfigChecksItsModelsToo() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-validate-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -210,23 +219,23 @@ struct ValidateAndReplayCommandTests {
         try "0123456789abcdef0123\n".write(toFile: "\(dir)/ingest.token", atomically: true, encoding: .utf8)
         try "models: \(models)\nstate_dir: state\nhttp: { listen: 127.0.0.1:8480, token_file: ingest.token }\n"
             .write(toFile: "\(dir)/vigil.yaml", atomically: true, encoding: .utf8)
-        let good = try VigilBinary.run(["validate", "--config", "\(dir)/vigil.yaml"])
+        let good = try await VigilBinary.run(["validate", "--config", "\(dir)/vigil.yaml"])
         #expect(good.status == 0)
         #expect(good.stdout.hasPrefix("config valid; ") && good.stdout.hasSuffix(" models valid\n"))
 
         try "models: \(models)\nstate_dir: state\nhttp: { listen: 127.0.0.1:99999, token_file: ingest.token }\n"
             .write(toFile: "\(dir)/bad.yaml", atomically: true, encoding: .utf8)
-        let bad = try VigilBinary.run(["validate", "--config", "\(dir)/bad.yaml"])
+        let bad = try await VigilBinary.run(["validate", "--config", "\(dir)/bad.yaml"])
         #expect(bad.status == 1)
         #expect(bad.stderr == "\(dir)/bad.yaml:3:17: http.listen: must be host:port with a port from 1 to 65535 (e.g. 127.0.0.1:8480)\n")
     }
 
-    @Test func replayWritesTraceReportAndTimings() throws {
+    @Test func replayWritesTraceReportAndTimings() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-replay-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let root = VigilBinary.repositoryRoot
-        let result = try VigilBinary.run([
+        let result = try await VigilBinary.run([
             "replay", "--models", root.appendingPathComponent("Models").path,
             "--input", root.appendingPathComponent("Examples/demo/hai-monthly.csv").path,
             "--trace", "\(dir)/trace.csv", "--report", "\(dir)/report.html", "--timings",
@@ -246,7 +255,7 @@ struct ValidateAndReplayCommandTests {
     /// The nursing-home, readmission and VAE models on the demo's feeds of those programs (make-demo.py): every
     /// model fits, every planted change raises an alert at its facility, and the false alerts stay within the
     /// models' budgets (2 a year per model).
-    @Test func programAreaModelsOnTheDemoFeeds() throws {
+    @Test func programAreaModelsOnTheDemoFeeds() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-programs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -258,10 +267,10 @@ struct ValidateAndReplayCommandTests {
         let feeds = ["nursing-homes", "readmissions", "readmissions-patients", "vae-monthly"].map {
             root.appendingPathComponent("Examples/demo/\($0).csv").path
         }
-        let result = try VigilBinary.run(["replay", "--models", dir, "--alerts", "\(dir)/alerts.jsonl", "--input"] + feeds
+        let result = try await VigilBinary.run(["replay", "--models", dir, "--alerts", "\(dir)/alerts.jsonl", "--input"] + feeds
             + ["--truth", root.appendingPathComponent("Examples/demo/truth.csv").path])
         #expect(result.status == 0, "\(result.stderr)")
-        let status = try VigilBinary.run(["validate", dir, "--input"] + feeds)
+        let status = try await VigilBinary.run(["validate", dir, "--input"] + feeds)
         #expect(status.status == 0, "\(status.stdout)")
         for m in models { #expect(status.stdout.contains("model \(m): fitted"), "\(status.stdout)") }
         #expect(status.stdout.contains("ρ "), "a beta-binomial fit reports its ρ")

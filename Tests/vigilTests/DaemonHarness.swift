@@ -60,7 +60,7 @@ final class DaemonProcess {
     }
 
     /// Starts the binary and waits for `READY=1`.
-    func start(environment extra: [String: String] = [:]) throws {
+    func start(environment extra: [String: String] = [:]) async throws {
         starts += 1
         let process = Process()
         process.executableURL = VigilBinary.url
@@ -75,7 +75,7 @@ final class DaemonProcess {
         let readyBefore = notify.count(of: "READY=1")
         try process.run()
         self.process = process
-        try waitFor("READY=1 from start \(starts)", seconds: 120) { self.notify.count(of: "READY=1") > readyBefore }
+        try await waitFor("READY=1 from start \(starts)", seconds: 120) { self.notify.count(of: "READY=1") > readyBefore }
     }
 
     /// SIGKILL: no chance to clean up.
@@ -153,15 +153,8 @@ enum ReplayFiles {
     }
 }
 
-func waitFor(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return }
-        Thread.sleep(forTimeInterval: 0.05)
-    }
-    throw TimedOut(what: what)
-}
-
+/// Polls `condition` until it holds or `seconds` pass. Asynchronous only: a blocking wait would hold one of
+/// the concurrency pool's threads (two on a 2-core machine) that the loopback servers of other tests need.
 func waitFor(_ what: String, seconds: Double, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {

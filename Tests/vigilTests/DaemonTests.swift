@@ -27,7 +27,7 @@ import Testing
         defer { receiver.stop() }
         let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try await receiver.start()), webhookSecret: WebhookReceiver.secret,
                                        maxBody: 64 << 10)
-        try daemon.start()
+        try await daemon.start()
 
         // Without a valid token, or over the size bound: refused, and nothing changes.
         let clabsi = try ReplayFiles.input("1-clabsi.csv")
@@ -49,7 +49,7 @@ import Testing
 
             """.utf8))
         let done = daemon.spool.appendingPathComponent("done")
-        try waitFor("the spool files in done/", seconds: 120) {
+        try await waitFor("the spool files in done/", seconds: 120) {
             Set((try? FileManager.default.contentsOfDirectory(atPath: done.path)) ?? []) == ["1-clabsi.csv", "1-ssi.csv", "3-mixed.csv"]
         }
         let errors = try String(contentsOf: daemon.spool.appendingPathComponent("rejected/3-mixed.csv.errors"), encoding: .utf8)
@@ -61,8 +61,8 @@ import Testing
 
         let after1 = try ReplayFiles.alertIDs("alerts-after-1.csv")
         #expect(try await daemon.firingIDs() == after1)
-        try waitFor("13 webhook deliveries", seconds: 30) { receiver.deliveries.count >= after1.count }
-        try waitFor("13 file sink lines", seconds: 30) { daemon.fileSinkLines().count >= after1.count }
+        try await waitFor("13 webhook deliveries", seconds: 30) { receiver.deliveries.count >= after1.count }
+        try await waitFor("13 file sink lines", seconds: 30) { daemon.fileSinkLines().count >= after1.count }
         for d in receiver.deliveries {
             #expect(d.signatureValid, "\(d.eventID)")
             #expect(d.event["specversion"] == "1.0")
@@ -87,7 +87,7 @@ import Testing
         let final = try ReplayFiles.alertIDs("alerts-final.csv")
         #expect(try await daemon.firingIDs() == final)
         let expectedEvents = after1.count + after1.subtracting(final).count + final.subtracting(after1).count
-        try waitFor("\(expectedEvents) deliveries", seconds: 30) { receiver.deliveries.count >= expectedEvents }
+        try await waitFor("\(expectedEvents) deliveries", seconds: 30) { receiver.deliveries.count >= expectedEvents }
         let resolved = Set(receiver.deliveries.filter { $0.status == "resolved" }.map(\.alertID))
         #expect(resolved == after1.subtracting(final))
         #expect(Set(receiver.deliveries.map(\.eventID)).count == receiver.deliveries.count)
@@ -121,7 +121,7 @@ import Testing
     /// restart reads back exactly the good rows.
     @Test func aLargeFileWithRowsTheEngineRejects() async throws {
         let daemon = try DaemonProcess(sinks: Self.sinks(webhook: nil))
-        try daemon.start()
+        try await daemon.start()
         var text = "facility_id,measure,period,events,exposure,bedsize,icu_share\n"
         var bad: [Int] = []
         var line = 1
@@ -137,14 +137,14 @@ import Testing
         #expect(line - 1 == 11_520 && bad.count == 6)
         try daemon.drop("big.csv", contents: Data(text.utf8))
         let done = daemon.spool.appendingPathComponent("done/big.csv")
-        try waitFor("big.csv in done/", seconds: 120) { FileManager.default.fileExists(atPath: done.path) }
+        try await waitFor("big.csv in done/", seconds: 120) { FileManager.default.fileExists(atPath: done.path) }
         let errors = try String(contentsOf: daemon.spool.appendingPathComponent("rejected/big.csv.errors"), encoding: .utf8)
             .split(separator: "\n")
         #expect(errors == bad.map { "big.csv:\($0): bedsize: missing; the model needs it (model clabsi-nb)"[...] }, "\(errors)")
         #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 11_520 - bad.count)
         let firing = try await daemon.firingIDs()
         #expect(daemon.stop() == 0, "\(daemon.log)")
-        try daemon.start()
+        try await daemon.start()
         #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 11_520 - bad.count)
         #expect(try await daemon.firingIDs() == firing)
         #expect(!daemon.log.contains("on reconciling"), "the stored alerts are those of the stored records")
@@ -159,30 +159,30 @@ import Testing
         defer { receiver.stop() }
         let daemon = try DaemonProcess(sinks: Self.sinks(webhook: try await receiver.start(), attempts: 1000),
                                        webhookSecret: WebhookReceiver.secret)
-        try daemon.start()
+        try await daemon.start()
         try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
         try daemon.drop("1-ssi.csv", contents: try ReplayFiles.input("1-ssi.csv"))
         // Killed as soon as the first file is committed and moved: the second is mid-ingest or waiting.
         let done = daemon.spool.appendingPathComponent("done")
-        try waitFor("a first file in done/", seconds: 120) {
+        try await waitFor("a first file in done/", seconds: 120) {
             !((try? FileManager.default.contentsOfDirectory(atPath: done.path)) ?? []).isEmpty
         }
         daemon.killHard()
 
-        try daemon.start()
-        try waitFor("both files in done/", seconds: 120) {
+        try await daemon.start()
+        try await waitFor("both files in done/", seconds: 120) {
             ((try? FileManager.default.contentsOfDirectory(atPath: done.path)) ?? []).count == 2
         }
         let after1 = try ReplayFiles.alertIDs("alerts-after-1.csv")
         #expect(try await daemon.firingIDs() == after1)
-        try waitFor("failing deliveries", seconds: 30) { receiver.requests >= 3 }
+        try await waitFor("failing deliveries", seconds: 30) { receiver.requests >= 3 }
         daemon.killHard()   // deliveries pending: the receiver has answered only 503 so far
         #expect(receiver.deliveries.isEmpty)
 
         healthy.withLock { $0 = true }
-        try daemon.start()
+        try await daemon.start()
         #expect(try await daemon.json("GET", "/healthz")["records"] as? Int == 1439 + 2500)
-        try waitFor("every event delivered", seconds: 60) { Set(receiver.deliveries.map(\.alertID)) == after1 }
+        try await waitFor("every event delivered", seconds: 60) { Set(receiver.deliveries.map(\.alertID)) == after1 }
         // At-least-once: a redelivery carries the same event id; no alert got a second event.
         #expect(Set(receiver.deliveries.map(\.eventID)) == Set(after1.map { "\($0).firing" }))
         #expect(try await daemon.firingIDs() == after1)
@@ -212,22 +212,22 @@ import Testing
 
             """
         let daemon = try DaemonProcess(sinks: sinks, webhookSecret: WebhookReceiver.secret)
-        try daemon.start()
+        try await daemon.start()
         try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
         let clabsiAlerts = try ReplayFiles.alertIDs("alerts-after-1.csv", model: "clabsi-nb").count
-        try waitFor("deliveries to /hook after timeouts and 503s", seconds: 60) {
+        try await waitFor("deliveries to /hook after timeouts and 503s", seconds: 60) {
             Set(receiver.deliveries.filter { $0.path == "/hook" }.map(\.eventID)).count == clabsiAlerts
         }
         #expect(daemon.log.contains("will retry"))
 
-        let deadList = { try VigilBinary.run(["deliveries", "--config", daemon.configPath, "--dead"]) }
-        try waitFor("dead deliveries", seconds: 30) { try deadList().stdout.split(separator: "\n").count == clabsiAlerts }
-        #expect(try deadList().stdout.contains("HTTP 400"))
+        let deadList = { try await VigilBinary.run(["deliveries", "--config", daemon.configPath, "--dead"]) }
+        try await waitFor("dead deliveries", seconds: 30) { try await deadList().stdout.split(separator: "\n").count == clabsiAlerts }
+        #expect(try await deadList().stdout.contains("HTTP 400"))
         refusing.withLock { $0 = false }
-        let again = try VigilBinary.run(["deliveries", "--config", daemon.configPath, "--redeliver-all"])
+        let again = try await VigilBinary.run(["deliveries", "--config", daemon.configPath, "--redeliver-all"])
         #expect(again.stdout.hasPrefix("\(clabsiAlerts) dead deliveries queued again"), "\(again.stdout)\(again.stderr)")
-        try waitFor("redelivered", seconds: 30) { receiver.deliveries.filter { $0.path == "/refuse" }.count == clabsiAlerts }
-        #expect(try deadList().stdout.isEmpty)
+        try await waitFor("redelivered", seconds: 30) { receiver.deliveries.filter { $0.path == "/refuse" }.count == clabsiAlerts }
+        #expect(try await deadList().stdout.isEmpty)
         #expect(daemon.stop() == 0)
     }
 
@@ -235,25 +235,25 @@ import Testing
     /// WATCHDOG=1 at half of WATCHDOG_USEC, and STOPPING=1.
     @Test func reloadWithABrokenModelKeepsTheOldOnes() async throws {
         let daemon = try DaemonProcess(sinks: Self.sinks(webhook: nil))
-        try daemon.start(environment: ["WATCHDOG_USEC": "400000"])
-        try waitFor("WATCHDOG=1", seconds: 10) { daemon.notify.count(of: "WATCHDOG=1") >= 2 }
+        try await daemon.start(environment: ["WATCHDOG_USEC": "400000"])
+        try await waitFor("WATCHDOG=1", seconds: 10) { daemon.notify.count(of: "WATCHDOG=1") >= 2 }
 
         let broken = daemon.models.appendingPathComponent("broken.yaml")
         try "model: broken\nmeasure: CLABSI\nunit: fortnight\n".write(to: broken, atomically: true, encoding: .utf8)
         let ready = daemon.notify.count(of: "READY=1")
         daemon.signal(SIGHUP)
-        try waitFor("READY=1 after the reload", seconds: 60) { daemon.notify.count(of: "READY=1") > ready }
+        try await waitFor("READY=1 after the reload", seconds: 60) { daemon.notify.count(of: "READY=1") > ready }
         #expect(daemon.notify.all.contains { $0.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") })
         #expect(daemon.log.contains("reload refused"))
         #expect(daemon.log.contains("broken.yaml:3:7"), "\(daemon.log)")
         #expect(try await daemon.request("GET", "/readyz").status == 200)
         try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
-        try waitFor("the old models still alerting", seconds: 60) { !daemon.fileSinkLines().isEmpty }
+        try await waitFor("the old models still alerting", seconds: 60) { !daemon.fileSinkLines().isEmpty }
 
         try FileManager.default.removeItem(at: broken)
         let ready2 = daemon.notify.count(of: "READY=1")
         daemon.signal(SIGHUP)
-        try waitFor("READY=1 after the second reload", seconds: 60) { daemon.notify.count(of: "READY=1") > ready2 }
+        try await waitFor("READY=1 after the second reload", seconds: 60) { daemon.notify.count(of: "READY=1") > ready2 }
         #expect(daemon.log.contains("reloaded"))
         #expect(daemon.stop() == 0)
         #expect(daemon.notify.count(of: "STOPPING=1") == 1)

@@ -13,7 +13,7 @@ extension DaemonTests {
             detectors: [{ id: nb, type: negbin_cusum, ratio: 2, h: 3 }]
 
             """.write(to: daemon.models.appendingPathComponent("mrsa-nb.yaml"), atomically: true, encoding: .utf8)
-        try daemon.start()
+        try await daemon.start()
         var mrsa = "facility_id,measure,period,events,beds\n"
         for (f, beds) in [("M1", 120), ("M2", 250), ("M3", 400), ("M4", 90)] {
             for m in 1...12 { mrsa += "\(f),MRSA,2023-\(String(format: "%02d", m)),0,\(beds)\n" }
@@ -22,7 +22,7 @@ extension DaemonTests {
         try daemon.drop("0-mrsa.csv", contents: Data(mrsa.utf8))
         try daemon.drop("1-clabsi.csv", contents: try ReplayFiles.input("1-clabsi.csv"))
         let done = daemon.spool.appendingPathComponent("done")
-        try waitFor("both spool files in done/", seconds: 120) {
+        try await waitFor("both spool files in done/", seconds: 120) {
             Set((try? FileManager.default.contentsOfDirectory(atPath: done.path)) ?? []) == ["0-mrsa.csv", "1-clabsi.csv"]
         }
         #expect(daemon.process?.isRunning == true)
@@ -43,7 +43,7 @@ extension DaemonTests {
 
         // A restart with the same state: ready again, the same alerts, nothing to ingest twice.
         daemon.killHard()
-        try daemon.start()
+        try await daemon.start()
         #expect(try await daemon.firingIDs() == (try ReplayFiles.alertIDs("alerts-after-1.csv", model: "clabsi-nb")))
         #expect(daemon.stop() == 0)
     }

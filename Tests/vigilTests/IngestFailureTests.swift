@@ -31,7 +31,7 @@ import VigilCore
 
             """.utf8), file: "m.yaml").get()
         let ingestor = Ingestor(store: store, models: [model], sinks: [], logger: Logger(label: "test"))
-        try ingestor.start()
+        try await ingestor.start()
         try await body(store, ingestor)
         await ingestor.drain()
     }

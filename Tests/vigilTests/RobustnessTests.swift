@@ -34,10 +34,10 @@ struct RobustnessTests {
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
     }
 
-    @Test func replayReportsAnUnfittedModelAndGoesOn() throws {
+    @Test func replayReportsAnUnfittedModelAndGoesOn() async throws {
         let net = try DegenerateNetwork()
         let clabsi = ReplayFiles.root.appendingPathComponent("inputs/1-clabsi.csv").path
-        let result = try VigilBinary.run(["replay", "--models", net.path("models"), "--input", net.path("mrsa.csv"), clabsi,
+        let result = try await VigilBinary.run(["replay", "--models", net.path("models"), "--input", net.path("mrsa.csv"), clabsi,
                                           "--alerts", net.path("alerts.jsonl")])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("warning: model mrsa-nb unfitted, its series are not evaluated: the baseline has no events"))
@@ -45,34 +45,34 @@ struct RobustnessTests {
         #expect(alerts.contains("\"model\":\"clabsi-nb\"") && !alerts.contains("\"model\":\"mrsa-nb\""))
     }
 
-    @Test func validateWithInputPrintsEachModelsStatus() throws {
+    @Test func validateWithInputPrintsEachModelsStatus() async throws {
         let net = try DegenerateNetwork()
         let clabsi = ReplayFiles.root.appendingPathComponent("inputs/1-clabsi.csv").path
-        let result = try VigilBinary.run(["validate", net.path("models"), "--input", net.path("mrsa.csv"), clabsi])
+        let result = try await VigilBinary.run(["validate", net.path("models"), "--input", net.path("mrsa.csv"), clabsi])
         #expect(result.status == 1)
         #expect(result.stdout.contains("model mrsa-nb: unfitted"), "\(result.stdout)")
         #expect(result.stdout.contains("model clabsi-nb: fitted ("), "\(result.stdout)")
-        let fine = try VigilBinary.run(["validate", ReplayFiles.models.appendingPathComponent("clabsi-nb.yaml").path, "--input", clabsi])
+        let fine = try await VigilBinary.run(["validate", ReplayFiles.models.appendingPathComponent("clabsi-nb.yaml").path, "--input", clabsi])
         #expect(fine.status == 0, "\(fine.stdout)\(fine.stderr)")
     }
 
     /// `vigil fit` on data R fits with warnings prints R's estimates and the warnings and exits 0; on data R
     /// cannot fit (glm.nb on all-zero counts: "missing value where TRUE/FALSE needed") it says why and exits 1.
-    @Test func fitPrintsWarningsAsRAndFailsWhereRFails() throws {
+    @Test func fitPrintsWarningsAsRAndFailsWhereRFails() async throws {
         func stripped(_ name: String) throws -> TemporaryCSV {
             let text = try String(contentsOf: Self.references.appendingPathComponent(name), encoding: .utf8)
             return try TemporaryCSV(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n") + "\n")
         }
         let poissonLike = try stripped("glm-poissonlike-data.csv")
-        let fit = try VigilBinary.run(["fit", "--family", "negbin", "--data", poissonLike.path, "--response", "events",
+        let fit = try await VigilBinary.run(["fit", "--family", "negbin", "--data", poissonLike.path, "--response", "events",
                                        "--covariates", "x", "--format", "json"])
         #expect(fit.status == 0, "\(fit.stderr)")
         #expect(fit.stdout.contains("alternation limit reached"))
-        let table = try VigilBinary.run(["fit", "--family", "negbin", "--data", poissonLike.path, "--response", "events",
+        let table = try await VigilBinary.run(["fit", "--family", "negbin", "--data", poissonLike.path, "--response", "events",
                                          "--covariates", "x"])
         #expect(table.status == 0 && table.stdout.contains("Warning: alternation limit reached"))
         let allZero = try stripped("glm-allzero-data.csv")
-        let zero = try VigilBinary.run(["fit", "--family", "negbin", "--data", allZero.path, "--response", "events",
+        let zero = try await VigilBinary.run(["fit", "--family", "negbin", "--data", allZero.path, "--response", "events",
                                         "--covariates", "beds"])
         #expect(zero.status == 1)
         #expect(zero.stderr.contains("non-finite"), "\(zero.stderr)")
@@ -149,7 +149,7 @@ struct RobustnessTests {
                  "--offset", "exposure", "--covariates", "bedsize,icu_share"],
             ]
             for arguments in commands {
-                let result = try VigilBinary.runReportingSignal(arguments)
+                let result = try VigilBinary.runBlocking(arguments)
                 if result.signalled || ![0, 1, 64].contains(result.status) {
                     // The files stay in `dir` for a look; the message says where and why.
                     let crash = result.stderr.split(separator: "\n").first { $0.contains("Fatal error") || $0.contains("Crash") } ?? ""
@@ -217,18 +217,3 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
     }
 }
 
-extension VigilBinary {
-    /// Runs the binary; `signalled` when a signal (a trap) ended it.
-    static func runReportingSignal(_ arguments: [String]) throws -> (status: Int32, signalled: Bool, stderr: String) {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        let err = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = err
-        try process.run()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal, String(decoding: stderr, as: UTF8.self))
-    }
-}

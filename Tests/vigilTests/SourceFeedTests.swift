@@ -37,12 +37,12 @@ extension DaemonTests {
             columns: { orgID: facility_id, summaryYM: period, infCount: events, numcldays: exposure }
 
             """.write(to: daemon.dir.appendingPathComponent("nhsn-clabsi.yaml"), atomically: true, encoding: .utf8)
-        try daemon.start()
+        try await daemon.start()
         let feed = Self.nhsnStyle(String(decoding: try ReplayFiles.input("1-clabsi.csv"), as: UTF8.self))
         let nhsnSpool = daemon.dir.appendingPathComponent("spool-nhsn")
         try Data(feed.text.utf8).write(to: nhsnSpool.appendingPathComponent(".export.part"))
         try FileManager.default.moveItem(at: nhsnSpool.appendingPathComponent(".export.part"), to: nhsnSpool.appendingPathComponent("export.csv"))
-        try waitFor("the export in spool-nhsn/done/", seconds: 120) {
+        try await waitFor("the export in spool-nhsn/done/", seconds: 120) {
             FileManager.default.fileExists(atPath: nhsnSpool.appendingPathComponent("done/export.csv").path)
         }
         // The same alerts as the SPEC file gives (R's reference), ward rows left out.
