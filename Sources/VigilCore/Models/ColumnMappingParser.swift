@@ -116,20 +116,8 @@ public enum ColumnMappingParser {
         var measures: [(measure: String, fields: [(field: String, id: String)])] = []
         var ids: Set<String> = []
         for (measure, spec) in entries {
-            guard let fields = spec.entries else { continue }
-            var list: [(field: String, id: String)] = []
-            for (field, idValue) in fields {
-                // events and exposure are fields; another name is a covariate (CMS's predicted cases for `supplied`).
-                guard pivotFields.contains(field) || !self.fields.contains(field) else {
-                    idValue.report("a pivot makes \(pivotFields.sorted().joined(separator: ", ")) or covariates, not \(field)")
-                    continue
-                }
-                guard let id = idValue.string() else { continue }
-                if !ids.insert(id.lowercased()).inserted { idValue.report("measure ID \(id) is already used") }
-                list.append((field, id))
-            }
-            if !list.contains(where: { $0.field == "events" }) { spec.missing("events") }
-            measures.append((measure, list))
+            guard let list = madeFields(spec, used: &ids, maker: "a pivot makes", naming: "measure ID") else { continue }
+            measures.append((measure, list.map { (field: $0.field, id: $0.name) }))
         }
         return ColumnMapping.Pivot(column: column, value: valueColumn, measures: measures)
     }
@@ -144,21 +132,30 @@ public enum ColumnMappingParser {
                 spec.report("\(period) is not a period (YYYY-MM, YYYY-Qn, YYYYQn, YYYY-MM-DD, …)")
                 continue
             }
-            guard let fields = spec.entries else { continue }
-            var list: [(field: String, column: String)] = []
-            for (field, columnValue) in fields {
-                guard pivotFields.contains(field) || !self.fields.contains(field) else {
-                    columnValue.report("a period's columns make \(pivotFields.sorted().joined(separator: ", ")) or covariates, not \(field)")
-                    continue
-                }
-                guard let column = columnValue.string() else { continue }
-                if !columns.insert(column.lowercased()).inserted { columnValue.report("column \(column) is already used") }
-                list.append((field, column))
-            }
-            if !list.contains(where: { $0.field == "events" }) { spec.missing("events") }
-            periods.append((period, list))
+            guard let list = madeFields(spec, used: &columns, maker: "a period's columns make", naming: "column") else { continue }
+            periods.append((period, list.map { (field: $0.field, column: $0.name) }))
         }
         return ColumnMapping.Wide(periods: periods)
+    }
+
+    /// The fields (events, exposure, trials) and covariates one pivot measure or wide period makes, each from
+    /// a name (a measure ID, a column) used once in the whole mapping; `events` required.
+    private static func madeFields(_ spec: YAMLValue, used: inout Set<String>, maker: String,
+                                   naming kind: String) -> [(field: String, name: String)]? {
+        guard let entries = spec.entries else { return nil }
+        var list: [(field: String, name: String)] = []
+        for (field, nameValue) in entries {
+            // A name other than a field is a covariate (CMS's predicted cases for `supplied`).
+            guard pivotFields.contains(field) || !fields.contains(field) else {
+                nameValue.report("\(maker) \(pivotFields.sorted().joined(separator: ", ")) or covariates, not \(field)")
+                continue
+            }
+            guard let name = nameValue.string() else { continue }
+            if !used.insert(name.lowercased()).inserted { nameValue.report("\(kind) \(name) is already used") }
+            list.append((field, name))
+        }
+        if !list.contains(where: { $0.field == "events" }) { spec.missing("events") }
+        return list
     }
 
     private static func isMapping(_ value: YAMLValue) -> Bool {

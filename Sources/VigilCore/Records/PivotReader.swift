@@ -28,15 +28,8 @@ extension RecordReader {
         // Every name the pivot fills, in one order: events and exposure become fields, others covariates.
         let fields = Array(Set(pivot.measures.flatMap { $0.fields.map(\.field) })).sorted()
         let kept = header.names.indices.filter { $0 != idColumn && $0 != valueColumn }
-        var unpivoted = mapping
-        unpivoted.pivot = nil
-        let layout: Layout
-        switch Layout.make(names: kept.map { header.names[$0] } + ["measure"] + fields, mapping: unpivoted, holder: "header") {
-        case let .success(l): layout = l
-        case let .failure(failure):
-            reject(RowError(source: source, line: header.line, field: nil, reason: failure.reason))
-            return
-        }
+        guard let layout = reshapedLayout(kept.map { header.names[$0] } + ["measure"] + fields, source: source, line: header.line,
+                                          reject: reject) else { return }
 
         struct Group {
             let line: Int
@@ -87,6 +80,23 @@ extension RecordReader {
             case let .failure(error)?: reject(error)
             case nil: break
             }
+        }
+    }
+}
+
+extension RecordReader {
+    /// The usual layout of the rows a long or wide file is rebuilt into (its kept columns, then the names the
+    /// reshaping fills), read with the mapping's renames, filters and withheld values; nil (rejected) when the
+    /// header cannot give one.
+    func reshapedLayout(_ names: [String], source: String, line: Int, reject: (RowError) -> Void) -> Layout? {
+        var flat = mapping
+        flat.pivot = nil
+        flat.wide = nil
+        switch Layout.make(names: names, mapping: flat, holder: "header") {
+        case let .success(layout): return layout
+        case let .failure(failure):
+            reject(RowError(source: source, line: line, field: nil, reason: failure.reason))
+            return nil
         }
     }
 }

@@ -28,15 +28,8 @@ extension RecordReader {
         let used = Set(periods.flatMap { $0.columns.values })
         let kept = header.names.indices.filter { !used.contains($0) }
         let fields = Array(Set(wide.periods.flatMap { $0.fields.map(\.field) })).sorted()
-        var flat = mapping
-        flat.wide = nil
-        let layout: Layout
-        switch Layout.make(names: kept.map { header.names[$0] } + ["period"] + fields, mapping: flat, holder: "header") {
-        case let .success(l): layout = l
-        case let .failure(failure):
-            reject(RowError(source: source, line: header.line, field: nil, reason: failure.reason))
-            return
-        }
+        guard let layout = reshapedLayout(kept.map { header.names[$0] } + ["period"] + fields, source: source, line: header.line,
+                                          reject: reject) else { return }
         var row = CSVRow()
         var cache = RepeatCache()
         while Self.nextRow(&reader, into: &row, columns: header.names.count, reject: reject) {
