@@ -254,7 +254,8 @@ struct ShippedMappingTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The expected file's columns after the five record fields are covariates the mapping computes.
-    @Test(arguments: [("nhsn-clabsi-monthly", 1), ("nhsn-cauti-monthly", 0), ("cms-hai-hospital", 1), ("cms-hrrp", 2)])
+    @Test(arguments: [("nhsn-clabsi-monthly", 1), ("nhsn-cauti-monthly", 0), ("nhsn-cdi-monthly", 1), ("nhsn-mrsa-monthly", 0),
+                     ("cms-hai-hospital", 1), ("cms-hrrp", 2)])
     func shippedMappingReadsItsFixture(_ name: String, suppressed: Int) throws {
         let mapping = try ColumnMappingParser.load(path: Self.root.appendingPathComponent("Models/columns/\(name).yaml").path)
         let feeds = Self.root.appendingPathComponent("Tests/VigilCoreTests/Feeds")
