@@ -123,11 +123,13 @@ struct ValidateCommand: ParsableCommand {
         var models: [ModelConfig] = []
         var modelPaths = paths
         var mapping = ColumnMapping()
+        var daemon: DaemonConfig? = nil
         if let config {
             do {
-                let daemon = try DaemonConfigParser.load(path: config)
-                modelPaths.append(daemon.models)
-                if let columns = daemon.columns { mapping = try ColumnMappingParser.load(path: columns) }
+                let loaded = try DaemonConfigParser.load(path: config)
+                daemon = loaded
+                modelPaths.append(loaded.models)
+                if let columns = loaded.columns { mapping = try ColumnMappingParser.load(path: columns) }
             } catch let error as ConfigErrors {
                 problems += error.problems
             }
@@ -146,6 +148,7 @@ struct ValidateCommand: ParsableCommand {
                 problems += error.problems
             }
         }
+        if let daemon { problems += daemon.unknownSinks(in: models) }
         guard problems.isEmpty else {
             FileHandle.standardError.write(Data((problems.map(\.description).joined(separator: "\n") + "\n").utf8))
             throw ExitCode.failure

@@ -228,6 +228,24 @@ struct ValidateAndReplayCommandTests {
         let bad = try await VigilBinary.run(["validate", "--config", "\(dir)/bad.yaml"])
         #expect(bad.status == 1)
         #expect(bad.stderr == "\(dir)/bad.yaml:3:17: http.listen: must be host:port with a port from 1 to 65535 (e.g. 127.0.0.1:8480)\n")
+
+        // A model's alert.sinks must name sinks of the config.
+        try FileManager.default.createDirectory(atPath: "\(dir)/models", withIntermediateDirectories: true)
+        try """
+            model: routed
+            measure: CLABSI
+            expected: { kind: rate, rate: 0.001 }
+            detectors: [{ id: c, type: poisson_cusum, ratio: 2, h: 4 }]
+            alert: { sinks: [alerts-file, pager] }
+
+            """.write(toFile: "\(dir)/models/routed.yaml", atomically: true, encoding: .utf8)
+        try "models: models\nstate_dir: state\nhttp: { listen: 127.0.0.1:8480, token_file: ingest.token }\n"
+            .appending("sinks: [{ name: alerts-file, type: file, path: alerts.jsonl }]\n")
+            .write(toFile: "\(dir)/routed.yaml", atomically: true, encoding: .utf8)
+        let routed = try await VigilBinary.run(["validate", "--config", "\(dir)/routed.yaml"])
+        #expect(routed.status == 1)
+        #expect(routed.stderr == "\(dir)/models/routed.yaml:5:18: alert.sinks: no sink \"pager\" in the daemon config (its sinks: alerts-file)\n",
+                "\(routed.stderr)")
     }
 
     @Test func replayWritesTraceReportAndTimings() async throws {

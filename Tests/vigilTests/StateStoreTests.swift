@@ -165,4 +165,36 @@ import VigilCore
         #expect(try queue.read { try StateStore.migrator.appliedMigrations($0) } == ["v1"])
         #expect(try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM records") } == 2)
     }
+
+    /// A model's `alert.sinks` routes its events: outbox rows only for those sinks; other models' events go to
+    /// every sink.
+    @Test func eventsGoOnlyToTheirModelsSinks() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try StateStore(directory: dir)
+        let retry = DaemonDefaults.retry
+        let sinks: [any AlertSink] = [FileSink(name: "all", path: dir + "/a.jsonl", retry: retry),
+                                      FileSink(name: "icu-team", path: dir + "/b.jsonl", retry: retry)]
+        let routed = try ModelConfigParser.parse(data: Array("""
+            model: routed
+            measure: CLABSI
+            expected: { kind: rate, rate: 0.001 }
+            detectors: [{ id: c, type: poisson_cusum, ratio: 2, h: 4 }]
+            alert: { sinks: [icu-team] }
+
+            """.utf8), file: "routed.yaml").get()
+        func alert(_ model: String) -> Alert {
+            Alert(id: Alert.id(model: model, detector: "c", facility: "F", measure: "CLABSI", period: "2024-03"), status: .firing,
+                  model: model, modelVersion: "v", detector: "c", detectorType: "poisson_cusum", facility: "F", measure: "CLABSI",
+                  period: "2024-03", signalStart: "2024-03", observed: 3, expected: 1, statistic: 5, threshold: 4,
+                  severity: .warning, raisedAt: Date(), patients: nil)
+        }
+        _ = try store.commit(records: [], events: [alert("routed"), alert("other")], sinks: sinks,
+                             routing: SinkRouting(models: [routed]), now: Date())
+        let rows = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT sink, alert_id FROM outbox ORDER BY seq").map { "\($0["sink"] as String) \($0["alert_id"] as String)" }
+        }
+        let routedID = alert("routed").id, otherID = alert("other").id
+        #expect(rows == ["icu-team \(routedID)", "all \(otherID)", "icu-team \(otherID)"])
+    }
 }

@@ -3,6 +3,18 @@ import Foundation
 /// The daemon's config (SPEC §4, `/etc/vigil/vigil.yaml`), validated; relative paths are resolved against
 /// the file's directory.
 public struct DaemonConfig: Sendable, Equatable {
+    /// Models whose `alert.sinks` name a sink this config does not have: each a problem at the name's place
+    /// in the model file.
+    public func unknownSinks(in models: [ModelConfig]) -> [ConfigProblem] {
+        let names = Set(sinks.map(\.name))
+        return models.flatMap { model in
+            (model.alert.sinks ?? []).filter { !names.contains($0) }.map { name in
+                ConfigProblem(file: model.path, line: model.alert.sinksLine, column: model.alert.sinksColumn,
+                              message: "alert.sinks: no sink \"\(name)\" in the daemon config (its sinks: \(sinks.map(\.name).joined(separator: ", ")))")
+            }
+        }
+    }
+
     public struct Spool: Sendable, Equatable {
         public let dir: String
     }

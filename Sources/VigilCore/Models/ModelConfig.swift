@@ -191,6 +191,8 @@ public struct AlertSpec: Sendable {
     public let cooldown: Int
     /// nil: every sink.
     public let sinks: [String]?
+    /// Where `sinks:` is written, for the daemon config's check of the names.
+    public var sinksLine = 0, sinksColumn = 0
     /// A signal whose expected count (patient-level: the run's sum of p) is below this raises no alert.
     public var minExpected: Double = 0
     /// The network's false-alarm budget B: every series and detector gets the in-control ARL N·D·P/B.

@@ -486,6 +486,9 @@ public enum ModelConfigParser {
             if let x = v.number() { if x > 0 { budget = x } else { v.report("must be a number > 0 (false alarms a year across the model)"); ok = false } }
             else { ok = false }
         }
-        return ok ? AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks, minExpected: minExpected, falseAlarmsPerYear: budget) : nil
+        guard ok else { return nil }
+        var spec = AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks, minExpected: minExpected, falseAlarmsPerYear: budget)
+        if let v = m["sinks"] { (spec.sinksLine, spec.sinksColumn) = (v.line, v.column) }
+        return spec
     }
 }

@@ -14,6 +14,7 @@ public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible
 /// Every problem found in one or more files; validation goes on after the first.
 public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
     public let problems: [ConfigProblem]
+    public init(problems: [ConfigProblem]) { self.problems = problems }
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 

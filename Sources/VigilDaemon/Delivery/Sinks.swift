@@ -17,6 +17,23 @@ enum DeliveryOutcome: Sendable, Equatable {
 
 /// A place alerts go (SPEC §3). Every sink shares one outbox and one retry policy (`Deliverer`); a sink only
 /// turns an alert event into its bytes — at commit, so every retry sends the same event — and tries once.
+/// Which sinks a model's events go to: those its `alert.sinks` names, or every sink when it names none.
+struct SinkRouting: Sendable {
+    private let byModel: [String: Set<String>]
+
+    static let all = SinkRouting(byModel: [:])
+
+    private init(byModel: [String: Set<String>]) { self.byModel = byModel }
+
+    init(models: [ModelConfig]) {
+        var byModel: [String: Set<String>] = [:]
+        for model in models { if let names = model.alert.sinks { byModel[model.name] = Set(names) } }
+        self.init(byModel: byModel)
+    }
+
+    func allows(_ sink: String, model: String) -> Bool { byModel[model]?.contains(sink) ?? true }
+}
+
 protocol AlertSink: Sendable {
     var name: String { get }
     var retry: DaemonConfig.Retry { get }

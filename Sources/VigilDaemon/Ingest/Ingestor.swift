@@ -240,7 +240,7 @@ public final class Ingestor: @unchecked Sendable {
             switch written {
             case let .success(written)?: ids = written
             case let .failure(error)? where !(error is StateStore.RolledBack): throw error
-            default: ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, now: now)
+            default: ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, routing: SinkRouting(models: models), now: now)
             }
             let events = Array(zip(ids, outcome.events))
             // Events are reported with the batches; each batch hears of all (they were applied together).
@@ -380,7 +380,7 @@ public final class Ingestor: @unchecked Sendable {
         let verdict = DispatchSemaphore(value: 0)
         Parallel.alongside({
             written = Result {
-                try store.commit(records: fresh, sinks: sinks, now: now) {
+                try store.commit(records: fresh, sinks: sinks, routing: SinkRouting(models: models), now: now) {
                     verdict.wait()
                     guard let evaluated, evaluated.rejectedPositions.isEmpty else { return nil }
                     return evaluated.events
@@ -430,7 +430,7 @@ public final class Ingestor: @unchecked Sendable {
                 events.append(alert)
             }
             if !events.isEmpty {
-                let ids = try store.commit(records: [], events: events, sinks: sinks, now: now)
+                let ids = try store.commit(records: [], events: events, sinks: sinks, routing: SinkRouting(models: models), now: now)
                 for (id, alert) in zip(ids, events) {
                     logger.notice("alert \(alert.status.rawValue) on reconciling", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
                 }

@@ -29,6 +29,7 @@ public enum Daemon {
 
         let config = try DaemonConfigParser.load(path: configPath)
         let models = try ModelConfigParser.load(path: config.models)
+        if case let problems = config.unknownSinks(in: models), !problems.isEmpty { throw ConfigErrors(problems: problems) }
         let mapping = Shared(try FeedMappings(config))
         let notifier = SystemdNotifier()
 
@@ -196,6 +197,7 @@ struct Controller: Service {
         do {
             let fresh = try DaemonConfigParser.load(path: configPath)
             let models = try ModelConfigParser.load(path: fresh.models)
+            if case let problems = fresh.unknownSinks(in: models), !problems.isEmpty { throw ConfigErrors(problems: problems) }
             let columns = try FeedMappings(fresh)
             if fresh.stateDir != config.stateDir || fresh.http != config.http || fresh.spool != config.spool
                 || fresh.sinks != config.sinks || fresh.sources.map(\.spool) != config.sources.map(\.spool) {

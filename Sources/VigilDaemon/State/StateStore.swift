@@ -318,8 +318,9 @@ public final class StateStore: Sendable {
 
     /// Writes a batch in one transaction: its records (a key already stored is replaced), its alert events,
     /// and one outbox row per sink and event. Returns the events' ids.
-    func commit(records: [StoredRecord], events: [Alert], sinks: [any AlertSink], now: Date) throws -> [String] {
-        try commit(records: records, sinks: sinks, now: now) { events }
+    func commit(records: [StoredRecord], events: [Alert], sinks: [any AlertSink], routing: SinkRouting = .all,
+                now: Date) throws -> [String] {
+        try commit(records: records, sinks: sinks, routing: routing, now: now) { events }
     }
 
     /// The commit's decision was to roll back (`commit(records:sinks:now:events:)`).
@@ -328,13 +329,14 @@ public final class StateStore: Sendable {
     /// Writes the records, then asks `events` — which may wait for them to be known — for the batch's alert
     /// events, writes those and commits; when `events` returns nil, rolls everything back and throws
     /// `RolledBack`. So the records can be written while the engine evaluates them.
-    func commit(records: [StoredRecord], sinks: [any AlertSink], now: Date, events: () -> [Alert]?) throws -> [String] {
+    func commit(records: [StoredRecord], sinks: [any AlertSink], routing: SinkRouting = .all, now: Date,
+                events: () -> [Alert]?) throws -> [String] {
         let received = Int((now.timeIntervalSince1970 * 1000).rounded())
         let known = shapes.withLock { $0.ids }
         let (ids, added) = try pool.write { db in
             let added = records.isEmpty ? [:] : try Self.insert(records, receivedAt: { _ in received }, known: known, db: db)
             guard let events = events() else { throw RolledBack() }
-            return (try Self.write(events, sinks: sinks, now: now, db: db), added)
+            return (try Self.write(events, sinks: sinks, routing: routing, now: now, db: db), added)
         }
         if !added.isEmpty {
             shapes.withLock { table in
@@ -347,9 +349,11 @@ public final class StateStore: Sendable {
         return ids
     }
 
-    /// The alert rows of events, and their outbox rows. An event's id needs the alert's count of earlier
-    /// events, so the counts are read first; the objects and payloads are then made on all cores.
-    private static func write(_ events: [Alert], sinks: [any AlertSink], now: Date, db: Database) throws -> [String] {
+    /// The alert rows of events, and their outbox rows (one per sink its model routes it to). An event's id
+    /// needs the alert's count of earlier events, so the counts are read first; the objects and payloads are
+    /// then made on all cores.
+    private static func write(_ events: [Alert], sinks: [any AlertSink], routing: SinkRouting, now: Date,
+                              db: Database) throws -> [String] {
         guard !events.isEmpty else { return [] }
         let time = now.timeIntervalSince1970
         let counts = try SQLStatement(db, "SELECT fired, resolved FROM alerts WHERE id = ?")
@@ -376,7 +380,10 @@ public final class StateStore: Sendable {
         let eventIDs = ids
         let objects = Parallel.map(count: events.count, chunk: 64) { i -> (body: String, payloads: [[UInt8]]) in
             let json = events[i].json
-            return (json.serialized(), sinks.map { $0.payload(alert: events[i], json: json, eventID: eventIDs[i], time: stamp) })
+            return (json.serialized(), sinks.map { sink in
+                routing.allows(sink.name, model: events[i].model)
+                    ? sink.payload(alert: events[i], json: json, eventID: eventIDs[i], time: stamp) : []
+            })
         }
         let alertRow = try SQLStatement(db, """
             INSERT INTO alerts(id, status, model, facility_id, measure, period, body, raised_at, updated_at, fired, resolved)
@@ -401,7 +408,7 @@ public final class StateStore: Sendable {
             alertRow.bind(10, totals[i].fired)
             alertRow.bind(11, totals[i].resolved)
             try alertRow.run()
-            for (sink, payload) in zip(sinks, objects[i].payloads) {
+            for (sink, payload) in zip(sinks, objects[i].payloads) where routing.allows(sink.name, model: alert.model) {
                 outboxRow.bind(1, sink.name)
                 outboxRow.bind(2, ids[i])
                 outboxRow.bind(3, alert.id)
