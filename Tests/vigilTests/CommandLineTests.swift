@@ -244,7 +244,7 @@ struct ValidateAndReplayCommandTests {
             .write(toFile: "\(dir)/routed.yaml", atomically: true, encoding: .utf8)
         let routed = try await VigilBinary.run(["validate", "--config", "\(dir)/routed.yaml"])
         #expect(routed.status == 1)
-        #expect(routed.stderr == "\(dir)/models/routed.yaml:5:18: alert.sinks: no sink \"pager\" in the daemon config (its sinks: alerts-file)\n",
+        #expect(routed.stderr == "\(dir)/models/routed.yaml:5:17: alert.sinks: no sink \"pager\" in the daemon config (its sinks: alerts-file)\n",
                 "\(routed.stderr)")
     }
 
