@@ -95,27 +95,38 @@ public struct Alert: Sendable, Equatable {
 
     public var summary: String {
         let name = detectorType == "ewma" ? "EWMA" : "CUSUM"
-        var stat = "\(name) \(String(format: "%.2f", statistic)) > \(Self.short(threshold))"
+        var stat = "\(name) \(Self.fixed2(statistic)) > \(Self.short(threshold))"
         if detectorType == "sir_interval" {
-            stat = "worse than expected: O/E interval above 1 (lower limit \(String(format: "%.2f", statistic)))"
+            stat = "worse than expected: O/E interval above 1 (lower limit \(Self.fixed2(statistic)))"
         }
         if let patients {
-            let ratio = sir.map { " (O/E \(String(format: "%.2f", $0)))" } ?? ""
-            return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
+            let ratio = sir.map { " (O/E \(Self.fixed2($0)))" } ?? ""
+            return "\(measure) at \(facility): \(observed) observed vs \(Self.fixed2(expected)) expected in "
                 + "\(patients) patient\(patients == 1 ? "" : "s") from \(signalStart) to \(period)\(ratio); \(stat)"
         }
         if let trials {
-            let ratio = sir.map { " (O/E \(String(format: "%.2f", $0)))" } ?? ""
-            return "\(measure) at \(facility): \(observed) of \(trials) observed vs \(String(format: "%.2f", expected)) expected in "
+            let ratio = sir.map { " (O/E \(Self.fixed2($0)))" } ?? ""
+            return "\(measure) at \(facility): \(observed) of \(trials) observed vs \(Self.fixed2(expected)) expected in "
                 + "\(period)\(ratio); \(stat)"
         }
-        let ratio = sir.map { " (SIR \(String(format: "%.2f", $0)))" } ?? ""
-        return "\(measure) at \(facility): \(observed) observed vs \(String(format: "%.2f", expected)) expected in "
+        let ratio = sir.map { " (SIR \(Self.fixed2($0)))" } ?? ""
+        return "\(measure) at \(facility): \(observed) observed vs \(Self.fixed2(expected)) expected in "
             + "\(period)\(ratio); \(stat)"
     }
 
+    /// x with two decimals, as C's printf writes it (Foundation's String(format:) was a tenth of an alert's
+    /// cost).
+    static func fixed2(_ x: Double) -> String { printf("%.2f", x) }
+
+    static func printf(_ format: String, _ x: Double) -> String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+            let n = withVaList([x]) { vsnprintf(buffer.baseAddress, 64, format, $0) }
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: Int(max(0, min(n, 63)))), as: UTF8.self)
+        }
+    }
+
     public static func short(_ x: Double) -> String {
-        let s = String(format: "%.4g", x)
+        let s = Self.printf("%.4g", x)
         return s.contains(".") || s.contains("e") ? s : s + ".0"
     }
 
