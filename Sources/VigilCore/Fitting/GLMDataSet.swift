@@ -77,7 +77,7 @@ public enum GLMDataSet {
             var n = [Double](repeating: 1, count: table.rowCount)
             let counts = table.column(trials) ?? []
             for (i, text) in (table.column(response) ?? []).enumerated() {
-                let value = text.trimmingCharacters(in: .whitespaces), total = counts[i].trimmingCharacters(in: .whitespaces)
+                let value = text.trimmingSpaces, total = counts[i].trimmingSpaces
                 guard let events = Double(value), events >= 0, events == events.rounded(), events.isFinite else {
                     report(lines[i], response, "\"\(text)\" is not a count >= 0"); continue
                 }
@@ -91,7 +91,7 @@ public enum GLMDataSet {
             weights = n
         } else {
             for (i, text) in (table.column(response) ?? []).enumerated() {
-                let value = text.trimmingCharacters(in: .whitespaces)
+                let value = text.trimmingSpaces
                 switch family {
                 case .binomial, .betaBinomial:
                     switch value.lowercased() {
@@ -116,7 +116,7 @@ public enum GLMDataSet {
         if let offset {
             var values = [Double](repeating: 0, count: table.rowCount)
             for (i, text) in (table.column(offset) ?? []).enumerated() {
-                guard let v = Double(text.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+                guard let v = Double(text.trimmingSpaces), v.isFinite else {
                     report(lines[i], offset, "\"\(text)\" is not a number"); continue
                 }
                 guard v > 0 else { report(lines[i], offset, "\"\(text)\" is not > 0 (log(offset) is the offset)"); continue }
@@ -129,7 +129,7 @@ public enum GLMDataSet {
         var built: [DesignMatrix.Covariate] = []
         for name in covariates {
             let raw = table.column(name) ?? []
-            let trimmed = raw.map { $0.trimmingCharacters(in: .whitespaces) }
+            let trimmed = raw.map { $0.trimmingSpaces }
             for (i, v) in trimmed.enumerated() where v.isEmpty { report(lines[i], name, "empty value") }
             let numbers = trimmed.map { Double($0) }
             if references[name] == nil, numbers.allSatisfy({ $0 != nil && $0!.isFinite }) {
@@ -142,7 +142,7 @@ public enum GLMDataSet {
         if let seasonal, seasonal.harmonics > 0 {
             var days = [Int](repeating: 0, count: table.rowCount)
             for (i, text) in (table.column(seasonal.column) ?? []).enumerated() {
-                let value = text.trimmingCharacters(in: .whitespaces)
+                let value = text.trimmingSpaces
                 if let period = Period.parse(Substring(value)) ?? Timestamp.parse(value).map({ Period(unit: .day, ordinal: $0.day) }),
                    period.unit != .year {
                     days[i] = period.firstDay

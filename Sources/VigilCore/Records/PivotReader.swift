@@ -43,11 +43,11 @@ extension RecordReader {
         let keyColumns = (layout.joinedFacility ?? [layout.facility]) + [layout.period]
         var row = CSVRow()
         while Self.nextRow(&reader, into: &row, columns: header.names.count, reject: reject) {
-            let id = row.string(idColumn).trimmingCharacters(in: .whitespaces)
+            let id = row.string(idColumn).trimmingSpaces
             guard let (measure, field) = byID[id.lowercased()] else { continue }
             let base = kept.map { row.string($0) }
             // (A key made from a pivoted name is not known yet: it groups as empty.)
-            let key = keyColumns.map { $0 < base.count ? base[$0].trimmingCharacters(in: .whitespaces) : "" } + [String(measure)]
+            let key = keyColumns.map { $0 < base.count ? base[$0].trimmingSpaces : "" } + [String(measure)]
             let g: Int
             if let known = index[key] {
                 g = known
