@@ -126,6 +126,28 @@ struct ProportionModelTests {
         #expect(arl >= 100 && arl < 110, "ARL0 \(arl) at h \(h)")
     }
 
+    /// per_series: each home's threshold is solved at its own mean baseline n and E (binomial counts): its ARL0
+    /// there reaches the target and stays close to it, and homes of different sizes get different h.
+    @Test func perSeriesThresholdsAtEachSeriesN() throws {
+        let text = Self.model(detector: "{ id: cusum, type: binomial_cusum, odds_ratio: 2, arl0: 200, per_series: true }")
+        let engine = Engine(models: [try ModelConfigParser.parse(data: Array(text.utf8), file: "m.yaml").get()])
+        let (records, _) = Self.read(Self.feed())
+        _ = engine.apply(records)
+        let p = try #require(engine.models[0].expectation).factor(covariates: .none).get()
+        var rows: [TraceRow] = []
+        engine.trace { rows.append($0) }
+        var thresholds: [String: Double] = [:]
+        for row in rows { thresholds[row.facility] = row.threshold }
+        #expect(Set(thresholds.values).count > 1, "\(thresholds)")
+        for (facility, h) in thresholds {
+            let n = 60 + 10 * Int(facility.dropFirst())!   // every month of a home has the same n
+            let e = SeriesThresholds.gridValue(SeriesThresholds.level(Double(n) * p))
+            let chart = try ARL.binomialLattice(oddsRatio: 2, counts: ARL.Counts(trials: n, risk: e / Double(n)))
+            let arl = try chart.arl(h: h)
+            #expect(arl >= 200 && arl < 1.3 * 200, "\(facility): h \(h), ARL0 \(arl)")
+        }
+    }
+
     @Test func binomialCUSUMNeedsAProportionModel() {
         let bad = """
             model: x
