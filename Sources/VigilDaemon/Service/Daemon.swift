@@ -36,7 +36,7 @@ public enum Daemon {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             let store = try StateStore(directory: config.stateDir)
-            try store.startCheckpointing()
+            let checkpoints = try CheckpointService(store: store)
             let sinks = try makeSinks(config.sinks, client: http)
             let deliverer = Deliverer(store: store, sinks: sinks, logger: logger)
             let ingestor = Ingestor(store: store, models: models, sinks: sinks, logger: logger)
@@ -44,7 +44,7 @@ public enum Daemon {
             try ingestor.start()
             let ready = Shared(false)
 
-            var services: [any Service] = [deliverer, IngestService(ingestor: ingestor)]
+            var services: [any Service] = [checkpoints, deliverer, IngestService(ingestor: ingestor)]
             if let spool = config.spool {
                 let watcher = SpoolWatcher(dir: spool.dir, ingestor: ingestor, mapping: { mapping.value.standard }, logger: logger)
                 try watcher.prepare()

@@ -34,7 +34,7 @@ public final class StateStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            // Checkpoints run beside the writer (`startCheckpointing`), not inside a commit.
+            // Checkpoints run beside the writer (`CheckpointService`), not inside a commit.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
@@ -43,13 +43,8 @@ public final class StateStore: Sendable {
         shapes = Mutex(try pool.read(Self.loadShapes))
     }
 
-    /// Copies the write-ahead log into the database once a second on a connection and thread of its own
-    /// (a passive checkpoint: it never waits for, nor blocks, the writer). Under steady writes such a
-    /// checkpoint never reaches the log's end, so the log would never start over: the ingest thread ends
-    /// that with `finishCheckpoint` after it has answered a batch. SQLite's automatic checkpoint
-    /// would run inside the commit that crosses its threshold — 1.5 s of a million-record spool file's
-    /// commit, with the file's acknowledgement waiting on it. The daemon starts this; commands do not.
-    func startCheckpointing(every seconds: Double = 1) throws {
+    /// A connection of its own for the background checkpoints (`CheckpointService`).
+    func checkpointConnection() throws -> OpaquePointer {
         var connection: OpaquePointer?
         guard sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
               let connection else {
@@ -58,18 +53,11 @@ public final class StateStore: Sendable {
         sqlite3_busy_timeout(connection, 1000)
         // Opening is lazy: reading the schema makes the connection see the database's WAL mode.
         guard sqlite3_exec(connection, "SELECT count(*) FROM sqlite_master", nil, nil, nil) == SQLITE_OK else {
-            throw StateError("cannot read \(path) for checkpoints: \(String(cString: sqlite3_errmsg(connection)))")
+            let message = String(cString: sqlite3_errmsg(connection))
+            sqlite3_close(connection)
+            throw StateError("cannot read \(path) for checkpoints: \(message)")
         }
-        let box = UncheckedConnection(connection)
-        let thread = Thread {
-            while true {
-                Thread.sleep(forTimeInterval: seconds)
-                var frames: Int32 = 0, copied: Int32 = 0
-                _ = sqlite3_wal_checkpoint_v2(box.pointer, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
-            }
-        }
-        thread.name = "vigil-checkpoint"
-        thread.start()
+        return connection
     }
 
     /// A passive checkpoint on the writer's connection, between batches: it copies what the background
@@ -538,12 +526,6 @@ public final class StateStore: Sendable {
             return db.changesCount
         }
     }
-}
-
-/// The checkpoint thread's connection, used by that thread alone.
-private struct UncheckedConnection: @unchecked Sendable {
-    let pointer: OpaquePointer
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }
 
 struct StateError: Error, CustomStringConvertible {
