@@ -164,6 +164,34 @@ struct Bench {
                 print("| \(key) | \(v.signals) | \(Int(theirs.seconds)) | \(f(v.sum, 3)) | \(f(sum, 3)) | \(e(abs(v.sum - sum) / max(abs(sum), 1e-12))) |")
             }
         }
+        try alertsSection(input: replay.input, dataDir: dataDir, external: external)
+    }
+
+    /// The alerts workload: `vigil replay --alerts` with a Poisson CUSUM and an EWMA per series (≈ 10⁵ alerts,
+    /// each written as its JSON object), against the R loop writing the same alerts.
+    static func alertsSection(input: String, dataDir: String, external: Bool) throws {
+        let models = try ReplayBench.alertsModels(dataDir: dataDir)
+        let alertsPath = "\(dataDir)/replay-alerts.jsonl"
+        guard let run = ReplayBench.runVigil(input: input, models: models, trace: nil, alerts: alertsPath) else { return }
+        FileHandle.standardError.write(Data("vigil replay --alerts: \(f(run.seconds, 2)) s\n".utf8))
+        let script = ReplayBench.rAlertsScript(input: URL(fileURLWithPath: input).standardizedFileURL.path,
+                                               output: URL(fileURLWithPath: "\(dataDir)/replay-alerts-r.jsonl").standardizedFileURL.path)
+        let loop = external ? External.run("Rscript", script: script, scriptPath: "\(dataDir)/replay-alerts.R", timeout: 3600) ?? [:] : [:]
+        print("## Replay writing alerts (the same panel; a poisson_cusum ratio 2 h 4 and an ewma λ 0.2 L 3 per series, --alerts)\n")
+        print("```\n\(run.output.trimmingCharacters(in: .whitespacesAndNewlines))\nwall: \(f(run.seconds, 2)) s\n```\n")
+        guard let total = loop["alerts_total"] else { return }
+        print("| | vigil | R loop | R / vigil |\n|---|---|---|---|")
+        print("| end to end s | \(f(run.seconds, 2)) | \(f(total.seconds, 1)) | \(f(total.seconds / run.seconds, 1))× |")
+        for part in ["read", "fit", "loop", "write"] {
+            if let t = loop["alerts_\(part)"] { print("| R \(part) s | | \(f(t.seconds, 1)) | |") }
+        }
+        print("")
+        let mine = ReplayBench.alertCounts(path: alertsPath)
+        print("| model/detector | alerts vigil | alerts R |\n|---|---|---|")
+        for key in mine.keys.sorted() {
+            print("| \(key) | \(mine[key] ?? 0) | \(loop[key].map { String(Int($0.seconds)) } ?? "—") |")
+        }
+        print("")
     }
 
     /// `vigil replay` of the national panel (no trace) with one fixed threshold and with per-series and budget

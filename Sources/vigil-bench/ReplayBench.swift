@@ -70,8 +70,29 @@ enum ReplayBench {
         return models
     }
 
+    /// The alerts workload: the same six models with a Poisson CUSUM (on NB2 counts it alarms often: ≈ 10⁵
+    /// alerts) beside the EWMA, every alert written as its JSON object.
+    static func alertsModels(dataDir: String) throws -> String {
+        try writeModels(directory: "\(dataDir)/alerts-models", detectors: """
+              - { id: pois, type: poisson_cusum, ratio: 2, h: 4 }
+              - { id: ewma, type: ewma, lambda: 0.2, L: 3 }
+            """)
+    }
+
+    /// Alerts per "model/detector" in an alerts JSON Lines file.
+    static func alertCounts(path: String) -> [String: Int] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var out: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let model = object["model"] as? String, let detector = object["detector"] as? String else { continue }
+            out["\(model)/\(detector)", default: 0] += 1
+        }
+        return out
+    }
+
     /// Runs the `vigil` binary built next to this one; nil when it is not there.
-    static func runVigil(input: String, models: String, trace: String?) -> VigilRun? {
+    static func runVigil(input: String, models: String, trace: String?, alerts: String? = nil) -> VigilRun? {
         let here = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent()
         let binary = here.appendingPathComponent("vigil").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -81,6 +102,7 @@ enum ReplayBench {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["replay", "--timings", "--models", models, "--input", input] + (trace.map { ["--trace", $0] } ?? [])
+            + (alerts.map { ["--alerts", $0] } ?? [])
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = errors
@@ -167,6 +189,76 @@ enum ReplayBench {
         }
         cat("replay_read", t_read, "\\n"); cat("replay_fit", t_fit, "\\n"); cat("replay_loop", t_loop, "\\n")
         cat("replay_total", proc.time()[["elapsed"]] - t0, "\\n")
+        """
+    }
+
+    /// The alerts workload as a plain R loop: the same fits and detectors, and each signal written as an alert
+    /// line (model, detector, facility, period, O, E, SIR and NHSN's mid-P interval when E ≥ 1, statistic,
+    /// threshold; the interval's limits solved once per O, as vigil does). Prints `alerts_total seconds`,
+    /// `alerts_read`, `alerts_fit`, `alerts_loop`, `alerts_write` and per model and detector `model/detector count`.
+    static func rAlertsScript(input: String, output: String) -> String {
+        """
+        suppressMessages(library(MASS))
+        t0 <- proc.time()[["elapsed"]]
+        panel <- read.csv("\(input)", stringsAsFactors = FALSE)
+        t_read <- proc.time()[["elapsed"]] - t0; t_fit <- 0; t_loop <- 0; t_write <- 0
+        limits <- new.env()
+        midp <- function(o) {
+          key <- as.character(o)
+          if (!is.null(limits[[key]])) return(limits[[key]])
+          up <- uniroot(function(l) ppois(o - 1, l) + 0.5 * dpois(o, l) - 0.025, c(1e-12, 10 * o + 20), tol = 1e-12)$root
+          lo <- if (o == 0) 0 else uniroot(function(l) ppois(o, l, lower.tail = FALSE) + 0.5 * dpois(o, l) - 0.025,
+                                           c(1e-12, 10 * o + 20), tol = 1e-12)$root
+          limits[[key]] <- c(lo, up)
+          c(lo, up)
+        }
+        alert <- function(model, detector, facility, period, o, e, stat, threshold) {
+          sir <- if (e >= 1) sprintf("%.17g", o / e) else "null"
+          ci <- if (e >= 1) { l <- midp(o) / e; sprintf("[%.17g,%.17g]", l[1], l[2]) } else "null"
+          sprintf('{"model":"%s","detector":"%s","facility_id":"%s","period":"%s","observed":%d,"expected":%.17g,"sir":%s,"sir_ci95":%s,"statistic":%.17g,"threshold":%.17g}',
+                  model, detector, facility, period, as.integer(o), e, sir, ci, stat, threshold)
+        }
+        out <- file("\(output)", "w")
+        levels <- sort(unique(panel$size), method = "radix")
+        for (m in sort(unique(panel$measure), method = "radix")) {
+          t1 <- proc.time()[["elapsed"]]
+          d <- panel[panel$measure == m, ]
+          d$size <- factor(d$size, levels = levels)
+          base <- d[d$period <= "2017-12", ]
+          fit <- glm.nb(events ~ beds + teaching + icu_share + size + offset(log(exposure)), data = base,
+                        control = glm.control(epsilon = 1e-8, maxit = 25))
+          theta <- fit$theta
+          mon <- d[d$period > "2017-12", ]
+          mon$e <- predict(fit, newdata = mon, type = "response")
+          mon <- mon[order(mon$facility_id, mon$period, method = "radix"), ]
+          t2 <- proc.time()[["elapsed"]]; t_fit <- t_fit + t2 - t1
+          name <- tolower(m)
+          lines <- vector("list", 0); nPois <- 0; nEwma <- 0
+          lambda <- 0.2; L <- 3; h <- 4; r <- 2
+          for (s in split(seq_len(nrow(mon)), mon$facility_id)) {
+            o <- mon$events[s]; e <- mon$e[s]; v <- e + e^2 / theta; f <- mon$facility_id[s[1]]; p <- mon$period[s]
+            st <- 0
+            for (i in seq_along(o)) {
+              st <- max(0, st + o[i] * log(r) - (r - 1) * e[i])
+              if (st > h) { nPois <- nPois + 1; lines[[length(lines) + 1]] <- alert(name, "pois", f, p[i], o[i], e[i], st, h); st <- 0 }
+            }
+            z <- 0; t <- 0
+            for (i in seq_along(o)) {
+              t <- t + 1
+              z <- lambda * (o[i] - e[i]) / sqrt(v[i]) + (1 - lambda) * z
+              limit <- L * sqrt(lambda / (2 - lambda) * (1 - (1 - lambda)^(2 * t)))
+              if (z > limit) { nEwma <- nEwma + 1; lines[[length(lines) + 1]] <- alert(name, "ewma", f, p[i], o[i], e[i], z, limit); z <- 0; t <- 0 }
+            }
+          }
+          t3 <- proc.time()[["elapsed"]]; t_loop <- t_loop + t3 - t2
+          writeLines(unlist(lines), out)
+          t_write <- t_write + proc.time()[["elapsed"]] - t3
+          cat(paste0(name, "/pois"), nPois, "\\n")
+          cat(paste0(name, "/ewma"), nEwma, "\\n")
+        }
+        close(out)
+        cat("alerts_read", t_read, "\\n"); cat("alerts_fit", t_fit, "\\n"); cat("alerts_loop", t_loop, "\\n")
+        cat("alerts_write", t_write, "\\n"); cat("alerts_total", proc.time()[["elapsed"]] - t0, "\\n")
         """
     }
 }
