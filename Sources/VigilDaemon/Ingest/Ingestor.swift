@@ -242,6 +242,9 @@ public final class Ingestor: @unchecked Sendable {
             case let .failure(error)? where !(error is StateStore.RolledBack): throw error
             default: ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, routing: SinkRouting(models: models), now: now)
             }
+            // Known as stored before any batch is answered: /healthz counts what an acknowledgement covers.
+            for row in keep { stored[row.keyHash] = row.contentHash }
+            storedCount.store(stored.count, ordering: .relaxed)
             let events = Array(zip(ids, outcome.events))
             // Events are reported with the batches; each batch hears of all (they were applied together).
             for b in results.indices { results[b].events = events.map { (id: $0.0, alert: $0.1) } }
@@ -261,8 +264,6 @@ public final class Ingestor: @unchecked Sendable {
                 logger.notice("alert \(alert.status.rawValue)", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
             }
             if !events.isEmpty { committed?() }
-            for row in keep { stored[row.keyHash] = row.contentHash }
-            storedCount.store(stored.count, ordering: .relaxed)
             // After the answers, so no acknowledgement waits for it.
             if keep.count >= 10_000 || Date().timeIntervalSince(lastCheckpoint) >= 10 {
                 store.finishCheckpoint()
