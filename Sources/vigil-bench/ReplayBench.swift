@@ -143,16 +143,18 @@ enum ReplayBench {
         return out
     }
 
-    /// The R loop. Prints `replay_total seconds`, `replay_read`, `replay_fit`, `replay_loop`, and per model and
-    /// detector `model/detector signals sum` (read back through `External.run`'s `name number numbers…` lines).
-    static func rScript(input: String) -> String {
+    /// The R loops' start: MASS, and the panel read (`t0`, `panel`).
+    static func rReadPanel(_ input: String) -> String {
         """
         suppressMessages(library(MASS))
         t0 <- proc.time()[["elapsed"]]
         panel <- read.csv("\(input)", stringsAsFactors = FALSE)
-        t_read <- proc.time()[["elapsed"]] - t0; t_fit <- 0; t_loop <- 0
-        levels <- sort(unique(panel$size), method = "radix")
-        for (m in sort(unique(panel$measure), method = "radix")) {
+        """
+    }
+
+    /// Inside the R loops' `for (m in measures)`: measure m's NB2 fit on 2016–2017 (`theta`), its monitored months
+    /// with E (`mon`, by facility and period), the fit's time added to `t_fit`; `t2` ends it.
+    static let rFitMeasure = """
           t1 <- proc.time()[["elapsed"]]
           d <- panel[panel$measure == m, ]
           d$size <- factor(d$size, levels = levels)
@@ -164,6 +166,17 @@ enum ReplayBench {
           mon$e <- predict(fit, newdata = mon, type = "response")
           mon <- mon[order(mon$facility_id, mon$period, method = "radix"), ]
           t2 <- proc.time()[["elapsed"]]; t_fit <- t_fit + t2 - t1
+        """
+
+    /// The R loop. Prints `replay_total seconds`, `replay_read`, `replay_fit`, `replay_loop`, and per model and
+    /// detector `model/detector signals sum` (read back through `External.run`'s `name number numbers…` lines).
+    static func rScript(input: String) -> String {
+        """
+        \(rReadPanel(input))
+        t_read <- proc.time()[["elapsed"]] - t0; t_fit <- 0; t_loop <- 0
+        levels <- sort(unique(panel$size), method = "radix")
+        for (m in sort(unique(panel$measure), method = "radix")) {
+        \(rFitMeasure)
           nbSignals <- 0; nbSum <- 0; ewSignals <- 0; ewSum <- 0
           lambda <- 0.2; L <- 3; h <- 4; r <- 2
           for (s in split(seq_len(nrow(mon)), mon$facility_id)) {
@@ -198,9 +211,7 @@ enum ReplayBench {
     /// `alerts_read`, `alerts_fit`, `alerts_loop`, `alerts_write` and per model and detector `model/detector count`.
     static func rAlertsScript(input: String, output: String) -> String {
         """
-        suppressMessages(library(MASS))
-        t0 <- proc.time()[["elapsed"]]
-        panel <- read.csv("\(input)", stringsAsFactors = FALSE)
+        \(rReadPanel(input))
         t_read <- proc.time()[["elapsed"]] - t0; t_fit <- 0; t_loop <- 0; t_write <- 0
         limits <- new.env()
         midp <- function(o) {
@@ -221,17 +232,7 @@ enum ReplayBench {
         out <- file("\(output)", "w")
         levels <- sort(unique(panel$size), method = "radix")
         for (m in sort(unique(panel$measure), method = "radix")) {
-          t1 <- proc.time()[["elapsed"]]
-          d <- panel[panel$measure == m, ]
-          d$size <- factor(d$size, levels = levels)
-          base <- d[d$period <= "2017-12", ]
-          fit <- glm.nb(events ~ beds + teaching + icu_share + size + offset(log(exposure)), data = base,
-                        control = glm.control(epsilon = 1e-8, maxit = 25))
-          theta <- fit$theta
-          mon <- d[d$period > "2017-12", ]
-          mon$e <- predict(fit, newdata = mon, type = "response")
-          mon <- mon[order(mon$facility_id, mon$period, method = "radix"), ]
-          t2 <- proc.time()[["elapsed"]]; t_fit <- t_fit + t2 - t1
+        \(rFitMeasure)
           name <- tolower(m)
           lines <- vector("list", 0); nPois <- 0; nEwma <- 0
           lambda <- 0.2; L <- 3; h <- 4; r <- 2

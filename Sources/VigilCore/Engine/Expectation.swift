@@ -42,14 +42,8 @@ public struct Expectation: Sendable {
         return false
     }
 
-    /// exp(η of the seasonal terms) on `day` (the period's first day): E's seasonal multiplier (log link).
-    public func seasonalMultiplier(day: Int) -> Double {
-        guard case let .linear(predictor, _) = form, !predictor.seasonal.isEmpty else { return 1 }
-        return Foundation.exp(predictor.seasonalEta(day: day))
-    }
-
-    /// The covariates' factor on `day` with the seasonal terms: × exp(η_s) for the log link; for a proportion's
-    /// p, η_s added on the logit scale.
+    /// The covariates' factor on `day` (the period's first day) with the seasonal terms: × exp(η_s) for the log
+    /// link; for a risk or proportion p, η_s added on the logit scale.
     public func seasonal(_ factor: Double, day: Int) -> Double {
         guard case let .linear(predictor, logit) = form, !predictor.seasonal.isEmpty else { return factor }
         let s = predictor.seasonalEta(day: day)
@@ -91,22 +85,9 @@ public struct Expectation: Sendable {
     /// E (or p) of a record with these covariates and exposure, on `day` (the period's first day; seasonal
     /// terms need it).
     public func value(covariates: Covariates, exposure: Double?, trials: Double? = nil, day: Int? = nil) -> Result<Double, FieldProblem> {
-        if proportion {
-            return factor(covariates: covariates).flatMap { p in
-                let seasonalP = day.map { seasonal(p, day: $0) } ?? p
-                guard let e = expected(factor: seasonalP, exposure: nil, trials: trials) else {
-                    return .failure(FieldProblem(field: "trials", reason: "missing; events are out of trials"))
-                }
-                return .success(e)
-            }
-        }
-        if case let .linear(predictor, logit) = form, logit, !predictor.seasonal.isEmpty {
-            let s = day.map { predictor.seasonalEta(day: $0) } ?? 0
-            return predictor.eta(covariates).map { 1 / (1 + Foundation.exp(-($0 + s))) }
-        }
-        let multiplier = day.map(seasonalMultiplier(day:)) ?? 1
-        return factor(covariates: covariates).map { $0 * multiplier }.flatMap { f in
-            guard let e = expected(factor: f, exposure: exposure) else {
+        factor(covariates: covariates).flatMap { f in
+            guard let e = expected(factor: day.map { seasonal(f, day: $0) } ?? f, exposure: exposure, trials: trials) else {
+                if proportion { return .failure(FieldProblem(field: "trials", reason: "missing; events are out of trials")) }
                 let reason = if case .rate = form { "missing; E = rate × exposure" } else { "missing; the model's offset is log(exposure)" }
                 return .failure(FieldProblem(field: "exposure", reason: reason))
             }

@@ -47,7 +47,6 @@ final class SeriesThresholds: Sendable {
         let spec = model.config.detectors[d]
         let theta = spec.theta ?? model.expectation?.theta
         let n = trials.map { max(1, Int($0.rounded())) }
-        let counts = model.countsBuilder(trials: n.map(Double.init))
         let patient = spec.kind == .bernoulliCUSUM
         let level: Int
         if patient {
@@ -59,6 +58,7 @@ final class SeriesThresholds: Sendable {
         }
         let key = Key(model: m, fits: model.fits, detector: d, level: level, trials: n ?? 0, target: Self.level(target))
         if let known = solved.withLock({ $0[key] }) { return known }
+        let counts = model.countsBuilder(trials: n.map(Double.init))
         let start = Date()
         let h: Double?
         if patient {

@@ -71,7 +71,9 @@ public final class Ingestor: @unchecked Sendable {
     private var finished = false
     // Touched only by the ingest thread (and by `start` before it runs).
     private var engine: Engine
-    private var models: [ModelConfig]
+    private var models: [ModelConfig] { didSet { routing = SinkRouting(models: models) } }
+    /// Which sinks each model's events go to (its `alert.sinks`).
+    private var routing: SinkRouting
     private var stored: [Int: Int] = [:]
     private let storedCount = Atomic<Int>(0)
     private var thread: Thread?
@@ -90,6 +92,7 @@ public final class Ingestor: @unchecked Sendable {
     init(store: StateStore, models: [ModelConfig], sinks: [any AlertSink], logger: Logger) {
         self.store = store
         self.models = models
+        self.routing = SinkRouting(models: models)
         self.sinks = sinks
         self.logger = logger
         self.engine = Engine(models: models)
@@ -240,7 +243,7 @@ public final class Ingestor: @unchecked Sendable {
             switch written {
             case let .success(written)?: ids = written
             case let .failure(error)? where !(error is StateStore.RolledBack): throw error
-            default: ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, routing: SinkRouting(models: models), now: now)
+            default: ids = try store.commit(records: keep, events: outcome.events, sinks: sinks, routing: routing, now: now)
             }
             // Known as stored before any batch is answered: /healthz counts what an acknowledgement covers.
             for row in keep { stored[row.keyHash] = row.contentHash }
@@ -381,7 +384,7 @@ public final class Ingestor: @unchecked Sendable {
         let verdict = DispatchSemaphore(value: 0)
         Parallel.alongside({
             written = Result {
-                try store.commit(records: fresh, sinks: sinks, routing: SinkRouting(models: models), now: now) {
+                try store.commit(records: fresh, sinks: sinks, routing: routing, now: now) {
                     verdict.wait()
                     guard let evaluated, evaluated.rejectedPositions.isEmpty else { return nil }
                     return evaluated.events
@@ -431,7 +434,7 @@ public final class Ingestor: @unchecked Sendable {
                 events.append(alert)
             }
             if !events.isEmpty {
-                let ids = try store.commit(records: [], events: events, sinks: sinks, routing: SinkRouting(models: models), now: now)
+                let ids = try store.commit(records: [], events: events, sinks: sinks, routing: routing, now: now)
                 for (id, alert) in zip(ids, events) {
                     logger.notice("alert \(alert.status.rawValue) on reconciling", metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
                 }

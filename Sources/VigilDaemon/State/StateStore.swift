@@ -366,11 +366,12 @@ public final class StateStore: Sendable {
         }
         let stamp = now.formatted(Alert.timestampFormat)
         let eventIDs = ids
-        let objects = Parallel.map(count: events.count, chunk: 64) { i -> (body: String, payloads: [[UInt8]]) in
+        // Per sink, the payload of each event routed to it (nil: not routed).
+        let objects = Parallel.map(count: events.count, chunk: 64) { i -> (body: String, payloads: [[UInt8]?]) in
             let json = events[i].json
             return (json.serialized(), sinks.map { sink in
                 routing.allows(sink.name, model: events[i].model)
-                    ? sink.payload(alert: events[i], json: json, eventID: eventIDs[i], time: stamp) : []
+                    ? sink.payload(alert: events[i], json: json, eventID: eventIDs[i], time: stamp) : nil
             })
         }
         let alertRow = try SQLStatement(db, """
@@ -396,7 +397,8 @@ public final class StateStore: Sendable {
             alertRow.bind(10, totals[i].fired)
             alertRow.bind(11, totals[i].resolved)
             try alertRow.run()
-            for (sink, payload) in zip(sinks, objects[i].payloads) where routing.allows(sink.name, model: alert.model) {
+            for (sink, routed) in zip(sinks, objects[i].payloads) {
+                guard let payload = routed else { continue }
                 outboxRow.bind(1, sink.name)
                 outboxRow.bind(2, ids[i])
                 outboxRow.bind(3, alert.id)

@@ -51,39 +51,9 @@ struct BetaBinomialRegression: Sendable {
         let rho0 = min(0.5, max(1e-3, (phi - 1) / max(1, meanTrials - 1)))
         var gamma = log(rho0 / (1 - rho0))
 
-        var current = Self.evaluate(rows, beta, gamma, expected: false)
-        var iterations = 0
-        var converged = false
-        while iterations < 100 {
-            iterations += 1
-            // Newton's step on the observed information; when that is not positive definite, the expected one.
-            var information = current.hessian
-            for k in information.elements.indices { information.elements[k] = -information.elements[k] }
-            let step: [Double]
-            if let s = try? LinearAlgebra.solveCholesky(LinearAlgebra.cholesky(information), current.gradient) {
-                step = s
-            } else {
-                var fisher = Self.evaluate(rows, beta, gamma, expected: true).hessian
-                for k in fisher.elements.indices { fisher.elements[k] = -fisher.elements[k] }
-                step = try LinearAlgebra.solveCholesky(LinearAlgebra.cholesky(fisher), current.gradient)
-            }
-            var scale = 1.0
-            var next: Evaluation
-            var trial: (beta: [Double], gamma: Double)
-            repeat {
-                trial = (zip(beta, step).map { $0 + scale * $1 }, gamma + scale * step[p])
-                next = Self.evaluate(rows, trial.beta, trial.gamma, expected: false)
-                scale /= 2
-            } while (!next.valid || next.logLikelihood < current.logLikelihood - 1e-12 * abs(current.logLikelihood)) && scale > 1e-10
-            guard next.valid else { break }
-            let change = abs(next.logLikelihood - current.logLikelihood)
-            let largest = step.map { abs($0) * scale * 2 }.max() ?? 0
-            (beta, gamma, current) = (trial.beta, trial.gamma, next)
-            if change <= control.epsilon * 1e-4 * (abs(current.logLikelihood) + 0.1) && largest < 1e-8 {
-                converged = true
-                break
-            }
-        }
+        let maximum = try Self.maximize(rows, beta: beta, gamma: gamma, tolerance: control.epsilon * 1e-4)
+        (beta, gamma) = (maximum.beta, maximum.gamma)
+        let (current, iterations, converged) = (maximum.at, maximum.iterations, maximum.converged)
         var warnings = binomial.warnings.filter { !$0.hasPrefix("IRLS") }
         let rho = 1 / (1 + exp(-gamma))
         if rho < 1e-6 {
@@ -92,9 +62,7 @@ struct BetaBinomialRegression: Sendable {
         if !converged {
             warnings.append("Newton–Raphson did not converge in \(iterations) steps: the estimates are not reliable")
         }
-        var information = Self.evaluate(rows, beta, gamma, expected: true).hessian
-        for k in information.elements.indices { information.elements[k] = -information.elements[k] }
-        let covariance = try LinearAlgebra.inverseFromCholesky(LinearAlgebra.cholesky(information))
+        let covariance = try LinearAlgebra.inverseFromCholesky(LinearAlgebra.cholesky(Self.information(rows, beta, gamma, expected: true)))
         var coefficients: [GLMFit.Coefficient] = []
         for (j, name) in problem.design.names.enumerated() {
             guard let a = kept.firstIndex(of: j) else {
@@ -205,30 +173,58 @@ struct BetaBinomialRegression: Sendable {
         return (ta, tb)
     }
 
-    /// ℓ of the intercept-only beta-binomial (the null model), by Newton from the binomial start.
+    /// ℓ of the intercept-only beta-binomial (the null model), from the binomial's overall proportion.
     private static func interceptOnlyLogLikelihood(_ rows: Rows, start gamma: Double) throws -> Double {
         let total = rows.y.reduce(0, +) / rows.n.reduce(0, +)
         let null = Rows(y: rows.y, n: rows.n, x: [Double](repeating: 1, count: rows.y.count), p: 1)
-        var beta = [log(total / (1 - total))]
-        var g = gamma
-        var current = evaluate(null, beta, g, expected: false)
-        for _ in 0..<100 {
-            var information = evaluate(null, beta, g, expected: true).hessian
-            for k in information.elements.indices { information.elements[k] = -information.elements[k] }
-            let step = try LinearAlgebra.solveCholesky(LinearAlgebra.cholesky(information), current.gradient)
+        return try maximize(null, beta: [log(total / (1 - total))], gamma: gamma, tolerance: 1e-12).at.logLikelihood
+    }
+
+    private struct Maximum {
+        var beta: [Double]
+        var gamma: Double
+        var at: Evaluation
+        var iterations: Int
+        var converged: Bool
+    }
+
+    /// Newton–Raphson from (β, γ): the observed information's step (the expected one's where the observed is not
+    /// positive definite), halved until ℓ does not fall; done when ℓ changes by less than `tolerance` relative
+    /// and no parameter by 1e-8.
+    private static func maximize(_ rows: Rows, beta start: [Double], gamma startGamma: Double, tolerance: Double) throws -> Maximum {
+        let p = rows.p
+        var (beta, gamma) = (start, startGamma)
+        var current = evaluate(rows, beta, gamma, expected: false)
+        var iterations = 0
+        while iterations < 100 {
+            iterations += 1
+            var observed = current.hessian
+            for k in observed.elements.indices { observed.elements[k] = -observed.elements[k] }
+            let step = try (try? LinearAlgebra.solveCholesky(LinearAlgebra.cholesky(observed), current.gradient))
+                ?? LinearAlgebra.solveCholesky(LinearAlgebra.cholesky(information(rows, beta, gamma, expected: true)), current.gradient)
             var scale = 1.0
-            var next = current
-            var trial = (beta, g)
+            var next: Evaluation
+            var trial: (beta: [Double], gamma: Double)
             repeat {
-                trial = ([beta[0] + scale * step[0]], g + scale * step[1])
-                next = evaluate(null, trial.0, trial.1, expected: false)
+                trial = (zip(beta, step).map { $0 + scale * $1 }, gamma + scale * step[p])
+                next = evaluate(rows, trial.beta, trial.gamma, expected: false)
                 scale /= 2
-            } while (!next.valid || next.logLikelihood < current.logLikelihood) && scale > 1e-10
-            guard next.valid, next.logLikelihood >= current.logLikelihood else { break }
-            let change = next.logLikelihood - current.logLikelihood
-            (beta, g, current) = (trial.0, trial.1, next)
-            if change < 1e-12 * (abs(current.logLikelihood) + 0.1) { break }
+            } while (!next.valid || next.logLikelihood < current.logLikelihood - 1e-12 * abs(current.logLikelihood)) && scale > 1e-10
+            guard next.valid else { break }
+            let change = abs(next.logLikelihood - current.logLikelihood)
+            let largest = step.map { abs($0) * scale * 2 }.max() ?? 0
+            (beta, gamma, current) = (trial.beta, trial.gamma, next)
+            if change <= tolerance * (abs(current.logLikelihood) + 0.1) && largest < 1e-8 {
+                return Maximum(beta: beta, gamma: gamma, at: current, iterations: iterations, converged: true)
+            }
         }
-        return current.logLikelihood
+        return Maximum(beta: beta, gamma: gamma, at: current, iterations: iterations, converged: false)
+    }
+
+    /// −∂²ℓ over (β, γ): observed, or expected (Fisher's).
+    private static func information(_ rows: Rows, _ beta: [Double], _ gamma: Double, expected: Bool) -> Matrix {
+        var h = evaluate(rows, beta, gamma, expected: expected).hessian
+        for k in h.elements.indices { h.elements[k] = -h.elements[k] }
+        return h
     }
 }

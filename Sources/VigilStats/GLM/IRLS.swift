@@ -23,6 +23,7 @@ public struct GLMProblem: Sendable {
     public init(response: [Double], offset: [Double]? = nil, weights: [Double]? = nil, design: DesignMatrix) {
         precondition(response.count == design.rowCount, "response and design must have the same rows")
         precondition(offset == nil || offset?.count == response.count, "offset must have one value per row")
+        // Callers build weights from the same rows as the response (GLMDataSet, BaselineFit): no data reaches this.
         precondition(weights == nil || weights?.count == response.count, "weights must have one value per row")
         self.response = response
         self.offset = offset
