@@ -78,8 +78,8 @@ enum Kernels {
                 for i in 0..<n { s += d.update(.patient(outcome: observed[i] > 0, risk: risks[i])).statistic }
                 return s
             }),
-            ("any detector (enum dispatch, negbin)", time {
-                var d = AnyDetector.negativeBinomialCUSUM(NegativeBinomialCUSUM(ratio: 1.5, theta: 2.5, h: 4)); var s = 0.0
+            ("any detector (registry dispatch, negbin)", time {
+                var d = AnyDetector(NegativeBinomialCUSUM(ratio: 1.5, theta: 2.5, h: 4)); var s = 0.0
                 for i in 0..<n { s += d.update(.poisson(observed: observed[i], expected: expected[i])).statistic }
                 return s
             }),

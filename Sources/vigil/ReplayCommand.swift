@@ -244,7 +244,7 @@ struct CalibrateCommand: ParsableCommand {
             for (d, (spec, threshold)) in zip(model.config.detectors, model.thresholds).enumerated() where spec.arl0 != nil || budget != nil {
                 if let threshold {
                     let target = spec.arl0 ?? model.budgetARL ?? 0
-                    print("\(model.config.name)\t\(spec.id)\t\(spec.kind.rawValue)\t\(Alert.short(target))\t\(spec.thresholdKey): \(threshold)"
+                    print("\(model.config.name)\t\(spec.id)\t\(spec.typeName)\t\(Alert.short(target))\t\(spec.thresholdKey): \(threshold)"
                         + (spec.perSeries ? " (model-wide; each series solves its own)" : ""))
                     if budget != nil, let e = model.medianExpected, let arl1 = model.designARL1(detector: d, threshold: threshold, expected: e) {
                         budgets.append("  \(spec.id): ARL1 \(Alert.short(arl1)) at its design shift, at the median E \(Alert.short(e))")

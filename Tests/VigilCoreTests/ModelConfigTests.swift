@@ -29,7 +29,7 @@ struct ModelConfigTests {
         #expect(m.expected.references == ["bedsize": "small"])
         #expect(m.expected.baseline?.from.description == "2022-01" && m.expected.baseline?.to.description == "2023-12")
         #expect(m.detectors[0].threshold == nil && m.detectors[0].arl0 == 120)
-        #expect(m.detectors[1].lambda == ModelDefaults.ewmaLambda && m.detectors[1].reset == .zero)
+        #expect(m.detectors[1].parameters["lambda"] == 0.2 && m.detectors[1].reset == .zero)
         #expect(m.version == ModelConfigParser.version(of: Array(yaml.utf8)) && m.version.count == 12)
     }
 

@@ -137,17 +137,20 @@ struct DetectorTests {
     /// Detector state round-trips through Codable, and a restored detector continues identically.
     @Test func stateRoundTripsThroughCodable() throws {
         var detectors: [AnyDetector] = [
-            .poissonCUSUM(PoissonCUSUM(ratio: 1.5, h: 4)),
-            .negativeBinomialCUSUM(NegativeBinomialCUSUM(ratio: 1.5, theta: 2.5, h: 4, reset: .fir)),
-            .normalCUSUM(NormalCUSUM(k: 0.5, h: 4, direction: .down)),
-            .ewma(EWMA(lambda: 0.2, L: 2.8)),
-            .bernoulliCUSUM(BernoulliCUSUM(oddsRatio: 2, h: 3)),
+            AnyDetector(PoissonCUSUM(ratio: 1.5, h: 4)),
+            AnyDetector(NegativeBinomialCUSUM(ratio: 1.5, theta: 2.5, h: 4, reset: .fir)),
+            AnyDetector(NormalCUSUM(k: 0.5, h: 4, direction: .down)),
+            AnyDetector(EWMA(lambda: 0.2, L: 2.8)),
+            AnyDetector(BernoulliCUSUM(oddsRatio: 2, h: 3)),
+            AnyDetector(BinomialCUSUM(oddsRatio: 1.8, h: 3)),
+            AnyDetector(SIRInterval(level: 0.9)),
         ]
         let input = DetectorInput(observed: 3, expected: 1.2, variance: 1.2)
         for i in detectors.indices { for _ in 0..<5 { _ = detectors[i].update(input) } }
         let data = try JSONEncoder().encode(detectors)
         var restored = try JSONDecoder().decode([AnyDetector].self, from: data)
         #expect(restored == detectors)
+        #expect(restored.map(\.type) == Detectors.types)
         for i in detectors.indices {
             #expect(restored[i].update(input) == detectors[i].update(input))
         }

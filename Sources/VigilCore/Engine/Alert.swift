@@ -94,11 +94,9 @@ public struct Alert: Sendable, Equatable {
     }
 
     public var summary: String {
-        let name = detectorType == "ewma" ? "EWMA" : "CUSUM"
-        var stat = "\(name) \(Self.fixed2(statistic)) > \(Self.short(threshold))"
-        if detectorType == "sir_interval" {
-            stat = "worse than expected: O/E interval above 1 (lower limit \(Self.fixed2(statistic)))"
-        }
+        let statistic = Self.fixed2(statistic), threshold = Self.short(threshold)
+        let stat = Detectors.named(detectorType)?.definition.signal(statistic: statistic, threshold: threshold)
+            ?? "\(detectorType) \(statistic) > \(threshold)"
         if let patients {
             let ratio = sir.map { " (O/E \(Self.fixed2($0)))" } ?? ""
             return "\(measure) at \(facility): \(observed) observed vs \(Self.fixed2(expected)) expected in "

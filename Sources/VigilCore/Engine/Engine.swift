@@ -631,7 +631,7 @@ public final class Engine {
                 var alert = Alert(
                     id: id,
                     status: .firing, model: config.name, modelVersion: config.version, detector: spec.id,
-                    detectorType: spec.kind.rawValue, facility: facility, measure: config.measure, period: period,
+                    detectorType: spec.typeName, facility: facility, measure: config.measure, period: period,
                     signalStart: observations[start].label.text,
                     observed: patient ? runObserved : o.observed, expected: patient ? runExpected : o.input.expected,
                     statistic: step.statistic, threshold: step.threshold, severity: config.alert.severity, raisedAt: now,

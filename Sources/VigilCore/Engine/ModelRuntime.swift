@@ -128,42 +128,45 @@ public struct ModelRuntime: Sendable {
     /// Fresh detectors with these thresholds (a series' own), nil when one is unknown or unusable.
     func makeDetectors(thresholds: [Double?]) -> [AnyDetector]? {
         var out: [AnyDetector] = []
-        for (spec, threshold) in zip(config.detectors, thresholds) {
-            guard let t = threshold, t.isFinite, t > 0 else { return nil }
-            switch spec.kind {
-            case .poissonCUSUM:
-                out.append(.poissonCUSUM(PoissonCUSUM(ratio: spec.ratio ?? 2, h: t, reset: spec.reset)))
-            case .negbinCUSUM:
-                guard let theta = spec.theta ?? expectation?.theta, theta > 0 else { return nil }
-                out.append(.negativeBinomialCUSUM(NegativeBinomialCUSUM(ratio: spec.ratio ?? 2, theta: theta, h: t, reset: spec.reset)))
-            case .normalCUSUM:
-                out.append(.normalCUSUM(NormalCUSUM(k: spec.k ?? ModelDefaults.normalCUSUMk, h: t, direction: spec.direction, reset: spec.reset)))
-            case .ewma:
-                out.append(.ewma(EWMA(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: t, direction: spec.direction, reset: spec.reset)))
-            case .bernoulliCUSUM:
-                out.append(.bernoulliCUSUM(BernoulliCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: t, reset: spec.reset)))
-            case .binomialCUSUM:
-                out.append(.binomialCUSUM(BinomialCUSUM(oddsRatio: spec.oddsRatio ?? 2, h: t, reset: spec.reset)))
-            case .sirInterval:
-                out.append(.sirInterval(SIRInterval(level: spec.level ?? 0.95)))
-            }
+        out.reserveCapacity(config.detectors.count)
+        for (d, threshold) in thresholds.enumerated() {
+            guard let t = threshold, t.isFinite, t > 0,
+                  let detector = AnyDetector(type: config.detectors[d].type, parameters: parameters(d), threshold: t) else { return nil }
+            out.append(detector)
         }
         return out
     }
 
+    /// Detector `d`'s keys with what the baseline fit gives (NB2 θ) for those its model leaves to it.
+    func parameters(_ d: Int) -> DetectorParameters {
+        let spec = config.detectors[d]
+        var p = spec.parameters
+        for parameter in spec.definition.parameters where parameter.absent == .fittedTheta && p[parameter.key] == nil {
+            p[parameter.key] = expectation?.theta
+        }
+        return p
+    }
+
+    /// The NB2 size of the counts detector `d` is calibrated on: its own θ key, else the fit's (∞: Poisson).
+    func countsTheta(_ d: Int) -> Double? { parameters(d)["theta"] ?? expectation?.theta }
+
+    /// What detector `d` sees in control at expected count (or risk) `e`, for its ARL.
+    func arlData(_ d: Int, expected e: Double, counts: CountsBuilder) throws -> ARLData {
+        config.detectors[d].watchesPatients ? .risks([e]) : .counts(try counts(e, countsTheta(d)))
+    }
+
     /// Solves every `arl0:` threshold (METHODS.md, "ARLs on the data a detector sees") at `arl_expected` or
-    /// the median baseline E: count CUSUMs, and normal CUSUMs and EWMAs on z of the model's counts (Poisson,
-    /// or NB2 with the fitted θ); without an E the latter two are solved on N(0, 1). The Bernoulli CUSUM is
-    /// solved over the risk mix of the baseline patients. Proportions are solved at the median baseline n and
-    /// E (binomial, or beta-binomial with the fitted ρ).
+    /// the median baseline E: on counts of the model's distribution (Poisson, NB2 with the fitted θ, binomial
+    /// or beta-binomial at the median baseline n); charts on z without an E on N(0, 1); patient detectors over
+    /// the risk mix of the baseline patients.
     mutating func calibrate(baselineExpected: [Double], baselineTrials: [Double] = []) {
         medianExpected = median(baselineExpected.filter { $0 > 0 && $0.isFinite })
         medianTrials = median(baselineTrials.filter { $0 >= 1 && $0.isFinite })
         for (i, spec) in config.detectors.enumerated() where spec.threshold == nil {
             guard let target = modelTarget(i) else { continue }
             do {
-                thresholds[i] = try Self.threshold(spec, arl0: target, theta: spec.theta ?? expectation?.theta,
-                                                   baselineExpected: baselineExpected, counts: countsBuilder(trials: medianTrials))
+                thresholds[i] = try threshold(i, arl0: target, baselineExpected: baselineExpected,
+                                              counts: countsBuilder(trials: medianTrials))
             } catch {
                 thresholds[i] = nil
                 // A per-series detector solves each series' own threshold; only the fallback is missing.
@@ -174,57 +177,13 @@ public struct ModelRuntime: Sendable {
         }
     }
 
-    struct CalibrationFailure: Error, CustomStringConvertible { let description: String }
-
     /// ARL1 of detector `d` with threshold `h` at expected count `e` (patient-level: risk) under the shift it is
-    /// designed for: counts of mean ratio × E, odds × odds_ratio, or z shifted by 2k (normal CUSUM) or 1 (EWMA).
-    /// Proportions at the median baseline n.
+    /// designed for. Proportions at the median baseline n.
     public func designARL1(detector d: Int, threshold h: Double, expected e: Double) -> Double? {
         let spec = config.detectors[d]
-        let theta = spec.theta ?? expectation?.theta ?? .infinity
-        let fir = spec.reset == .fir ? h / 2 : 0
-        let counts = countsBuilder(trials: medianTrials)
-        switch spec.kind {
-        case .sirInterval:
-            return nil
-        case .binomialCUSUM:
-            let r = spec.oddsRatio ?? 2
-            guard let c = try? counts(e, theta) else { return nil }
-            return try? ARL.binomialLattice(oddsRatio: r, counts: c, shiftOddsRatio: r).arl(h: h, headStart: fir)
-        case .poissonCUSUM, .negbinCUSUM:
-            let r = spec.ratio ?? 2
-            return try? ARL.negativeBinomialLattice(ratio: r, theta: spec.kind == .poissonCUSUM ? .infinity : theta,
-                                                    expected: e, shift: r).arl(h: h, headStart: fir)
-        case .bernoulliCUSUM:
-            let r = spec.oddsRatio ?? 2
-            return try? ARL.bernoulliLattice(oddsRatio: r, risk: e, shiftOddsRatio: r).arl(h: h, headStart: fir)
-        case .normalCUSUM:
-            let k = spec.k ?? ModelDefaults.normalCUSUMk
-            guard let c = try? counts(e, theta) else { return nil }
-            return try? ARL.normalCUSUM(k: k, h: h, counts: c, mean: e + 2 * k * c.variance.squareRoot(),
-                                        direction: spec.direction, headStart: fir)
-        case .ewma:
-            guard let c = try? counts(e, theta) else { return nil }
-            return try? ARL.ewmaExact(lambda: spec.lambda ?? ModelDefaults.ewmaLambda, L: h,
-                                      input: .counts(c, mean: e + c.variance.squareRoot(), direction: spec.direction))
-        }
-    }
-
-    /// How a threshold search starts (per-series thresholds): from nothing; bracketing outward from a close
-    /// value and solved to tolerance (a node of the E grid, from the model's threshold); or from a value
-    /// interpolated between two nodes, kept when its ARL reaches the target (a grid point between nodes).
-    /// Lattice CUSUMs treat the last two alike: every step near the value from one factorization.
-    enum SearchStart {
-        case scratch
-        case around(Double)
-        case interpolated(Double)
-
-        var guess: Double? {
-            switch self {
-            case .scratch: nil
-            case let .around(g), let .interpolated(g): g > 0 && g.isFinite ? g : nil
-            }
-        }
+        guard let data = try? arlData(d, expected: e, counts: countsBuilder(trials: medianTrials)),
+              let lengths = try? spec.type.runLengths(parameters(d), on: data) else { return nil }
+        return try? lengths.arl(h, true)
     }
 
     /// What the detectors see in control at expected count E: Poisson or NB2(θ) counts, or — for a proportion
@@ -240,77 +199,22 @@ public struct ModelRuntime: Sendable {
         return { e, _ in try ARL.Counts(trials: n, risk: e / Double(n), rho: rho) }
     }
 
-    static func threshold(_ spec: DetectorSpec, arl0: Double, theta: Double?, baselineExpected: [Double],
-                          counts: CountsBuilder = { e, theta in try ARL.Counts(expected: e, theta: theta ?? .infinity) },
-                          start: SearchStart = .scratch) throws -> Double {
-        func typicalE() -> Double? {
-            if let e = spec.arlExpected { return e }
-            return median(baselineExpected.filter { $0 > 0 && $0.isFinite })
+    /// The threshold of detector `d` giving in-control ARL `arl0`: at `arl_expected` or the median of
+    /// `baselineExpected` (charts on z without either: on N(0, 1)); a patient detector over the risk mix
+    /// `baselineExpected`. `ownE`: a series' own threshold, at its E whatever `arl_expected` says.
+    func threshold(_ d: Int, arl0: Double, baselineExpected: [Double], counts: CountsBuilder,
+                   search: ThresholdSearch = .scratch, ownE: Bool = false) throws -> Double {
+        let spec = config.detectors[d]
+        let data: ARLData
+        let stated = ownE ? nil : spec.arlExpected
+        if spec.watchesPatients {
+            data = .risks(baselineExpected)
+        } else if let e = stated ?? median(baselineExpected.filter({ $0 > 0 && $0.isFinite })) {
+            data = .counts(try counts(e, countsTheta(d)))
+        } else {
+            data = .standardNormal
         }
-        func needE() throws -> Double {
-            guard let e = typicalE() else {
-                throw CalibrationFailure(description: "no baseline expectations to calibrate at; give arl_expected")
-            }
-            return e
-        }
-        let fir = spec.reset == .fir ? 0.5 : 0
-        func solve(_ chart: ARL.LatticeCUSUM) throws -> Double {
-            guard let guess = start.guess else { return try chart.threshold(forARL0: arl0, headStartFraction: fir) }
-            return try chart.threshold(forARL0: arl0, headStartFraction: fir, near: guess)
-        }
-        switch spec.kind {
-        case .sirInterval:
-            throw CalibrationFailure(description: "sir_interval has no threshold to solve (it signals when the interval lies above 1)")
-        case .normalCUSUM:
-            let k = spec.k ?? ModelDefaults.normalCUSUMk
-            guard let e = typicalE() else {
-                return try ARL.threshold(forARL0: arl0, initial: 2) { try ARL.normalCUSUM(k: k, h: $0, sided: .one, headStart: $0 * fir) }
-            }
-            guard let chart = try ARL.normalCUSUMLattice(k: k, counts: counts(e, theta), mean: e, direction: spec.direction) else {
-                throw CalibrationFailure(description: "at E = \(e) the chart never signals (E − k√V < 0 looking down)")
-            }
-            return try solve(chart)
-        case .ewma:
-            let lambda = spec.lambda ?? ModelDefaults.ewmaLambda
-            let input: ARL.EWMAInput
-            if let e = typicalE() {
-                input = .counts(try counts(e, theta), mean: e, direction: spec.direction)
-            } else {
-                input = .normal(shift: 0)
-            }
-            let arl = { (L: Double) in try ARL.ewmaExact(lambda: lambda, L: L, input: input) }
-            switch start {
-            case .scratch:
-                return try ARL.threshold(forARL0: arl0, initial: 2, relativeTolerance: 1e-4, arl)
-            case let .around(guess):
-                return try ARL.threshold(forARL0: arl0, around: guess, relativeTolerance: 1e-4, arl)
-            case let .interpolated(guess):
-                // Up in steps of 0.5% until the ARL reaches the target (L is smooth in E).
-                var L = guess
-                for _ in 0..<20 where L > 0 && L.isFinite {
-                    if try arl(L) >= arl0 { return L }
-                    L *= 1.005
-                }
-                return try ARL.threshold(forARL0: arl0, around: guess, relativeTolerance: 1e-4, arl)
-            }
-        case .poissonCUSUM:
-            return try solve(ARL.poissonLattice(ratio: spec.ratio ?? 2, expected: try needE()))
-        case .negbinCUSUM:
-            guard let theta else { throw CalibrationFailure(description: "no theta yet (the baseline fit gives it)") }
-            return try solve(ARL.negativeBinomialLattice(ratio: spec.ratio ?? 2, theta: theta, expected: try needE()))
-        case .binomialCUSUM:
-            return try solve(ARL.binomialLattice(oddsRatio: spec.oddsRatio ?? 2, counts: counts(try needE(), theta)))
-        case .bernoulliCUSUM:
-            let risks = baselineExpected.filter { $0 > 0 && $0 < 1 }
-            guard !risks.isEmpty else { throw CalibrationFailure(description: "no baseline patients to calibrate over") }
-            let oddsRatio = spec.oddsRatio ?? 2
-            if let first = risks.first, risks.allSatisfy({ $0 == first }) {
-                return try ARL.bernoulliLattice(oddsRatio: oddsRatio, risk: first).threshold(forARL0: arl0, headStartFraction: fir)
-            }
-            return try ARL.threshold(forARL0: arl0, initial: 2) {
-                try ARL.bernoulliCUSUM(oddsRatio: oddsRatio, h: $0, risks: risks, headStart: $0 * fir)
-            }
-        }
+        return try spec.type.runLengths(parameters(d), on: data).threshold(forARL0: arl0, search: search)
     }
 }
 

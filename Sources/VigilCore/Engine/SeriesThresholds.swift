@@ -45,9 +45,8 @@ final class SeriesThresholds: Sendable {
     func threshold(model m: Int, _ model: ModelRuntime, detector d: Int, expected: Double?, trials: Double? = nil,
                    risks: [Double], target: Double) -> Double? {
         let spec = model.config.detectors[d]
-        let theta = spec.theta ?? model.expectation?.theta
         let n = trials.map { max(1, Int($0.rounded())) }
-        let patient = spec.kind == .bernoulliCUSUM
+        let patient = spec.watchesPatients
         let level: Int
         if patient {
             guard !risks.isEmpty else { return nil }
@@ -62,21 +61,20 @@ final class SeriesThresholds: Sendable {
         let start = Date()
         let h: Double?
         if patient {
-            h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: risks)
+            h = try? model.threshold(d, arl0: target, baselineExpected: risks, counts: counts, ownE: true)
         } else {
             let below = Int((Double(level) / Double(Self.levelsPerNode)).rounded(.down)) * Self.levelsPerNode
             let modelWide = model.thresholds[d]
-            let low = node(key, level: below, spec: spec, theta: theta, counts: counts, target: target, from: modelWide)
+            let low = node(key, level: below, model, detector: d, counts: counts, target: target, from: modelWide)
             if level == below {
                 h = low
-            } else if let low, let high = node(key, level: below + Self.levelsPerNode, spec: spec, theta: theta, counts: counts,
+            } else if let low, let high = node(key, level: below + Self.levelsPerNode, model, detector: d, counts: counts,
                                                target: target, from: modelWide) {
                 let guess = low + (high - low) * Double(level - below) / Double(Self.levelsPerNode)
-                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
-                                                counts: counts, start: .interpolated(guess))
+                h = try? model.threshold(d, arl0: target, baselineExpected: [Self.gridValue(level)], counts: counts,
+                                         search: .interpolated(guess), ownE: true)
             } else {
-                h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
-                                                counts: counts)
+                h = try? model.threshold(d, arl0: target, baselineExpected: [Self.gridValue(level)], counts: counts, ownE: true)
             }
         }
         // Two workers may solve the same level at once (the same answer): count it once.
@@ -88,12 +86,12 @@ final class SeriesThresholds: Sendable {
 
     /// The threshold solved at a node level, searched outward from the model's own threshold (of this fit) —
     /// never from a neighbouring node, since what a level gets must not depend on which worker came first.
-    private func node(_ key: Key, level: Int, spec: DetectorSpec, theta: Double?, counts: ModelRuntime.CountsBuilder,
+    private func node(_ key: Key, level: Int, _ model: ModelRuntime, detector d: Int, counts: ModelRuntime.CountsBuilder,
                       target: Double, from modelWide: Double?) -> Double? {
         let nodeKey = Key(model: key.model, fits: key.fits, detector: key.detector, level: level, trials: key.trials, target: key.target)
         if let known = nodes.withLock({ $0[nodeKey] }) { return known }
-        let h = try? ModelRuntime.threshold(spec, arl0: target, theta: theta, baselineExpected: [Self.gridValue(level)],
-                                            counts: counts, start: modelWide.map { .around($0) } ?? .scratch)
+        let h = try? model.threshold(d, arl0: target, baselineExpected: [Self.gridValue(level)], counts: counts,
+                                     search: modelWide.map { .around($0) } ?? .scratch, ownE: true)
         let fresh = nodes.withLock { known in known.updateValue(h, forKey: nodeKey) == nil }
         work.withLock { $0.nodes += fresh ? 1 : 0 }
         return h

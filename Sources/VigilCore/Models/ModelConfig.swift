@@ -31,8 +31,6 @@ public enum ModelDefaults {
     public static let cooldown = 0
     public static let reset = ResetMode.zero
     public static let direction = Direction.up
-    public static let normalCUSUMk = 0.5
-    public static let ewmaLambda = 0.2
     /// `offset: exposure` for count models; logistic models have no offset.
     public static let countOffset = true
 }
@@ -147,43 +145,40 @@ public struct PublishedModel: Sendable {
     }
 }
 
-/// One detector of a model: its type and keys (SPEC §2 table). `h`/`L` may be nil until calibration
-/// fills them from `arl0`.
+/// One detector of a model: its type, its keys (SPEC §2 table, with the type's defaults) and calibration.
+/// The threshold may be nil until calibration fills it from `arl0`.
 public struct DetectorSpec: Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
-        case poissonCUSUM = "poisson_cusum"
-        case negbinCUSUM = "negbin_cusum"
-        case normalCUSUM = "normal_cusum"
-        case ewma
-        case bernoulliCUSUM = "bernoulli_cusum"
-        case binomialCUSUM = "binomial_cusum"
-        case sirInterval = "sir_interval"
-    }
-
     public let id: String
-    public let kind: Kind
-    public var ratio: Double?
-    public var theta: Double?
-    public var k: Double?
-    public var lambda: Double?
-    public var oddsRatio: Double?
-    /// Coverage of a `sir_interval`'s mid-P interval.
-    public var level: Double?
-    /// `h` for CUSUMs, `L` for the EWMA.
+    public let type: any Detector.Type
+    /// Keys as written, with the type's defaults; a `fittedTheta` key stays absent until the fit gives it.
+    public var parameters: DetectorParameters
+    /// `h` for CUSUMs, `L` for the EWMA; the fixed threshold of a type without a threshold key.
     public var threshold: Double?
     public var arl0: Double?
     /// The expected count at which a count CUSUM's `arl0` is met (default: the median baseline E).
     public var arlExpected: Double?
-    public var direction: Direction
-    public var reset: ResetMode
     /// A threshold per series, solved for `arl0` (or the model's false-alarm budget) at the series' own E.
     public var perSeries = false
     /// Where the detector is written, for calibration messages.
     public let line: Int
     public let column: Int
 
+    public init(id: String, type: any Detector.Type, parameters: DetectorParameters, line: Int, column: Int) {
+        self.id = id
+        self.type = type
+        self.parameters = parameters
+        self.line = line
+        self.column = column
+    }
+
+    public var typeName: String { type.type }
+    public var definition: DetectorDefinition { type.definition }
     /// The threshold key of this type in model files.
-    public var thresholdKey: String { kind == .ewma ? "L" : "h" }
+    public var thresholdKey: String { definition.thresholdKey ?? "threshold" }
+    public var direction: Direction { parameters.direction }
+    public var reset: ResetMode { parameters.reset }
+    /// Watches patients: calibrated over a risk mix rather than at an expected count.
+    public var watchesPatients: Bool { definition.watches == [.patients] }
 }
 
 public struct AlertSpec: Sendable {

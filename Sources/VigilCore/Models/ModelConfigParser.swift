@@ -105,20 +105,22 @@ public enum ModelConfigParser {
         } else if top["detectors"] == nil {
             if checkUnit == .release {
                 // Each published window compared once: the interval check is the only detector that fits.
-                detectors = [DetectorSpec(id: "sir", kind: .sirInterval, threshold: 1, direction: .up, reset: .zero,
-                                          line: root.line, column: root.column)]
+                var spec = DetectorSpec(id: "sir", type: SIRInterval.self, parameters: DetectorParameters(["level": 0.95]),
+                                        line: root.line, column: root.column)
+                spec.threshold = SIRInterval.definition.fixedThreshold
+                detectors = [spec]
             } else {
                 root.missing("detectors")
             }
         }
         if let expected {
             for spec in detectors where spec.arl0 != nil && expected.baseline == nil {
-                if spec.kind == .bernoulliCUSUM {
+                if spec.watchesPatients {
                     diagnostics.report(line: spec.line, column: spec.column,
-                                       "detectors.\(spec.id).arl0: a Bernoulli CUSUM is calibrated over the baseline's patients; give expected.baseline or h")
-                } else if (spec.kind == .poissonCUSUM || spec.kind == .negbinCUSUM) && spec.arlExpected == nil {
+                                       "detectors.\(spec.id).arl0: a \(spec.typeName) is calibrated over the baseline's patients; give expected.baseline or \(spec.thresholdKey)")
+                } else if spec.definition.takesARLExpected && spec.arlExpected == nil {
                     diagnostics.report(line: spec.line, column: spec.column,
-                                       "detectors.\(spec.id).arl0: a count CUSUM is calibrated at an expected count; give arl_expected or expected.baseline")
+                                       "detectors.\(spec.id).arl0: a \(spec.typeName) is calibrated at an expected count; give arl_expected or expected.baseline")
                 }
             }
         }
@@ -344,25 +346,44 @@ public enum ModelConfigParser {
 
     // MARK: detectors
 
-    static let detectorKeys: [DetectorSpec.Kind: [String]] = [
-        .poissonCUSUM: ["ratio", "h", "arl0", "arl_expected", "reset", "per_series"],
-        .negbinCUSUM: ["ratio", "theta", "h", "arl0", "arl_expected", "reset", "per_series"],
-        .normalCUSUM: ["k", "h", "arl0", "direction", "reset", "per_series"],
-        .ewma: ["lambda", "L", "arl0", "direction", "reset", "per_series"],
-        .bernoulliCUSUM: ["odds_ratio", "h", "arl0", "reset", "per_series"],
-        .binomialCUSUM: ["odds_ratio", "h", "arl0", "reset", "per_series"],
-        .sirInterval: ["level"],
-    ]
+    /// The kind of series a model's detectors watch.
+    static func seriesKind(unit: PeriodUnit, expected: ExpectedSpec?) -> SeriesKind? {
+        switch unit {
+        case .patient: return .patients
+        case .release: return .releases
+        default:
+            guard let expected else { return nil }
+            return expected.kind.isProportion ? .proportions : .counts
+        }
+    }
 
-    /// `budget`: the model has `alert.false_alarms_per_year`, which sets every threshold.
+    /// The message for a detector type on series it does not watch.
+    static func mismatch(_ type: any Detector.Type, on series: SeriesKind) -> String {
+        let name = type.type
+        let definition = type.definition
+        switch series {
+        case .releases:
+            let fitting = Detectors.all.filter { $0.definition.watches.contains(.releases) }.map { $0.type }
+            return "unit: release compares each published window once: use \(fitting.joined(separator: " or ")) (a \(name) over overlapping windows would count the same events many times)"
+        case .patients where !definition.watches.contains(.patients):
+            let fitting = Detectors.all.filter { $0.definition.watches.contains(.patients) }.map { $0.type }
+            return "\(name) watches counts per period; patient-level models use \(fitting.joined(separator: " or "))"
+        default:
+            let watched = definition.watches.count == 1 ? definition.watches.first ?? series : .counts
+            return "\(name) \(watched.requirement)"
+        }
+    }
+
+    /// A detector from its type's definition (`DetectorDefinition`): keys, their rules and defaults, the series
+    /// it watches. `budget`: the model has `alert.false_alarms_per_year`, which sets every threshold.
     static func parseDetector(_ item: YAMLValue, unit: PeriodUnit, expected: ExpectedSpec?, budget: Bool = false) -> DetectorSpec? {
         guard let entries = item.entries else { return nil }
-        let typeNames = DetectorSpec.Kind.allCases.map(\.rawValue)
         guard let typeValue = entries.first(where: { $0.key == "type" })?.value else { item.missing("type"); return nil }
-        guard let typeText = typeValue.scalarText, let kind = DetectorSpec.Kind(rawValue: typeText) else {
-            typeValue.report("must be one of \(typeNames.joined(separator: ", "))"); return nil
+        guard let typeText = typeValue.scalarText, let type = Detectors.named(typeText) else {
+            typeValue.report("must be one of \(Detectors.types.joined(separator: ", "))"); return nil
         }
-        guard let m = item.mapping(allowed: ["id", "type"] + (detectorKeys[kind] ?? [])) else { return nil }
+        let definition = type.definition
+        guard let m = item.mapping(allowed: ["id", "type"] + definition.keys) else { return nil }
         var ok = true
         func fail(_ v: YAMLValue, _ message: String) { v.report(message); ok = false }
         var id = ""
@@ -372,20 +393,31 @@ public enum ModelConfigParser {
             item.missing("id")
             ok = false
         }
-        if kind == .bernoulliCUSUM && unit != .patient {
-            fail(typeValue, "bernoulli_cusum watches patient-level records: the model needs unit: patient")
+        if let series = seriesKind(unit: unit, expected: expected), !definition.watches.contains(series) {
+            fail(typeValue, mismatch(type, on: series))
         }
-        if kind == .binomialCUSUM, let expected, !expected.kind.isProportion {
-            fail(typeValue, "binomial_cusum watches events out of trials: the model needs expected.kind binomial or beta_binomial")
+        var parameters = DetectorParameters(direction: ModelDefaults.direction, reset: ModelDefaults.reset)
+        for parameter in definition.parameters {
+            guard let v = m[parameter.key] else {
+                switch parameter.absent {
+                case .required: item.missing(parameter.key); ok = false
+                case let .defaultValue(x): parameters[parameter.key] = x
+                case .fittedTheta:
+                    if let expected, expected.kind.family != .negbin {
+                        fail(typeValue, "\(typeText) needs \(parameter.key): give it, or use expected.kind: negative_binomial (whose fitted θ it takes)")
+                    }
+                }
+                continue
+            }
+            guard let x = v.number() else { ok = false; continue }
+            if parameter.range.contains(x) { parameters[parameter.key] = x } else { fail(v, parameter.rangeMessage) }
         }
-        if unit == .release && kind != .sirInterval {
-            fail(typeValue, "unit: release compares each published window once: use sir_interval (a \(kind.rawValue) over overlapping windows would count the same events many times)")
-        }
-        if kind == .sirInterval && unit != .release {
-            fail(typeValue, "sir_interval compares published windows once each: the model needs unit: release")
-        }
-        if kind != .bernoulliCUSUM && unit == .patient {
-            fail(typeValue, "\(kind.rawValue) watches counts per period; patient-level models use bernoulli_cusum")
+        if let v = m["direction"] { if let d = v.choice(Direction.self, among: Direction.allCases) { parameters.direction = d } else { ok = false } }
+        if let v = m["reset"] { if let r = v.choice(ResetMode.self, among: ResetMode.allCases) { parameters.reset = r } else { ok = false } }
+        var spec = DetectorSpec(id: id, type: type, parameters: parameters, line: item.line, column: item.column)
+        guard let thresholdKey = definition.thresholdKey else {
+            spec.threshold = definition.fixedThreshold
+            return ok ? spec : nil
         }
         func positive(_ key: String) -> Double? {
             guard let v = m[key] else { return nil }
@@ -393,40 +425,6 @@ public enum ModelConfigParser {
             guard x > 0 else { fail(v, "must be a number > 0"); return nil }
             return x
         }
-        func ratioKey(_ key: String) -> Double? {
-            guard let v = m[key] else { item.missing(key); ok = false; return nil }
-            guard let x = v.number(), x > 0, x != 1 else { fail(v, "must be a number > 0 and != 1"); return nil }
-            return x
-        }
-        var spec = DetectorSpec(id: id, kind: kind, direction: ModelDefaults.direction, reset: ModelDefaults.reset,
-                                line: item.line, column: item.column)
-        switch kind {
-        case .poissonCUSUM: spec.ratio = ratioKey("ratio")
-        case .negbinCUSUM:
-            spec.ratio = ratioKey("ratio")
-            spec.theta = positive("theta")
-            if m["theta"] == nil, let expected, expected.kind.family != .negbin {
-                fail(typeValue, "negbin_cusum needs theta: give it, or use expected.kind: negative_binomial (whose fitted θ it takes)")
-            }
-        case .normalCUSUM:
-            spec.k = ModelDefaults.normalCUSUMk
-            if let v = m["k"] { if let x = v.number() { if x < 0 { fail(v, "must be a number >= 0") } else { spec.k = x } } else { ok = false } }
-        case .ewma:
-            spec.lambda = ModelDefaults.ewmaLambda
-            if let v = m["lambda"] {
-                if let x = v.number(), x > 0, x <= 1 { spec.lambda = x } else { fail(v, "must be a number in (0, 1]") }
-            }
-        case .bernoulliCUSUM, .binomialCUSUM: spec.oddsRatio = ratioKey("odds_ratio")
-        case .sirInterval:
-            spec.level = 0.95
-            if let v = m["level"] {
-                if let x = v.number(), x > 0, x < 1 { spec.level = x } else { fail(v, "must be a number in (0, 1) (the interval's coverage)") }
-            }
-            // Signals when the interval's lower limit exceeds 1: the threshold is fixed.
-            spec.threshold = 1
-            return ok ? spec : nil
-        }
-        let thresholdKey = spec.thresholdKey
         spec.threshold = positive(thresholdKey)
         if let v = m["arl0"] {
             if let x = v.number(), x > 1 { spec.arl0 = x } else { fail(v, "must be a number > 1 (periods, or patients)") }
@@ -454,8 +452,6 @@ public enum ModelConfigParser {
                 fail(v, "a threshold per series is solved for arl0: give arl0 instead of \(thresholdKey)")
             }
         }
-        if let v = m["direction"] { if let d = v.choice(Direction.self, among: Direction.allCases) { spec.direction = d } else { ok = false } }
-        if let v = m["reset"] { if let r = v.choice(ResetMode.self, among: ResetMode.allCases) { spec.reset = r } else { ok = false } }
         if budget && spec.reset == .none {
             fail(m["reset"] ?? item, "reset: none never ends an alarm, so no false-alarm rate can be budgeted: use zero or fir")
         }

@@ -43,7 +43,7 @@ extension ModelRuntime {
         }
         fields.append(("fits", .integer(fits)))
         fields.append(("detectors", .array(zip(config.detectors, thresholds).map { spec, threshold in
-            .object([("id", .string(spec.id)), ("type", .string(spec.kind.rawValue)), ("threshold", .finite(threshold))])
+            .object([("id", .string(spec.id)), ("type", .string(spec.typeName)), ("threshold", .finite(threshold))])
         })))
         return .object(fields)
     }

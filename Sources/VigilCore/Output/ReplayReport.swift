@@ -50,7 +50,7 @@ public enum ReplayReport {
         for model in engine.models {
             let c = model.config
             let detectors = zip(c.detectors, model.thresholds).map { spec, t in
-                "\(spec.id): \(spec.kind.rawValue) \(spec.thresholdKey) = \(t.map { Alert.short($0) } ?? "not known yet")"
+                "\(spec.id): \(spec.typeName) \(spec.thresholdKey) = \(t.map { Alert.short($0) } ?? "not known yet")"
             }
             var expected = c.expected.kind.name
             if let theta = model.expectation?.theta { expected += ", θ = \(Alert.short(theta))" }

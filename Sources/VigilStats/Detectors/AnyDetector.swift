@@ -1,49 +1,62 @@
-/// Any detector type, for code that holds a model's detectors together and persists their state.
-public enum AnyDetector: Sendable, Codable, Equatable {
-    case poissonCUSUM(PoissonCUSUM)
-    case negativeBinomialCUSUM(NegativeBinomialCUSUM)
-    case normalCUSUM(NormalCUSUM)
-    case ewma(EWMA)
-    case bernoulliCUSUM(BernoulliCUSUM)
-    case binomialCUSUM(BinomialCUSUM)
-    case sirInterval(SIRInterval)
+/// The detector types, in the order `vigil` lists them. A new type is one file conforming to `Detector`
+/// and one line here.
+public enum Detectors {
+    public static let all: [any Detector.Type] = [
+        PoissonCUSUM.self,
+        NegativeBinomialCUSUM.self,
+        NormalCUSUM.self,
+        EWMA.self,
+        BernoulliCUSUM.self,
+        BinomialCUSUM.self,
+        SIRInterval.self,
+    ]
 
-    public static let types = [PoissonCUSUM.type, NegativeBinomialCUSUM.type, NormalCUSUM.type, EWMA.type,
-                               BernoulliCUSUM.type, BinomialCUSUM.type, SIRInterval.type]
+    public static var types: [String] { all.map { $0.type } }
 
-    public var type: String {
-        switch self {
-        case .poissonCUSUM: PoissonCUSUM.type
-        case .negativeBinomialCUSUM: NegativeBinomialCUSUM.type
-        case .normalCUSUM: NormalCUSUM.type
-        case .ewma: EWMA.type
-        case .bernoulliCUSUM: BernoulliCUSUM.type
-        case .binomialCUSUM: BinomialCUSUM.type
-        case .sirInterval: SIRInterval.type
-        }
+    public static func named(_ type: String) -> (any Detector.Type)? {
+        all.first { $0.type == type }
+    }
+}
+
+/// Any detector, for code that holds a model's detectors together and persists their state.
+public struct AnyDetector: Sendable, Codable, Equatable {
+    public private(set) var base: any Detector
+
+    public init(_ detector: some Detector) {
+        base = detector
     }
 
-    public mutating func setThreshold(_ threshold: Double) {
-        switch self {
-        case var .poissonCUSUM(d): d.setThreshold(threshold); self = .poissonCUSUM(d)
-        case var .negativeBinomialCUSUM(d): d.setThreshold(threshold); self = .negativeBinomialCUSUM(d)
-        case var .normalCUSUM(d): d.setThreshold(threshold); self = .normalCUSUM(d)
-        case var .ewma(d): d.setThreshold(threshold); self = .ewma(d)
-        case var .bernoulliCUSUM(d): d.setThreshold(threshold); self = .bernoulliCUSUM(d)
-        case var .binomialCUSUM(d): d.setThreshold(threshold); self = .binomialCUSUM(d)
-        case .sirInterval: break
-        }
+    /// A detector of `type` from checked keys and a threshold; nil when a key it needs is not known yet.
+    public init?(type: any Detector.Type, parameters: DetectorParameters, threshold: Double) {
+        guard let detector = type.init(parameters, threshold: threshold) else { return nil }
+        base = detector
     }
 
-    @inline(__always) public mutating func update(_ input: DetectorInput) -> DetectorStep {
-        switch self {
-        case var .poissonCUSUM(d): let s = d.update(input); self = .poissonCUSUM(d); return s
-        case var .negativeBinomialCUSUM(d): let s = d.update(input); self = .negativeBinomialCUSUM(d); return s
-        case var .normalCUSUM(d): let s = d.update(input); self = .normalCUSUM(d); return s
-        case var .ewma(d): let s = d.update(input); self = .ewma(d); return s
-        case var .bernoulliCUSUM(d): let s = d.update(input); self = .bernoulliCUSUM(d); return s
-        case var .binomialCUSUM(d): let s = d.update(input); self = .binomialCUSUM(d); return s
-        case var .sirInterval(d): let s = d.update(input); self = .sirInterval(d); return s
+    public var type: String { Swift.type(of: base).type }
+
+    public mutating func setThreshold(_ threshold: Double) { base.setThreshold(threshold) }
+
+    @inline(__always) public mutating func update(_ input: DetectorInput) -> DetectorStep { base.update(input) }
+
+    public static func == (a: AnyDetector, b: AnyDetector) -> Bool {
+        func equal<D: Detector>(_ x: D) -> Bool { (b.base as? D) == x }
+        return equal(a.base)
+    }
+
+    private enum CodingKeys: String, CodingKey { case type, state }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try container.decode(String.self, forKey: .type)
+        guard let type = Detectors.named(name) else {
+            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown detector type \(name)")
         }
+        base = try container.decode(type, forKey: .state)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(type, forKey: .type)
+        try container.encode(base, forKey: .state)
     }
 }

@@ -6,15 +6,25 @@ import Foundation
 /// the beta-binomial.
 public struct BinomialCUSUM: Detector {
     public static let type = "binomial_cusum"
+    public static let definition = DetectorDefinition(
+        chartName: "CUSUM", watches: [.proportions],
+        parameters: [DetectorParameter("odds_ratio", .ratio, .required, "odds ratio R to detect")],
+        thresholdKey: "h")
+
     public let oddsRatio: Double
     private let logOddsRatio: Double
     public var recursion: CUSUMRecursion
 
-    /// `oddsRatio` > 0 and ≠ 1 is checked by the model parser.
+    /// `oddsRatio` > 0 and ≠ 1 (the parameter rule).
     public init(oddsRatio: Double, h: Double, reset: ResetMode = .zero) {
         self.oddsRatio = oddsRatio
         self.logOddsRatio = Foundation.log(oddsRatio)
         self.recursion = CUSUMRecursion(h: h, reset: reset)
+    }
+
+    public init?(_ p: DetectorParameters, threshold: Double) {
+        guard let r = p["odds_ratio"] else { return nil }
+        self.init(oddsRatio: r, h: threshold, reset: p.reset)
     }
 
     public var updates: Int { recursion.updates }
@@ -35,5 +45,15 @@ public struct BinomialCUSUM: Detector {
         let n = input.trials
         return recursion.step(Self.weight(events: input.observed, trials: n, risk: n > 0 ? input.expected / n : 0,
                                           oddsRatio: oddsRatio, logOddsRatio: logOddsRatio))
+    }
+
+    /// On its lattice under binomial (or beta-binomial) counts at the typical n; ARL1 at odds R × p's odds.
+    public static func runLengths(_ p: DetectorParameters, on data: ARLData, shift: ARLShift,
+                                  sided: ARL.Sided) throws -> RunLengths {
+        let r = try p.required("odds_ratio")
+        let counts = try data.expectedCount(for: type)
+        return .lattice(try ARL.binomialLattice(oddsRatio: r, counts: counts),
+                        shifted: try ARL.binomialLattice(oddsRatio: r, counts: counts, shiftOddsRatio: r),
+                        headStartFraction: p.headStartFraction)
     }
 }

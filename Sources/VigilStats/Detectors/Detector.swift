@@ -69,15 +69,30 @@ public enum Direction: String, Sendable, Codable, CaseIterable {
     @inline(__always) var sign: Double { self == .up ? 1 : -1 }
 }
 
-/// A sequential detector: a value whose whole state is `Codable`, updated one observation at a time.
+/// A sequential detector type: a value whose whole state is `Codable`, updated one observation at a time,
+/// that owns its keys (`definition`), is built from them, and computes its own ARL. Registered in
+/// `Detectors.all`; nothing else in vigil names a detector type.
 public protocol Detector: Sendable, Codable, Equatable {
     /// The `type` key of SPEC §2.
     static var type: String { get }
+    static var definition: DetectorDefinition { get }
+    /// A detector from checked keys (defaults filled in) and its threshold; nil when a key it needs is not
+    /// known yet (θ before the baseline fit).
+    init?(_ parameters: DetectorParameters, threshold: Double)
+    /// Its ARL on `data` as a function of the threshold; ARL1 at `shift` (`sided: two` for charts on z only).
+    static func runLengths(_ parameters: DetectorParameters, on data: ARLData, shift: ARLShift,
+                           sided: ARL.Sided) throws -> RunLengths
     /// Number of updates so far.
     var updates: Int { get }
     mutating func update(_ input: DetectorInput) -> DetectorStep
     /// Takes another threshold from the next update on (a series' own threshold, once it is known).
     mutating func setThreshold(_ threshold: Double)
+}
+
+extension Detector {
+    public static func runLengths(_ parameters: DetectorParameters, on data: ARLData) throws -> RunLengths {
+        try runLengths(parameters, on: data, shift: .designed, sided: .one)
+    }
 }
 
 /// The upper CUSUM recursion S_t = max(0, S_{t−1} + W_t) shared by every CUSUM type, with the reset
@@ -90,8 +105,8 @@ public struct CUSUMRecursion: Sendable, Codable, Equatable {
     /// Last update at which the statistic was 0 or reset (0 = before the first update).
     public var lastRestart: Int = 0
 
+    /// h > 0 is checked where thresholds are made (the model runtime keeps only finite positive ones).
     public init(h: Double, reset: ResetMode = .zero, headStart: Bool = false) {
-        precondition(h > 0, "CUSUM threshold h must be > 0")
         self.h = h
         self.reset = reset
         self.statistic = headStart ? h / 2 : 0

@@ -3,6 +3,16 @@
 /// `reset: zero` (and `fir`, which has no EWMA meaning) restart Y = 0, t = 0; `none` goes on.
 public struct EWMA: Detector {
     public static let type = "ewma"
+    public static let definition: DetectorDefinition = {
+        var d = DetectorDefinition(
+            chartName: "EWMA", watches: [.counts, .proportions],
+            parameters: [DetectorParameter("lambda", .unitInterval, .defaultValue(0.2), "smoothing λ")],
+            thresholdKey: "L")
+        d.hasDirection = true
+        d.standardNormalARL = true
+        return d
+    }()
+
     public let lambda: Double
     public private(set) var L: Double
     public let direction: Direction
@@ -13,13 +23,17 @@ public struct EWMA: Detector {
     public var updates: Int = 0
     public var lastRestart: Int = 0
 
+    /// λ in (0, 1] (the parameter rule) and L > 0 (the model runtime keeps only positive thresholds).
     public init(lambda: Double, L: Double, direction: Direction = .up, reset: ResetMode = .zero) {
-        precondition(lambda > 0 && lambda <= 1, "lambda must be in (0, 1]")
-        precondition(L > 0, "L must be > 0")
         self.lambda = lambda
         self.L = L
         self.direction = direction
         self.reset = reset
+    }
+
+    public init?(_ p: DetectorParameters, threshold: Double) {
+        guard let lambda = p["lambda"] else { return nil }
+        self.init(lambda: lambda, L: threshold, direction: p.direction, reset: p.reset)
     }
 
     public mutating func setThreshold(_ threshold: Double) { L = threshold }
@@ -41,5 +55,36 @@ public struct EWMA: Detector {
             lastRestart = updates
         }
         return step
+    }
+
+    /// With the exact limits it uses, on z of the counts it watches or on z ~ N(0, 1) (`sided: two` without
+    /// counts: the asymptotic limits, as `spc::xewma.arl`); ARL1 at a mean shift of 1 σ in the watched direction.
+    public static func runLengths(_ p: DetectorParameters, on data: ARLData, shift: ARLShift,
+                                  sided: ARL.Sided) throws -> RunLengths {
+        let lambda = try p.required("lambda")
+        var result: RunLengths
+        switch data {
+        case let .counts(counts):
+            let e = counts.expected, direction = p.direction
+            let shifted = shift.shiftedMean(counts, direction: direction, designed: 1)
+            result = RunLengths { L, out in
+                try ARL.ewmaExact(lambda: lambda, L: L, input: .counts(counts, mean: out ? shifted.mean : e, direction: direction))
+            }
+            result.shiftInSigma = shifted.sigma
+        case .standardNormal:
+            let delta = try shift.sigma(designed: 1, type: type)
+            if sided == .two {
+                result = RunLengths { L, out in try ARL.ewma(lambda: lambda, L: L, shift: out ? delta : 0, sided: .two) }
+            } else {
+                result = RunLengths { L, out in try ARL.ewmaExact(lambda: lambda, L: L, input: .normal(shift: out ? delta : 0)) }
+            }
+            result.shiftInSigma = delta
+        case .risks:
+            throw ARL.Failure.invalid("\(type) watches counts, not patients")
+        }
+        result.initialThreshold = 2
+        // Each ARL with exact limits is a chain of hundreds of steps: L to 1e-4 is enough for calibration.
+        result.relativeTolerance = 1e-4
+        return result
     }
 }
