@@ -203,6 +203,22 @@ struct ARLCommandTests {
         #expect((o["arl0"] as! Double) > (o["arl1"] as! Double))
     }
 
+    /// A chart watching down has its ARL1 at a mean shifted down: shorter than its ARL0.
+    @Test func downwardChartsShiftDown() async throws {
+        for type in [["--type", "normal_cusum", "--h", "4"], ["--type", "ewma", "--lambda", "0.2", "--L", "2.5"]] {
+            let o = try await object(type + ["--expected", "4", "--direction", "down"])
+            #expect((o["arl1"] as! Double) < (o["arl0"] as! Double) / 5, "\(type)")
+        }
+    }
+
+    /// Keys are the type's own, checked by its rules.
+    @Test func keysAreTheTypesOwn() async throws {
+        let wrong = try await VigilBinary.run(["arl", "--type", "ewma", "--lambda", "0.2", "--h", "3"])
+        #expect(wrong.status == 64 && wrong.stderr.contains("--h is not a key of ewma"))
+        let range = try await VigilBinary.run(["arl", "--type", "ewma", "--lambda", "1.5", "--L", "3"])
+        #expect(range.status == 64 && range.stderr.contains("--lambda must be a number in (0, 1]"))
+    }
+
     @Test func missingKeysAreUsageErrors() async throws {
         #expect(try await VigilBinary.run(["arl", "--type", "poisson_cusum", "--ratio", "1.5", "--h", "4"]).status == 64)
         #expect(try await VigilBinary.run(["arl", "--type", "nope", "--h", "4"]).status == 64)
