@@ -24,17 +24,19 @@ let package = Package(
     targets: [
         // BLAS (OpenBLAS) and LAPACKE: apt-get install libopenblas-dev liblapacke-dev
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+        // Every thread and parallel map: @Sendable closures in, values out.
+        .target(name: "VigilThreads"),
         // Pure numerics: no I/O. Only LinearAlgebra/ touches CLAPACK's pointers.
-        .target(name: "VigilStats", dependencies: ["CLAPACK"]),
+        .target(name: "VigilStats", dependencies: ["CLAPACK", "VigilThreads"]),
         // Domain: records and their readers, model configs, the engine, alerts.
         .target(name: "VigilCore", dependencies: [
-            "VigilStats",
+            "VigilStats", "VigilThreads",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The daemon (SPEC §4): SQLite state, spool and HTTP ingest, the outbox and its sinks, systemd.
         .target(name: "VigilDaemon", dependencies: [
-            "VigilCore", "VigilStats",
+            "VigilCore", "VigilStats", "VigilThreads",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -49,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "VigilStats", "VigilCore", "VigilDaemon",
+                "VigilStats", "VigilCore", "VigilDaemon", "VigilThreads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "vigil-bench", dependencies: [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilThreads
 import VigilCore
 import VigilStats
 

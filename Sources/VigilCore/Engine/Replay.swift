@@ -113,7 +113,8 @@ struct TraceFormat: Sendable {
         }
         let capacity = prefixes.reduce(0) { $0 + rows * ($1.count + 2 * 33 + 2) + columns.bytes.count }
         return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
-            var out = RawText(base: buffer.baseAddress!)
+            guard let base = buffer.baseAddress else { initialized = 0; return }
+            var out = RawText(base: base, capacity: capacity)
             columns.bytes.withUnsafeBufferPointer { columns in
                 for (d, steps) in result.steps.enumerated() {
                     var threshold = Double.nan
@@ -143,23 +144,30 @@ struct TraceFormat: Sendable {
                     }
                 }
             }
-            precondition(out.count <= capacity)
+            // The bound above holds for every row; were it wrong, rows would be cut short, never overrun.
+            assert(!out.overflowed)
             initialized = out.count
         }
     }
 }
 
-/// Text written through a pointer into memory sized beforehand by the caller, who bounds what is written.
+/// Text written through a pointer into memory of `capacity` bytes: every write is checked against it before
+/// it happens (what would not fit is dropped and `overflowed` set).
 struct RawText: TextOutputStream {
     struct Span {
         let start: Int
         let count: Int
     }
 
-    let base: UnsafeMutablePointer<UInt8>
+    private let base: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
     private(set) var count = 0
+    private(set) var overflowed = false
 
-    init(base: UnsafeMutablePointer<UInt8>) { self.base = base }
+    init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
 
     mutating func write(_ string: String) {
         var string = string
@@ -168,19 +176,27 @@ struct RawText: TextOutputStream {
 
     mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { put(buffer) }
 
+    @inline(__always) private mutating func fits(_ n: Int) -> Bool {
+        if count + n <= capacity { return true }
+        overflowed = true
+        return false
+    }
+
     @inline(__always) mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let from = bytes.baseAddress else { return }
+        guard let from = bytes.baseAddress, fits(bytes.count) else { return }
         (base + count).update(from: from, count: bytes.count)
         count += bytes.count
     }
 
     @inline(__always) mutating func byte(_ b: UInt8) {
+        guard fits(1) else { return }
         base[count] = b
         count += 1
     }
 
     /// Bytes written earlier, again.
     mutating func repeatSpan(_ span: Span) {
+        guard span.start >= 0, span.start + span.count <= count, fits(span.count) else { return }
         (base + count).update(from: base + span.start, count: span.count)
         count += span.count
     }
@@ -208,7 +224,7 @@ struct ByteText: TextOutputStream {
     }
 
     /// An observation's label, quoted for CSV when it needs it (a patient's episode id may hold a comma).
-    mutating func append(_ label: Engine.Label) { write(CSVField.quote(label.text)) }
+    mutating func append(_ label: SeriesView.Label) { write(CSVField.quote(label.text)) }
 }
 
 /// CSV quoting for fields that hold a comma, quote or line break (RFC 4180).

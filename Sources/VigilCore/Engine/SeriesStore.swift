@@ -116,9 +116,25 @@ final class SeriesStore<Series> {
     func slot(of facility: String) -> Int? { index[facility] }
 
     /// Slots in byte order of their facility ids (the trace's order).
-    var slotsInFacilityOrder: [Int] {
+    var slotsInFacilityOrder: [Int] { Self.facilityOrder(facilities) }
+
+    /// Slots in byte order of their facility ids (the trace's order).
+    static func facilityOrder(_ facilities: [String]) -> [Int] {
         facilities.indices.sorted { facilities[$0].utf8.lexicographicallyPrecedes(facilities[$1].utf8) }
     }
+}
+
+extension SeriesStore where Series: Sendable {
+    /// The store's series as a value, for a `SeriesView`.
+    var stored: StoredSeries<Series> { StoredSeries(facilities: facilities, series: series) }
+}
+
+/// A store's facilities and series as values.
+struct StoredSeries<Series: Sendable>: Sendable {
+    let facilities: [String]
+    let series: [Series]
+
+    var slotsInFacilityOrder: [Int] { SeriesStore<Series>.facilityOrder(facilities) }
 }
 
 /// What a model makes of each interned covariate set, computed once per set: whether `select` takes it,

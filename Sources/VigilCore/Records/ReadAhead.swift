@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 
 /// Reads a record file on other threads and hands its rows over in blocks, in file order, so that parsing
 /// runs beside the engine taking what was parsed before. A CSV file is cut into parts of about 2 MiB at
@@ -26,7 +27,7 @@ public final class ReadAhead: @unchecked Sendable {
     public init(reader: RecordReader, path: String, capacity: Int = 8, partSize: Int = 1 << 21) {
         self.capacity = capacity
         self.partSize = partSize
-        let thread = Thread { [self] in
+        Parallel.thread(named: "vigil-read") { [self] in
             do {
                 // A pivoted file is read whole, in order (its records gather rows from anywhere in it); a wide
                 // one row by row, in order.
@@ -40,8 +41,6 @@ public final class ReadAhead: @unchecked Sendable {
                 finish(error)
             }
         }
-        thread.name = "vigil-read"
-        thread.start()
     }
 
     /// The next block of rows, nil after the last; throws what stopped the file from being read.
@@ -61,8 +60,7 @@ public final class ReadAhead: @unchecked Sendable {
     /// Lets a taken block go on another thread: freeing its records (the engine keeps their numbers, not
     /// them) took the consuming thread, the replay's bottleneck while reading, ≈ 0.3 s of a 4.32M-row file.
     public static func discard(_ block: consuming [Row]) {
-        let rows = block
-        DispatchQueue.global().async { withExtendedLifetime(rows) {} }
+        Parallel.release(block)
     }
 
     /// Stops handing over rows (the reading threads drop the rest of the file).
@@ -128,7 +126,7 @@ public final class ReadAhead: @unchecked Sendable {
         var pending: [UInt8] = []
         var line = 1
         var cutter = RecordCutter()
-        let workers = DispatchGroup()
+        let workers = WorkGroup()
         defer { workers.wait() }
         func dispatch(_ part: [UInt8], firstLine: Int) -> Bool {
             guard let index = reserve() else { return false }
@@ -183,10 +181,10 @@ public final class ReadAhead: @unchecked Sendable {
         if !pending.isEmpty || layout == nil { _ = dispatch(pending, firstLine: line) }
     }
 
-    private func parse(_ index: Int, _ reader: RecordReader, _ csv: inout CSVReader, _ layout: Layout, _ group: DispatchGroup) {
+    private func parse(_ index: Int, _ reader: RecordReader, _ csv: inout CSVReader, _ layout: Layout, _ group: WorkGroup) {
         let start = csv
         let layout = layout.independentCopy()
-        DispatchQueue.global().async(group: group) { [self] in
+        group.run { [self] in
             var csv = start
             var rows: [Row] = []
             reader.readCSVRows(reader: &csv, layout: layout, accept: { rows.append(.record($0)) }, reject: { rows.append(.rejected($0)) })

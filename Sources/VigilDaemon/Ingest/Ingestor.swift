@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 import Logging
 import Metrics
 import Synchronization
@@ -52,6 +53,8 @@ public struct IngestUnavailable: Error, CustomStringConvertible {
 /// Records identical to the stored ones are dropped before the engine sees them (a 64-bit hash of each key
 /// and line is kept per record), so re-sending a file changes nothing. Should a commit fail, the batches are
 /// answered with the error and the engine is rebuilt from the database, so memory never runs ahead of disk.
+// @unchecked: `queue`, `closed`, `finished`, `started` change only under `condition`; the engine, models,
+// routing and sinks only on the ingest thread (and in `start`, before it runs).
 public final class Ingestor: @unchecked Sendable {
     let store: StateStore
     let logger: Logger
@@ -76,7 +79,7 @@ public final class Ingestor: @unchecked Sendable {
     private var routing: SinkRouting
     private var stored: [Int: Int] = [:]
     private let storedCount = Atomic<Int>(0)
-    private var thread: Thread?
+    private var started = false
     private var lastCheckpoint = Date()
     private var reported: [String: (fits: Int, status: ModelStatus)] = [:]
     private let modelStatus = Mutex<[JSON]>([])
@@ -102,11 +105,8 @@ public final class Ingestor: @unchecked Sendable {
     /// was down, or a reload); then starts the ingest thread.
     func start() throws {
         try rebuild(models: models, reconcile: true)
-        let thread = Thread { [self] in loop() }
-        thread.name = "vigil-ingest"
-        thread.stackSize = 8 << 20
-        self.thread = thread
-        thread.start()
+        locked { started = true }
+        Parallel.thread(named: "vigil-ingest") { [self] in loop() }
     }
 
     /// Applies a batch and returns once it is durable.
@@ -150,7 +150,7 @@ public final class Ingestor: @unchecked Sendable {
             closed = true
             condition.broadcast()
         }
-        while !locked({ finished || thread == nil }) {
+        while !locked({ finished || !started }) {
             try? await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -374,27 +374,24 @@ public final class Ingestor: @unchecked Sendable {
 
     /// The engine's evaluation of the fresh records. A group of ≥ 10,000 is also written meanwhile, in the
     /// transaction that commits it with the events (`written`, the event ids); should the engine reject any
-    /// record (rare), that transaction is rolled back (`written` fails with `RolledBack`). Spool of a million
-    /// records 4.07–4.37 → 3.71–3.97 s (BENCHMARKS.md); small groups keep one thread (a thread each cost the
-    /// HTTP p99 5 ms). `written` is nil when nothing was written.
+    /// record (rare), that transaction is rolled back (`written` fails with `RolledBack`). Small groups keep
+    /// one thread: a thread each would cost an HTTP batch more than it saves. `written` is nil when nothing
+    /// was written.
     private func evaluate(_ fresh: [StoredRecord], now: Date) -> (BatchOutcome, written: Result<[String], Error>?) {
         guard fresh.count >= 10_000 else { return (engine.apply(fresh.map(\.record), now: now), nil) }
-        var evaluated: BatchOutcome?
-        var written: Result<[String], Error>?
-        let verdict = DispatchSemaphore(value: 0)
-        Parallel.alongside({
-            written = Result {
-                try store.commit(records: fresh, sinks: sinks, routing: routing, now: now) {
-                    verdict.wait()
-                    guard let evaluated, evaluated.rejectedPositions.isEmpty else { return nil }
-                    return evaluated.events
-                }
+        let verdict = Handoff<[Alert]?>()
+        let (store, sinks, routing) = (self.store, self.sinks, self.routing)
+        var evaluated = BatchOutcome()
+        let written = Parallel.alongside({
+            Result {
+                // The transaction waits for the engine's verdict: its events, or nil to roll back.
+                try store.commit(records: fresh, sinks: sinks, routing: routing, now: now) { verdict.take() }
             }
         }, meanwhile: {
             evaluated = engine.apply(fresh.map(\.record), now: now)
-            verdict.signal()
+            verdict.put(evaluated.rejectedPositions.isEmpty ? evaluated.events : nil)
         })
-        return (evaluated!, written)
+        return (evaluated, written)
     }
 
     // MARK: Rebuilding

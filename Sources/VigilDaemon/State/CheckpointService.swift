@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 import ServiceLifecycle
 import GRDBSQLite
 import Synchronization
@@ -26,9 +27,7 @@ final class CheckpointService: Service, @unchecked Sendable {
     func run() async throws {
         async let finished: Void = withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             ended.withLock { $0 = done }
-            let thread = Thread { [self] in checkpointUntilStopped() }
-            thread.name = "vigil-checkpoint"
-            thread.start()
+            Parallel.thread(named: "vigil-checkpoint", stackSize: 1 << 20) { [self] in checkpointUntilStopped() }
         }
         try? await gracefulShutdown()
         requestStop()

@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 import GRDB
 import GRDBSQLite
 import Synchronization
