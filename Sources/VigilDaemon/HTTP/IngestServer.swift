@@ -20,102 +20,122 @@ import VigilCore
 /// - `GET /healthz` (the process answers and its database reads), `GET /readyz` (ingest is open),
 ///   `GET /metrics` (Prometheus text format).
 enum IngestServer {
+    /// What the routes need of the daemon.
+    struct Context: Sendable {
+        let ingestor: Ingestor
+        let store: StateStore
+        let maxBody: Int
+        let mapping: @Sendable (_ source: String?) -> ColumnMapping?
+        let registry: PrometheusCollectorRegistry
+        let ready: @Sendable () -> Bool
+        /// SHA-256 of the bearer token.
+        let tokenDigest: [UInt8]
+
+        /// Compared as digests in constant time, so the comparison says nothing of the token's prefix.
+        func authorized(_ request: Request) -> Bool {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return false }
+            let given = Array(SHA256.hash(data: Array(header.dropFirst(7).utf8)))
+            return zip(given, tokenDigest).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        }
+    }
+
     static func router(ingestor: Ingestor, store: StateStore, token: String, maxBody: Int,
                        mapping: @escaping @Sendable (_ source: String?) -> ColumnMapping?, registry: PrometheusCollectorRegistry,
                        ready: @escaping @Sendable () -> Bool) -> Router<BasicRequestContext> {
+        let c = Context(ingestor: ingestor, store: store, maxBody: maxBody, mapping: mapping, registry: registry, ready: ready,
+                        tokenDigest: Array(SHA256.hash(data: Array(token.utf8))))
         let router = Router()
-        let expected = Array(SHA256.hash(data: Array(token.utf8)))
-        @Sendable func authorized(_ request: Request) -> Bool {
-            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return false }
-            // Compared as digests in constant time, so the comparison says nothing of the token's prefix.
-            let given = Array(SHA256.hash(data: Array(header.dropFirst(7).utf8)))
-            return zip(given, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-        }
-
-        router.post("/v1/records") { request, context -> Response in
-            guard authorized(request) else { return json(.unauthorized, error: "a valid bearer token is required") }
-            guard let contentType = request.headers[.contentType], let format = RecordFormat(contentType: contentType) else {
-                return json(.unsupportedMediaType, error: "Content-Type must be text/csv or application/x-ndjson")
-            }
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBody {
-                return json(.contentTooLarge, error: "the body is over \(maxBody) bytes")
-            }
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: maxBody)
-            } catch {
-                return json(.contentTooLarge, error: "the body is over \(maxBody) bytes")
-            }
-            let source = request.uri.queryParameters.get("source")
-            guard let columns = mapping(source) else {
-                return json(.badRequest, error: "no source named \"\(source ?? "")\" in the config's sources")
-            }
-            let batch = IngestBatch(source: "request", bytes: Array(buffer: body), format: format, mapping: columns)
-            let result: IngestResult
-            do {
-                result = try await ingestor.submit(batch)
-            } catch let error as IngestUnavailable {
-                return json(.serviceUnavailable, error: error.description, retryAfter: 5)
-            } catch let failure as IngestFailure where !failure.isTransient {
-                return json(.unprocessableContent, error: "the batch was not applied and would fail again: \(failure.description)")
-            } catch {
-                context.logger.error("batch not committed", metadata: ["error": "\(error)"])
-                return json(.serviceUnavailable, error: "the batch could not be stored (\(error)); nothing was applied, send it again",
-                            retryAfter: 5)
-            }
-            let errors: [JSON] = result.rejected.prefix(1000).map {
-                .object([("line", .integer($0.line)), ("field", $0.field.map(JSON.string) ?? .null), ("reason", .string($0.reason)),
-                         ("message", .string($0.description))])
-            }
-            return json(.accepted, .object([
-                ("accepted", .integer(result.accepted)), ("unchanged", .integer(result.unchanged)),
-                ("rejected", .integer(result.rejected.count)), ("suppressed", .integer(result.suppressed.count)), ("errors", .array(errors)),
-                ("events", .array(result.events.map { .object([("id", .string($0.id)), ("status", .string($0.alert.status.rawValue)),
-                                                               ("alert_id", .string($0.alert.id))]) })),
-            ]))
-        }
-
-        router.get("/v1/alerts") { request, _ -> Response in
-            guard authorized(request) else { return json(.unauthorized, error: "a valid bearer token is required") }
-            let statusText = request.uri.queryParameters.get("status") ?? "firing"
-            let status: Alert.Status?
-            switch statusText {
-            case "all": status = nil
-            default:
-                guard let s = Alert.Status(rawValue: statusText) else {
-                    return json(.badRequest, error: "status must be firing, resolved or all")
-                }
-                status = s
-            }
-            let bodies = try store.alerts(status: status)
-            let text = "{\"alerts\":[" + bodies.joined(separator: ",") + "]}"
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
-        }
-
-        router.get("/v1/models") { request, _ -> Response in
-            guard authorized(request) else { return json(.unauthorized, error: "a valid bearer token is required") }
-            return json(.ok, .object([("models", .array(ingestor.modelStatusJSON))]))
-        }
-
-        router.get("/healthz") { _, _ -> Response in
-            do {
-                try store.ping()
-                return json(.ok, .object([("status", .string("ok")), ("records", .integer(ingestor.recordCount))]))
-            } catch {
-                return json(.serviceUnavailable, error: "state database: \(error)")
-            }
-        }
-
-        router.get("/readyz") { _, _ -> Response in
-            ready() ? json(.ok, .object([("status", .string("ready"))])) : json(.serviceUnavailable, error: "not ready")
-        }
-
-        router.get("/metrics") { _, _ -> Response in
+        router.post("/v1/records") { request, context in await postRecords(request, context, c) }
+        router.get("/v1/alerts") { request, _ in try alerts(request, c) }
+        router.get("/v1/models") { request, _ in models(request, c) }
+        router.get("/healthz") { _, _ in health(c) }
+        router.get("/readyz") { _, _ in c.ready() ? json(.ok, .object([("status", .string("ready"))])) : json(.serviceUnavailable, error: "not ready") }
+        router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+                     body: .init(byteBuffer: ByteBuffer(bytes: c.registry.emitToBuffer())))
         }
         return router
+    }
+
+    static var unauthorized: Response { json(.unauthorized, error: "a valid bearer token is required") }
+
+    /// `POST /v1/records`: answered once the batch is durable (or with why it is not).
+    static func postRecords(_ request: Request, _ context: BasicRequestContext, _ c: Context) async -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        guard let contentType = request.headers[.contentType], let format = RecordFormat(contentType: contentType) else {
+            return json(.unsupportedMediaType, error: "Content-Type must be text/csv or application/x-ndjson")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > c.maxBody {
+            return json(.contentTooLarge, error: "the body is over \(c.maxBody) bytes")
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: c.maxBody)
+        } catch {
+            return json(.contentTooLarge, error: "the body is over \(c.maxBody) bytes")
+        }
+        let source = request.uri.queryParameters.get("source")
+        guard let columns = c.mapping(source) else {
+            return json(.badRequest, error: "no source named \"\(source ?? "")\" in the config's sources")
+        }
+        let batch = IngestBatch(source: "request", bytes: Array(buffer: body), format: format, mapping: columns)
+        let result: IngestResult
+        do {
+            result = try await c.ingestor.submit(batch)
+        } catch let error as IngestUnavailable {
+            return json(.serviceUnavailable, error: error.description, retryAfter: 5)
+        } catch let failure as IngestFailure where !failure.isTransient {
+            return json(.unprocessableContent, error: "the batch was not applied and would fail again: \(failure.description)")
+        } catch {
+            context.logger.error("batch not committed", metadata: ["error": "\(error)"])
+            return json(.serviceUnavailable, error: "the batch could not be stored (\(error)); nothing was applied, send it again",
+                        retryAfter: 5)
+        }
+        let errors: [JSON] = result.rejected.prefix(1000).map {
+            .object([("line", .integer($0.line)), ("field", $0.field.map(JSON.string) ?? .null), ("reason", .string($0.reason)),
+                     ("message", .string($0.description))])
+        }
+        return json(.accepted, .object([
+            ("accepted", .integer(result.accepted)), ("unchanged", .integer(result.unchanged)),
+            ("rejected", .integer(result.rejected.count)), ("suppressed", .integer(result.suppressed.count)), ("errors", .array(errors)),
+            ("events", .array(result.events.map { .object([("id", .string($0.id)), ("status", .string($0.alert.status.rawValue)),
+                                                           ("alert_id", .string($0.alert.id))]) })),
+        ]))
+    }
+
+    /// `GET /v1/alerts[?status=firing|resolved|all]`.
+    static func alerts(_ request: Request, _ c: Context) throws -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        let statusText = request.uri.queryParameters.get("status") ?? "firing"
+        let status: Alert.Status?
+        switch statusText {
+        case "all": status = nil
+        default:
+            guard let s = Alert.Status(rawValue: statusText) else {
+                return json(.badRequest, error: "status must be firing, resolved or all")
+            }
+            status = s
+        }
+        let bodies = try c.store.alerts(status: status)
+        let text = "{\"alerts\":[" + bodies.joined(separator: ",") + "]}"
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `GET /v1/models`.
+    static func models(_ request: Request, _ c: Context) -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        return json(.ok, .object([("models", .array(c.ingestor.modelStatusJSON))]))
+    }
+
+    /// `GET /healthz`: the process answers and its database reads.
+    static func health(_ c: Context) -> Response {
+        do {
+            try c.store.ping()
+            return json(.ok, .object([("status", .string("ok")), ("records", .integer(c.ingestor.recordCount))]))
+        } catch {
+            return json(.serviceUnavailable, error: "state database: \(error)")
+        }
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: JSON) -> Response {
