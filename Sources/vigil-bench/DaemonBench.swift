@@ -109,9 +109,13 @@ enum DaemonBench {
         try await client.shutdown()
     }
 
-    static func start(dir: String, models: String, hookPort: Int) throws -> Daemon {
-        let here = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent()
-        let port = 18480
+    /// The release `vigil` beside this benchmark binary.
+    static var vigilURL: URL {
+        URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vigil")
+    }
+
+    /// The daemon's config (`vigil.yaml`), token and webhook secret in `dir`: a file sink and a webhook sink.
+    static func writeConfig(dir: String, models: String, port: Int, hookPort: Int) throws {
         try token.write(toFile: "\(dir)/token", atomically: true, encoding: .utf8)
         try Receiver.secret.write(toFile: "\(dir)/hook.secret", atomically: true, encoding: .utf8)
         try """
@@ -124,8 +128,13 @@ enum DaemonBench {
           - { name: hook, type: webhook, url: "http://127.0.0.1:\(hookPort)/hook", secret_file: hook.secret }
         """.write(toFile: "\(dir)/vigil.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: "\(dir)/spool", withIntermediateDirectories: true)
+    }
+
+    static func start(dir: String, models: String, hookPort: Int) throws -> Daemon {
+        let port = 18480
+        try writeConfig(dir: dir, models: models, port: port, hookPort: hookPort)
         let process = Process()
-        process.executableURL = here.appendingPathComponent("vigil")
+        process.executableURL = vigilURL
         process.arguments = ["run", "--config", "\(dir)/vigil.yaml"]
         var environment = ProcessInfo.processInfo.environment
         environment["VIGIL_LOG_LEVEL"] = environment["VIGIL_LOG_LEVEL"] ?? "debug"

@@ -112,6 +112,8 @@ struct TraceFormat: Sendable {
                 + [UInt8(ascii: ",")] + model.measure + [UInt8(ascii: ",")]
         }
         let capacity = prefixes.reduce(0) { $0 + rows * ($1.count + 2 * 33 + 2) + columns.bytes.count }
+        // No rows, no text: and `unsafeUninitializedCapacity: 0` would write the count of the shared empty array.
+        guard capacity > 0 else { return [] }
         return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
             guard let base = buffer.baseAddress else { initialized = 0; return }
             var out = RawText(base: base, capacity: capacity)

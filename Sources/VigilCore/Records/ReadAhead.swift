@@ -57,8 +57,8 @@ public final class ReadAhead: @unchecked Sendable {
         return nil
     }
 
-    /// Lets a taken block go on another thread: freeing its records (the engine keeps their numbers, not
-    /// them) took the consuming thread, the replay's bottleneck while reading, ≈ 0.3 s of a 4.32M-row file.
+    /// Lets a taken block go on another thread: the engine keeps the records' numbers, not them, and freeing
+    /// them would hold up the consuming thread, the bottleneck while reading.
     public static func discard(_ block: consuming [Row]) {
         Parallel.release(block)
     }
@@ -133,7 +133,7 @@ public final class ReadAhead: @unchecked Sendable {
             var csv: CSVReader
             if let layout {
                 // Its own copy of the name: every record's origin holds it, and a string longer than 15
-                // bytes is reference-counted; shared by two cores, its count contends (+2.5 s of CPU).
+                // bytes is reference-counted; a count shared by two cores contends.
                 csv = CSVReader(source: String(decoding: Array(source.utf8), as: UTF8.self), part: part, firstLine: firstLine)
                 parse(index, reader, &csv, layout, workers)
             } else {
@@ -208,8 +208,8 @@ struct RecordCutter {
         bytes.withUnsafeBufferPointer { p in
             guard start < p.count, let base = p.baseAddress else { return }
             if state == .fieldStart || state == .plain, memchr(base + start, Int32(quote), p.count - start) == nil {
-                // No quote in the new bytes (most feeds have none): every line feed ends a record. Counted
-                // by a loop the compiler vectorizes; the byte-by-byte states took 0.3 s of a 193 MB file.
+                // No quote in the new bytes (most feeds have none): every line feed ends a record, counted
+                // by a loop the compiler vectorizes instead of stepping the quote states byte by byte.
                 var count = 0
                 for i in start..<p.count { count &+= p[i] == lf ? 1 : 0 }
                 lines += count

@@ -259,8 +259,7 @@ struct Layout: Sendable {
     var names: [String] = []
 
     /// The same layout in new storage. Threads parsing parts of one file each take their own: reference
-    /// counts of objects that several cores retain at once contend (parsing on two cores cost 5.5 s of CPU
-    /// against 3.4 s on one before this).
+    /// counts of objects that several cores retain at once contend.
     func independentCopy() -> Layout {
         var copy = Layout(kind: kind, facility: facility, measure: measure, constantMeasure: constantMeasure.map { String(decoding: Array($0.utf8), as: UTF8.self) },
                           period: period, events: events, exposure: exposure,

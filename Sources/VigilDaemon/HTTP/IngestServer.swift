@@ -45,11 +45,11 @@ enum IngestServer {
         let c = Context(ingestor: ingestor, store: store, maxBody: maxBody, mapping: mapping, registry: registry, ready: ready,
                         tokenDigest: Array(SHA256.hash(data: Array(token.utf8))))
         let router = Router()
-        router.post("/v1/records") { request, context in await postRecords(request, context, c) }
+        router.post("/v1/records") { request, _ in await postRecords(request, c) }
         router.get("/v1/alerts") { request, _ in try alerts(request, c) }
         router.get("/v1/models") { request, _ in models(request, c) }
         router.get("/healthz") { _, _ in health(c) }
-        router.get("/readyz") { _, _ in c.ready() ? json(.ok, .object([("status", .string("ready"))])) : json(.serviceUnavailable, error: "not ready") }
+        router.get("/readyz") { _, _ in readiness(c) }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: c.registry.emitToBuffer())))
@@ -60,7 +60,7 @@ enum IngestServer {
     static var unauthorized: Response { json(.unauthorized, error: "a valid bearer token is required") }
 
     /// `POST /v1/records`: answered once the batch is durable (or with why it is not).
-    static func postRecords(_ request: Request, _ context: BasicRequestContext, _ c: Context) async -> Response {
+    static func postRecords(_ request: Request, _ c: Context) async -> Response {
         guard c.authorized(request) else { return unauthorized }
         guard let contentType = request.headers[.contentType], let format = RecordFormat(contentType: contentType) else {
             return json(.unsupportedMediaType, error: "Content-Type must be text/csv or application/x-ndjson")
@@ -88,7 +88,7 @@ enum IngestServer {
         } catch let failure as IngestFailure where !failure.isTransient {
             return json(.unprocessableContent, error: "the batch was not applied and would fail again: \(failure.description)")
         } catch {
-            context.logger.error("batch not committed", metadata: ["error": "\(error)"])
+            // The ingestor logs when the state stops being writable, not every refused batch.
             return json(.serviceUnavailable, error: "the batch could not be stored (\(error)); nothing was applied, send it again",
                         retryAfter: 5)
         }
@@ -126,6 +126,14 @@ enum IngestServer {
     static func models(_ request: Request, _ c: Context) -> Response {
         guard c.authorized(request) else { return unauthorized }
         return json(.ok, .object([("models", .array(c.ingestor.modelStatusJSON))]))
+    }
+
+    /// `GET /readyz`: ingest is open and the state can be written.
+    static func readiness(_ c: Context) -> Response {
+        if let problem = c.ingestor.storageProblem {
+            return json(.serviceUnavailable, error: "not ready: the state database cannot be written (\(problem))", retryAfter: 5)
+        }
+        return c.ready() ? json(.ok, .object([("status", .string("ready"))])) : json(.serviceUnavailable, error: "not ready")
     }
 
     /// `GET /healthz`: the process answers and its database reads.

@@ -6,7 +6,9 @@ import VigilCore
 /// The spool directory (SPEC §4): a file renamed into it is ingested as one batch — all its good rows commit
 /// together — then moved to `done/`; its rejected rows are written to `rejected/<file>.errors`. Names that
 /// start with `.` or end in `.tmp`/`.part` are still being written and are left alone. Files are taken in
-/// name order, one at a time, every `interval` seconds.
+/// name order, one at a time, every `interval` seconds. Only regular files are read, never through a
+/// symbolic link: a link, a FIFO, a socket or a device is moved (itself, not what it points to) to
+/// `rejected/` with the reason.
 ///
 /// If the daemon dies after a file's commit but before the move, the file is ingested again at start and
 /// changes nothing: its records are already stored exactly so.
@@ -45,15 +47,51 @@ final class SpoolWatcher: Service {
         }
     }
 
-    /// Regular files ready to ingest, in name order.
+    /// Entries ready to ingest (anything but directories), in name order.
     func waitingFiles() -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
         return names.filter { name in
             guard !name.hasPrefix("."), !name.hasSuffix(".tmp"), !name.hasSuffix(".part") else { return false }
-            var isDir: ObjCBool = false
-            return FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name), isDirectory: &isDir)
-                && !isDir.boolValue
+            var info = stat()
+            // lstat: a link is judged as itself, not as what it points to.
+            guard lstat((dir as NSString).appendingPathComponent(name), &info) == 0 else { return false }
+            return info.st_mode & S_IFMT != S_IFDIR
         }.sorted()
+    }
+
+    enum SpoolRead {
+        case bytes([UInt8])
+        /// Not a regular file: what it is.
+        case notRegular(String)
+        /// Could not be read (permissions, I/O): errno's text.
+        case failed(String)
+    }
+
+    /// The bytes of a regular file, opened without following a link and without blocking on a FIFO, and
+    /// checked as regular on the descriptor itself (it may have been replaced since it was listed).
+    static func readRegularFile(_ path: String) -> SpoolRead {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            return errno == ELOOP ? .notRegular("a symbolic link") : .failed(String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failed(String(cString: strerror(errno))) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFIFO: return .notRegular("a FIFO")
+        case S_IFSOCK: return .notRegular("a socket")
+        case S_IFCHR, S_IFBLK: return .notRegular("a device")
+        default: return .notRegular("not a regular file")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(max(0, info.st_size)))
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { bytes.append(contentsOf: chunk[0..<n]) } else if n == 0 { return .bytes(bytes) }
+            else if errno != EINTR && errno != EAGAIN { return .failed(String(cString: strerror(errno))) }
+        }
     }
 
     private func ingest(_ name: String, retrying: inout Set<String>) async {
@@ -62,15 +100,21 @@ final class SpoolWatcher: Service {
             refuse(name, reason: "unknown format: name the file .csv, .ndjson or .jsonl")
             return
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: [UInt8]
+        switch Self.readRegularFile(path) {
+        case let .bytes(bytes): data = bytes
+        case let .notRegular(what):
+            refuse(name, reason: "\(what), not a regular file: not read (move the file itself into the spool)")
+            return
+        case let .failed(error):
             // Permissions or I/O: the file stays and is tried again.
             if retrying.insert(name).inserted {
-                logger.error("spool file cannot be read; will retry", metadata: ["file": "\(name)", "error": "\(String(cString: strerror(errno)))"])
+                logger.error("spool file cannot be read; will retry", metadata: ["file": "\(name)", "error": "\(error)"])
             }
             return
         }
         let started = DispatchTime.now()
-        let batch = IngestBatch(source: name, bytes: [UInt8](data), format: format, mapping: mapping())
+        let batch = IngestBatch(source: name, bytes: data, format: format, mapping: mapping())
         logger.debug("spool file parsed", metadata: [
             "file": "\(name)", "records": "\(batch.records.count)",
             "ms": "\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6))",

@@ -26,6 +26,11 @@ public enum Daemon {
         let logger = Logger(label: "vigil")
         // Trapped before anything slow: SIGHUP's default action would end the process while the engine is built.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        // The state, its journal and the alert files name facilities: created owner-only.
+        umask(0o077)
+        // A file over the process's size limit fails its write (retried like a full disk) instead of ending
+        // the daemon.
+        signal(SIGXFSZ, SIG_IGN)
 
         let config = try DaemonConfigParser.load(path: configPath)
         let models = try ModelConfigParser.load(path: config.models)

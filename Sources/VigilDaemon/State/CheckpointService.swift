@@ -8,8 +8,7 @@ import Synchronization
 /// passive checkpoint: it never waits for, nor blocks, the writer). Under steady writes such a checkpoint
 /// never reaches the log's end, so the log would never start over: the ingest thread ends that with
 /// `StateStore.finishCheckpoint` after it has answered a batch. SQLite's automatic checkpoint would run
-/// inside the commit that crosses its threshold — 1.5 s of a million-record spool file's commit, with the
-/// file's acknowledgement waiting on it. A service of the daemon's group: it stops, and closes its
+/// inside the commit that crosses its threshold, with that batch's acknowledgement waiting on it. A service of the daemon's group: it stops, and closes its
 /// connection, when the group shuts down.
 final class CheckpointService: Service, @unchecked Sendable {
     // @unchecked: `connection` is used by the checkpoint thread alone, and closed after that thread ended.

@@ -3,8 +3,7 @@ import GRDBSQLite
 
 /// A statement prepared on SQLite's C interface, on a connection GRDB opened and inside GRDB's transaction:
 /// the hot paths of a commit (a million record rows, thousands of alert events) without GRDB's per-statement
-/// bookkeeping. A million-record spool file's records took 9.5 s through GRDB statements, 7.3 s this way
-/// (BENCHMARKS.md). Used by one thread, within the `Database` access it was made in.
+/// bookkeeping. Used by one thread, within the `Database` access it was made in.
 final class SQLStatement {
     private let connection: OpaquePointer
     private let pointer: OpaquePointer

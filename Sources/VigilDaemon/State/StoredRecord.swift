@@ -2,8 +2,7 @@ import VigilCore
 
 /// A record as the state database keeps it (table `records`, SPEC §4): its key columns and its values, the
 /// covariates as a compact list of values whose names are stored once per set of names (table `shapes`).
-/// A million records take ≈ 60 MB this way; as canonical NDJSON lines (the first layout) they took 376 MB,
-/// and writing those bytes was most of a large batch's commit (BENCHMARKS.md).
+/// Compact, since writing the records' bytes is most of a large batch's commit.
 ///
 /// The key is what makes a record replace an earlier one: (facility, measure, period) for counts, the
 /// episode for patients; a patient record without an episode id is keyed by all its fields, so sending it

@@ -55,9 +55,7 @@ public struct GLMFit: Sendable {
 
 /// Fits Poisson, NB2 and logistic regressions as R's `glm` and `MASS::glm.nb` do.
 /// The fits split rows into segments over all cores themselves, so each BLAS call inside a segment runs on
-/// one thread: OpenBLAS's own threads on these thin matrices only contend with the segments (a replay's
-/// baseline NB2 fit of 144,000 × 6 rows, design included, took 0.67 s with OpenBLAS threaded, 0.36 s with it
-/// single-threaded, on 2 cores).
+/// one thread: OpenBLAS's own threads on these thin matrices only contend with the segments.
 public enum GLM {
     private static let singleThreadedBLAS: Void = LinearAlgebra.setThreadCount(1)
 

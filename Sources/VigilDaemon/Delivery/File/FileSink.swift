@@ -15,7 +15,7 @@ final class FileSink: AlertSink {
             if fd >= 0 { return fd }
             let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw SinkError("cannot open \(path): \(String(cString: strerror(errno)))") }
             return fd
         }
