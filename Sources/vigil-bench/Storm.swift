@@ -7,7 +7,7 @@ import Synchronization
 import VigilStats
 
 /// `vigil-bench --storm [--kills N] [--seed S]`: the release `vigil run` killed with SIGKILL at N seeded random
-/// instants while a feeder sends a panel month by month — even months as spool files, odd months as HTTP
+/// instants (every other one 0–40 ms after a batch or file went out) while a feeder sends a panel month by month — even months as spool files, odd months as HTTP
 /// batches of 200 rows, each sent again until it is acknowledged (202, or the file in `done/`) as a real
 /// feed would — and a webhook receiver accepts events slowly (20 ms each). Restarted after every kill. Then
 /// checked (RELIABILITY.md, "kill -9 storm"):
@@ -37,18 +37,26 @@ enum Storm {
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let progress = Progress()
+        // Paced so that the feed lasts about as long as the storm (a kill every 0.8 s and a restart, on average).
+        let pace = Double(kills) * 0.9 / Double(units.count)
         let feeder = Task {
             for unit in units {
                 progress.state.withLock { $0.inFlight = true }
                 await send(unit, dir: dir, port: port, client: client, progress: progress)
                 progress.state.withLock { $0.acknowledged += 1; $0.inFlight = false }
+                try? await Task.sleep(for: .milliseconds(Int64(pace * 1000)))
             }
         }
         var random = SplitMix64(seed: seed)
         var killsInFlight = 0
         var restartSeconds: [Double] = []
-        for _ in 0..<kills {
+        for k in 0..<kills {
             try await Task.sleep(for: .milliseconds(Int64(50 + random.nextUniform() * 1450)))
+            if k % 2 == 1 {
+                // Every other kill aims at work under way: 0–40 ms after a batch or file went out.
+                for _ in 0..<500 where !progress.state.withLock({ $0.inFlight }) { try await Task.sleep(for: .milliseconds(2)) }
+                try await Task.sleep(for: .milliseconds(Int64(random.nextUniform() * 40)))
+            }
             if progress.state.withLock({ $0.inFlight }) { killsInFlight += 1 }
             daemon.kill()
             let t0 = Date()
