@@ -115,7 +115,7 @@ enum DaemonBench {
     }
 
     /// The daemon's config (`vigil.yaml`), token and webhook secret in `dir`: a file sink and a webhook sink.
-    static func writeConfig(dir: String, models: String, port: Int, hookPort: Int) throws {
+    static func writeConfig(dir: String, models: String, port: Int, hookPort: Int, hookRetry: String? = nil) throws {
         try token.write(toFile: "\(dir)/token", atomically: true, encoding: .utf8)
         try Receiver.secret.write(toFile: "\(dir)/hook.secret", atomically: true, encoding: .utf8)
         try """
@@ -125,7 +125,7 @@ enum DaemonBench {
         http: { listen: "127.0.0.1:\(port)", token_file: token }
         sinks:
           - { name: file, type: file, path: alerts.jsonl }
-          - { name: hook, type: webhook, url: "http://127.0.0.1:\(hookPort)/hook", secret_file: hook.secret }
+          - { name: hook, type: webhook, url: "http://127.0.0.1:\(hookPort)/hook", secret_file: hook.secret\(hookRetry.map { ", retry: \($0)" } ?? "") }
         """.write(toFile: "\(dir)/vigil.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: "\(dir)/spool", withIntermediateDirectories: true)
     }

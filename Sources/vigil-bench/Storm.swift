@@ -147,8 +147,9 @@ enum Storm {
         let isFile: Bool
     }
 
-    /// The panel by month: even months as one spool file, odd months as HTTP batches of 200 rows.
-    static func feedUnits(input: String) throws -> [Unit] {
+    /// The panel by month: even months as one spool file, odd months as HTTP batches of 200 rows (every
+    /// month as batches with `everyMonthByHTTP`).
+    static func feedUnits(input: String, everyMonthByHTTP: Bool = false) throws -> [Unit] {
         let text = try String(contentsOfFile: input, encoding: .utf8)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         let header = lines.removeFirst()
@@ -157,7 +158,7 @@ enum Storm {
         var units: [Unit] = []
         for (m, month) in byMonth.keys.sorted().enumerated() {
             let rows = byMonth[month] ?? []
-            if m % 2 == 0 {
+            if m % 2 == 0 && !everyMonthByHTTP {
                 units.append(Unit(name: "month-\(month).csv", body: ([header] + rows).joined(separator: "\n") + "\n", isFile: true))
             } else {
                 for (k, start) in stride(from: 0, to: rows.count, by: 200).enumerated() {
@@ -249,6 +250,15 @@ enum Storm {
                 usleep(20_000)
             }
             throw BenchFailure(message: "vigil run not ready after 2 minutes; see \(log)")
+        }
+
+        /// The daemon's resident memory (VmRSS), 0 when it is not running.
+        var residentMiB: Double {
+            guard let process, process.isRunning,
+                  let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+                  let kB = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+            return kB / 1024
         }
 
         func kill() {

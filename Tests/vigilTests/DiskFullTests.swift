@@ -7,7 +7,9 @@ import Testing
 /// A full disk under the real daemon (RELIABILITY.md, "Full disk"): its state directory on a 16 MiB tmpfs that
 /// the test fills. Needs permission to mount (root, or a container that allows it); skipped otherwise — the
 /// SQLITE_FULL test of IngestFailureTests always runs.
-@Suite(.serialized) struct DiskFullTests {
+extension DaemonTests {
+/// Nested in `DaemonTests` (serialized): one daemon at a time, so none waits for a busy machine to start.
+@Suite struct DiskFullTests {
     /// Whether this machine lets the tests mount a tmpfs.
     static let canMount: Bool = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-mount-probe-\(UUID().uuidString.prefix(8))").path
@@ -44,7 +46,7 @@ import Testing
         return total
     }
 
-    @Test(.enabled(if: DiskFullTests.canMount, "mounting a tmpfs is not permitted here"))
+    @Test(.enabled(if: DaemonTests.DiskFullTests.canMount, "mounting a tmpfs is not permitted here"))
     func fullDiskRefusesWithRetryAfterAndResumesByItself() async throws {
         let daemon = try DaemonProcess(sinks: DaemonTests.sinks(webhook: nil))
         let state = daemon.dir.appendingPathComponent("state").path
@@ -104,4 +106,5 @@ import Testing
         #expect(try await daemon.firingIDs() == ReplayFiles.alertIDs("alerts-final.csv"))
         #expect(daemon.log.contains("writable again"))
     }
+}
 }

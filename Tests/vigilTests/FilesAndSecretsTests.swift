@@ -4,7 +4,9 @@ import Testing
 /// What the daemon reads and writes on disk (RELIABILITY.md, "Files and secrets"): the spool is read only as
 /// regular files, never through a link or from a FIFO; the state and alert files are owner-only; the token
 /// and the webhook secret appear in nothing the daemon writes or serves.
-@Suite(.serialized) struct FilesAndSecretsTests {
+extension DaemonTests {
+/// Nested in `DaemonTests` (serialized): one daemon at a time, so none waits for a busy machine to start.
+@Suite struct FilesAndSecretsTests {
     @Test func spoolNeverFollowsLinksNorReadsSpecialFiles() async throws {
         let daemon = try DaemonProcess(sinks: DaemonTests.sinks(webhook: nil))
         try await daemon.start()
@@ -104,4 +106,5 @@ import Testing
             }
         }
     }
+}
 }
