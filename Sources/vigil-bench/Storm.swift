@@ -131,6 +131,7 @@ enum Storm {
         print("| webhook deliveries (events, redeliveries) | \(hooks.count) (\(hookByID.count), \(hooks.count - hookByID.count)) |")
         print("| wall: feeding under the storm / total | \(Bench.f(fed, 1)) s / \(Bench.f(Date().timeIntervalSince(started), 1)) s |")
         print("| result | \(failures.isEmpty ? "**all checks passed**" : "**FAILED**: " + failures.joined(separator: "; ")) |")
+        fflush(nil)   // the table before the failure ends the process
         if !failures.isEmpty { throw BenchFailure(message: "the storm's checks failed") }
     }
 
