@@ -24,7 +24,8 @@ final class DaemonProcess {
 
     /// `sinks` is the YAML list under `sinks:`; `webhookSecret` goes in `webhook.secret`.
     /// `extra`: more top-level config keys (YAML), e.g. `sources:`.
-    init(sinks: String, webhookSecret: String? = nil, maxBody: Int = 1 << 20, extra: String = "") throws {
+    /// `httpExtra`: more keys under `http:` (YAML lines indented by two spaces).
+    init(sinks: String, webhookSecret: String? = nil, maxBody: Int = 1 << 20, extra: String = "", httpExtra: String = "") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-daemon-\(UUID().uuidString.prefix(8))")
         port = try FreePort.pick()
         notify = try NotifySocket()
@@ -47,7 +48,7 @@ final class DaemonProcess {
               listen: 127.0.0.1:\(port)
               token_file: ingest.token
               max_body_bytes: \(maxBody)
-            sinks:
+            \(httpExtra)sinks:
             \(sinks)
             \(extra)
             """

@@ -24,6 +24,12 @@ public struct DaemonConfig: Sendable, Equatable {
         public let port: Int
         public let tokenFile: String
         public let maxBodyBytes: Int
+        /// A request's head must arrive within this of the connection opening or the last response.
+        public var headerTimeout: Double = DaemonDefaults.headerTimeout
+        /// A request's body must end within this of its head.
+        public var bodyTimeout: Double = DaemonDefaults.bodyTimeout
+        /// A keep-alive connection with nothing to do is closed after this.
+        public var idleTimeout: Double = DaemonDefaults.idleTimeout
     }
 
     public struct Retry: Sendable, Equatable {
@@ -65,6 +71,9 @@ public struct DaemonConfig: Sendable, Equatable {
 /// Every default of the daemon config, written once (README "The daemon's config" lists them).
 public enum DaemonDefaults {
     public static let maxBodyBytes = 16 << 20
+    public static let headerTimeout = 10.0
+    public static let bodyTimeout = 120.0
+    public static let idleTimeout = 60.0
     public static let webhookTimeout = 10.0
     public static let retry = DaemonConfig.Retry(maxAttempts: 12, initialBackoff: 1, maxBackoff: 600)
 }
@@ -116,7 +125,8 @@ public enum DaemonConfigParser {
             spool = path(m["dir"]).map(DaemonConfig.Spool.init(dir:))
         }
         var http: DaemonConfig.HTTP? = nil
-        if let h = top["http"], let m = h.mapping(allowed: ["listen", "token_file", "max_body_bytes"]) {
+        if let h = top["http"], let m = h.mapping(allowed: ["listen", "token_file", "max_body_bytes", "header_timeout_seconds",
+                                                           "body_timeout_seconds", "idle_timeout_seconds"]) {
             if m["listen"] == nil { h.missing("listen") }
             if m["token_file"] == nil { h.missing("token_file") }
             let listen = m["listen"].flatMap(address)
@@ -132,8 +142,18 @@ public enum DaemonConfigParser {
                 }
                 return Int(n)
             } ?? DaemonDefaults.maxBodyBytes
-            if let listen, let token, let maxBody {
-                http = DaemonConfig.HTTP(host: listen.host, port: listen.port, tokenFile: token, maxBodyBytes: maxBody)
+            func seconds(_ key: String, _ fallback: Double) -> Double? {
+                guard let v = m[key] else { return fallback }
+                guard let x = v.number(), x > 0, x <= 86_400 else { v.report("must be a number of seconds in (0, 86400]"); return nil }
+                return x
+            }
+            let header = seconds("header_timeout_seconds", DaemonDefaults.headerTimeout)
+            let body = seconds("body_timeout_seconds", DaemonDefaults.bodyTimeout)
+            let idle = seconds("idle_timeout_seconds", DaemonDefaults.idleTimeout)
+            if let listen, let token, let maxBody, let header, let body, let idle {
+                var settings = DaemonConfig.HTTP(host: listen.host, port: listen.port, tokenFile: token, maxBodyBytes: maxBody)
+                (settings.headerTimeout, settings.bodyTimeout, settings.idleTimeout) = (header, body, idle)
+                http = settings
             }
         }
         var sources: [DaemonConfig.Source] = []

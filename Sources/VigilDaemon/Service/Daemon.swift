@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Hummingbird
 import Logging
 import Metrics
@@ -69,7 +70,12 @@ public enum Daemon {
                                                  mapping: { source in source.map { mapping.value.sources[$0] } ?? mapping.value.standard },
                                                  registry: registry,
                                                  ready: { ready.value && !ingestor.isClosed })
+                // Slow clients are closed by deadlines on the request (RequestDeadline), idle ones by the idle timeout.
+                let (head, body) = (TimeAmount.milliseconds(Int64(h.headerTimeout * 1000)), TimeAmount.milliseconds(Int64(h.bodyTimeout * 1000)))
                 let app = Application(router: router,
+                                      server: .http1(configuration: .init(
+                                          additionalChannelHandlers: [RequestDeadline(head: head, body: body)],
+                                          idleTimeout: .milliseconds(Int64(h.idleTimeout * 1000)))),
                                       configuration: .init(address: .hostname(h.host, port: h.port), serverName: "vigil"),
                                       onServerRunning: { channel in
                                           logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
