@@ -2,7 +2,7 @@ import Foundation
 import VigilStats
 
 /// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only]
-/// [--daemon-only] [--storm [--kills N] [--seed S]] [--outage [--hours H]]`
+/// [--daemon-only] [--storm [--kills N] [--seed S]] [--outage [--hours H]] [--abuse [--seconds S]]`
 ///
 /// Generates, with fixed seeds, a national panel (6,000 facilities × 6 measures × 120 months of NB2
 /// counts = 4.32M rows) and 1,000,000 admissions with 30 risk factors; fits NB2 and logistic GLMs with
@@ -20,6 +20,7 @@ struct Bench {
         var calibrationOnly = false
         var storm: (kills: Int, seed: UInt64)? = nil
         var outageHours: Double? = nil
+        var abuseSeconds: Double? = nil
         var arguments = CommandLine.arguments.dropFirst()
         while let a = arguments.popFirst() {
             switch a {
@@ -29,13 +30,15 @@ struct Bench {
             case "--replay-only": replayOnly = true
             case "--daemon-only": daemonOnly = true
             case "--calibration-only": calibrationOnly = true
+            case "--abuse": abuseSeconds = abuseSeconds ?? 20
+            case "--seconds": abuseSeconds = Double(arguments.popFirst() ?? "") ?? 20
             case "--outage": outageHours = outageHours ?? 1
             case "--hours": outageHours = Double(arguments.popFirst() ?? "") ?? 1
             case "--storm": storm = (storm?.kills ?? 100, storm?.seed ?? 20261201)
             case "--kills": storm = (Int(arguments.popFirst() ?? "") ?? 100, storm?.seed ?? 20261201)
             case "--seed": storm = (storm?.kills ?? 100, UInt64(arguments.popFirst() ?? "") ?? 20261201)
             default:
-                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only] [--daemon-only] [--storm [--kills N] [--seed S]] [--outage [--hours H]]\n".utf8))
+                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only] [--daemon-only] [--storm [--kills N] [--seed S]] [--outage [--hours H]] [--abuse [--seconds S]]\n".utf8))
                 exit(64)
             }
         }
@@ -44,6 +47,10 @@ struct Bench {
         print(Machine.describe())
         print("")
 
+        if let abuseSeconds {
+            try await Abuse.run(dataDir: dataDir, seconds: abuseSeconds)
+            return
+        }
         if let outageHours {
             try await Outage.run(dataDir: dataDir, hours: outageHours)
             return
