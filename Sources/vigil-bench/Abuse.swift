@@ -16,8 +16,8 @@ enum Abuse {
         try FileManager.default.createDirectory(atPath: "\(dir)/spool", withIntermediateDirectories: true)
         let panel = NationalPanel(facilities: 20, months: 30, seed: 20261201)
         let (input, models) = try ReplayBench.prepare(panel: panel, dataDir: dir)
-        let port = try DaemonBenchPort.pick()
-        try DaemonBench.writeConfig(dir: dir, models: models, port: port, hookPort: try DaemonBenchPort.pick())
+        let port = try Loopback.freePort()
+        try DaemonBench.writeConfig(dir: dir, models: models, port: port, hookPort: try Loopback.freePort())
         let daemon = Storm.Restartable(dir: dir, port: port)
         try daemon.start()
 
@@ -112,41 +112,15 @@ enum Abuse {
 
     enum Hostile: CaseIterable { case malformed, oversized, stalled }
 
-    static func connect(port: Int, nonBlocking: Bool = false) -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard ok else { close(fd); return nil }
-        if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        return fd
-    }
-
-    static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } > 0
-    }
-
-    /// Whether the peer closed `fd` (end of stream or reset), without waiting.
-    static func closedByPeer(_ fd: Int32) -> Bool {
-        var byte: UInt8 = 0
-        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-    }
-
     static func trickle(port: Int, connections: Int, running: Outage.Flag, counts: Counts) {
         let head = Array("POST /v1/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n".utf8)
-        var open: [(fd: Int32, sent: Int)] = (0..<connections).compactMap { _ in connect(port: port, nonBlocking: true).map { ($0, 0) } }
+        var open: [(fd: Int32, sent: Int)] = (0..<connections).compactMap { _ in Loopback.connect(port: port, nonBlocking: true).map { ($0, 0) } }
         while running.state.withLock({ $0 }) {
             for i in open.indices {
-                if closedByPeer(open[i].fd) || !send(open[i].fd, [head[open[i].sent % head.count]]) {
+                if Loopback.closedByPeer(open[i].fd) || !Loopback.send(open[i].fd, [head[open[i].sent % head.count]]) {
                     close(open[i].fd)
                     counts.add(\.trickleClosed)
-                    if let fd = connect(port: port, nonBlocking: true) { open[i] = (fd, 0) }
+                    if let fd = Loopback.connect(port: port, nonBlocking: true) { open[i] = (fd, 0) }
                     continue
                 }
                 open[i].sent += 1
@@ -158,18 +132,18 @@ enum Abuse {
 
     static func hostile(_ kind: Hostile, port: Int, running: Outage.Flag, counts: Counts) {
         while running.state.withLock({ $0 }) {
-            guard let fd = connect(port: port) else { usleep(10_000); continue }
+            guard let fd = Loopback.connect(port: port) else { usleep(10_000); continue }
             var timeout = timeval(tv_sec: 15, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             switch kind {
             case .malformed:
-                _ = send(fd, Array("GET /\u{1}\u{2} NOT-HTTP\r\n\u{0}\u{0}garbage\r\n\r\n".utf8))
+                _ = Loopback.send(fd, Array("GET /\u{1}\u{2} NOT-HTTP\r\n\u{0}\u{0}garbage\r\n\r\n".utf8))
                 counts.add(\.malformed)
             case .oversized:
-                _ = send(fd, Array(("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100 << 10) + "\r\n\r\n").utf8))
+                _ = Loopback.send(fd, Array(("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100 << 10) + "\r\n\r\n").utf8))
                 counts.add(\.oversized)
             case .stalled:
-                _ = send(fd, Array(("POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nAuthorization: Bearer \(DaemonBench.token)\r\n"
+                _ = Loopback.send(fd, Array(("POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nAuthorization: Bearer \(DaemonBench.token)\r\n"
                                     + "Content-Length: 100000\r\n\r\nfacility_id,measure,period,events\nF1,CLABSI,2016-01,1").utf8))
                 counts.add(\.stalled)
             }

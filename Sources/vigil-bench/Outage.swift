@@ -23,8 +23,8 @@ enum Outage {
         let (input, models) = try ReplayBench.prepare(panel: panel, dataDir: dir)
         let batches = try Storm.feedUnits(input: input, everyMonthByHTTP: true)
 
-        let hookPort = try DaemonBenchPort.pick()
-        let port = try DaemonBenchPort.pick()
+        let hookPort = try Loopback.freePort()
+        let port = try Loopback.freePort()
         // The operator's policy for an hour's outage, compressed: backoff 1 s doubling to 600 s, 24 attempts
         // (about two hours of retries), all times / 100.
         try DaemonBench.writeConfig(dir: dir, models: models, port: port, hookPort: hookPort,

@@ -30,7 +30,7 @@ enum Storm {
 
         let receiver = SlowReceiver()
         let hookPort = try await receiver.start()
-        let port = try DaemonBenchPort.pick()
+        let port = try Loopback.freePort()
         try DaemonBench.writeConfig(dir: dir, models: models, port: port, hookPort: hookPort)
         let daemon = Restartable(dir: dir, port: port)
         try daemon.start()
@@ -270,9 +270,9 @@ enum Storm {
 
         /// A plain blocking GET of /readyz on a socket of its own.
         private func readyz() -> Bool {
-            guard let fd = Abuse.connect(port: port) else { return false }
+            guard let fd = Loopback.connect(port: port) else { return false }
             defer { close(fd) }
-            _ = Abuse.send(fd, Array("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+            _ = Loopback.send(fd, Array("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
             var buffer = [UInt8](repeating: 0, count: 512)
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             return n > 12 && String(decoding: buffer[0..<n], as: UTF8.self).hasPrefix("HTTP/1.1 200")
@@ -312,22 +312,5 @@ enum Storm {
         }
 
         func stop() { task.withLock { $0?.cancel() } }
-    }
-}
-
-/// A free loopback port (bound, read, closed).
-enum DaemonBenchPort {
-    static func pick() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard ok else { throw BenchFailure(message: "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
