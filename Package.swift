@@ -59,6 +59,8 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        // libFuzzer targets over the readers and parsers (scripts/fuzz); without -DFUZZING it replays inputs.
+        .executableTarget(name: "vigil-fuzz", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
                     resources: [.copy("References")]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Replay")]),

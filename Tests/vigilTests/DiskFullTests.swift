@@ -108,3 +108,43 @@ extension DaemonTests {
     }
 }
 }
+
+extension DaemonTests.DiskFullTests {
+    /// The file sink at the process's file-size limit (`RLIMIT_FSIZE`, set on the running daemon with
+    /// prlimit): the write fails like a full disk (SIGXFSZ is ignored), the event is retried, the part of a
+    /// line that fitted is cut off again, and once the limit is lifted every event arrives whole, once.
+    @Test func fileSinkAtItsSizeLimitRetriesAndLeavesNoPartLine() async throws {
+        let sinks = """
+              - name: alerts-file
+                type: file
+                path: alerts.jsonl
+                retry: { max_attempts: 1000, initial_backoff_seconds: 0.05, max_backoff_seconds: 0.2 }
+
+            """
+        let daemon = try DaemonProcess(sinks: sinks)
+        defer { _ = daemon.stop() }
+        // An alert file with history: larger than the state database will grow in this test, so the limit
+        // stops only the sink's appends.
+        let earlier = String(repeating: "{\"earlier\":\"\(String(repeating: "x", count: 1000))\"}\n", count: 4096)
+        try Data(earlier.utf8).write(to: daemon.alertsFile)
+        let size = earlier.utf8.count
+        try await daemon.start()
+        let pid = try #require(daemon.process?.processIdentifier)
+        try #require(Self.run("/usr/bin/prlimit", ["--pid", "\(pid)", "--fsize=\(size + 200):unlimited"]) == 0)
+
+        #expect(try await daemon.request("POST", "/v1/records", body: try ReplayFiles.input("1-clabsi.csv"), token: daemon.token).status == 202)
+        let firing = try await daemon.firingIDs()
+        try #require(!firing.isEmpty)
+        try await waitFor("the sink's write refused at the limit", seconds: 60) { daemon.log.contains("File too large") }
+        #expect(try Data(contentsOf: daemon.alertsFile).count == size, "a part line was left at the limit")
+        #expect(try await daemon.request("GET", "/healthz").status == 200)
+
+        try #require(Self.run("/usr/bin/prlimit", ["--pid", "\(pid)", "--fsize=unlimited"]) == 0)
+        try await waitFor("every event in the file", seconds: 60) { daemon.fileSinkLines().count == 4096 + firing.count }
+        let text = try String(contentsOf: daemon.alertsFile, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(text.hasSuffix("\n") && lines.count == 4096 + firing.count, "every line whole")
+        let delivered = daemon.fileSinkLines().dropFirst(4096).compactMap { $0["id"] as? String }
+        #expect(Set(delivered) == firing && delivered.count == firing.count)
+    }
+}

@@ -18,8 +18,15 @@ public enum ColumnMappingParser {
     static let textFields: Set<String> = ["facility_id", "measure", "episode_id"]
 
     public static func load(path: String) throws -> ColumnMapping {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigErrors(problems: [ConfigProblem(file: path, line: 0, column: 0, message: "cannot read the file")])
+        }
+        return try parse(data: [UInt8](data), file: path).get()
+    }
+
+    public static func parse(data: [UInt8], file path: String) -> Result<ColumnMapping, ConfigErrors> {
+        guard let text = String(validating: data, as: UTF8.self) else {
+            return .failure(ConfigErrors(problems: [ConfigProblem(file: path, line: 1, column: 1, message: "not valid UTF-8")]))
         }
         let diagnostics = Diagnostics(file: path)
         var mapping = ColumnMapping(missing: ColumnMapping.defaultMissing)
@@ -49,9 +56,9 @@ public enum ColumnMappingParser {
             if let missing = m["missing"]?.strings() { mapping.missing = missing }
         }
         if !diagnostics.problems.isEmpty {
-            throw ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+            return .failure(ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }))
         }
-        return mapping
+        return .success(mapping)
     }
 
     private static func readColumns(_ entries: [(key: String, value: YAMLValue)], into mapping: inout ColumnMapping) {

@@ -25,12 +25,16 @@ final class FileSink: AlertSink {
         }
         func append(_ bytes: [UInt8], path: String) throws {
             let fd = try descriptor(path)
+            // A full disk or the size limit can take part of a line before failing: cut it off again, so a
+            // reader never sees half an alert and the retry writes the line whole.
+            let end = lseek(fd, 0, SEEK_END)
             var written = 0
             while written < bytes.count {
                 let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
                 if n < 0 {
                     if errno == EINTR { continue }
                     let reason = String(cString: strerror(errno))
+                    if written > 0, end >= 0 { _ = ftruncate(fd, end) }
                     close()
                     throw SinkError("write to \(path): \(reason)")
                 }
