@@ -28,6 +28,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "A column mapping (YAML) for feeds with their own column names.")
     var columns: String?
 
+    @Option(help: "A facility registry (CSV: facility_id, name, state, type, county, other columns as labels): alerts carry facility: {…}.")
+    var facilities: String?
+
     @Flag(help: "Exit 1 when any row was rejected.")
     var strict = false
 
@@ -39,6 +42,15 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let replay = try Replay.load(models: models, columns: columns)
+        if let facilities {
+            do {
+                let registry = try FacilityRegistry(path: facilities)
+                for problem in registry.problems { FileHandle.standardError.write(Data("\(problem.description)\n".utf8)) }
+                replay.engine.facilities = registry
+            } catch let error as RowError {
+                throw ReportedFailure(message: error.description)
+            }
+        }
         if timings {
             replay.engine.timings = { step, seconds in
                 FileHandle.standardError.write(Data("\(step): \(String(format: "%.2f", seconds)) s\n".utf8))

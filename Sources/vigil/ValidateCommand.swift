@@ -42,6 +42,12 @@ struct ValidateCommand: ParsableCommand {
                 daemon = loaded
                 modelPaths.append(loaded.models)
                 if let columns = loaded.columns { mapping = try ColumnMappingParser.load(path: columns) }
+                // The daemon skips a bad registry row with a warning; here it is a problem to fix.
+                if let registry = try? loaded.facilities.map(FacilityRegistry.init(path:)) {
+                    problems += registry.problems.map {
+                        ConfigProblem(file: $0.source, line: $0.line, column: 1, message: ($0.field.map { "\($0): " } ?? "") + $0.reason)
+                    }
+                }
             } catch let error as ConfigErrors {
                 problems += error.problems
             }

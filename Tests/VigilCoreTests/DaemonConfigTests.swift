@@ -128,3 +128,53 @@ struct DaemonConfigTests {
         ])
     }
 }
+
+/// The facility registry and a sink's `match:`.
+struct FacilityRegistryTests {
+    @Test func registryKeepsGoodRowsAndNamesBadOnes() throws {
+        let csv = """
+            facility_id,name,state,type,county,beds
+            330101,"Mercy, General",NY,ACH,Albany,120
+            ,Nameless,TX,ACH,Harris,80
+            330101,Twice,NY,ACH,Albany,120
+            450001,Short Row,TX
+            450002,Plain,TX,CAH,,25
+
+            """
+        let registry = try FacilityRegistry(path: "facilities.csv", bytes: Array(csv.utf8))
+        #expect(registry.count == 2)
+        #expect(registry["330101"]?.labels.map(\.key) == ["name", "state", "type", "county", "beds"])
+        #expect(registry["330101"]?["name"] == "Mercy, General")
+        #expect(registry["450002"]?["county"] == nil, "an empty value is no label")
+        #expect(registry["999999"] == nil)
+        #expect(registry.problems.map(\.line) == [3, 4, 5])
+        #expect(registry.problems[0].field == "facility_id" && registry.problems[0].reason == "empty")
+        #expect(registry.problems[1].reason.contains("already registered on line 2"))
+        #expect(throws: RowError.self) { try FacilityRegistry(path: "f.csv", bytes: Array("id,name\n1,x\n".utf8)) }
+    }
+
+    @Test func matchIsParsedAndBadOnesReported() throws {
+        let dir = try DaemonConfigTests.Directory()
+        try "facility_id,state\nH1,TX\n".write(toFile: "\(dir.path)/facilities.csv", atomically: true, encoding: .utf8)
+        let config = try dir.parse("""
+            models: m
+            state_dir: s
+            spool: { dir: spool }
+            facilities: facilities.csv
+            sinks:
+              - { name: south, type: file, path: s.jsonl, match: { state: [TX, OK], severity: critical } }
+            """).get()
+        #expect(config.facilities == "\(dir.path)/facilities.csv")
+        #expect(config.sinks[0].match == AlertMatcher([("state", ["TX", "OK"]), ("severity", ["critical"])]))
+        guard case let .failure(errors) = dir.parse("""
+            models: m
+            state_dir: s
+            spool: { dir: spool }
+            facilities: missing.csv
+            sinks:
+              - { name: a, type: file, path: a.jsonl, match: [TX] }
+              - { name: b, type: file, path: b.jsonl, match: { state: [] } }
+            """) else { Issue.record("bad match accepted"); return }
+        #expect(errors.problems.map(\.line) == [4, 6, 7])
+    }
+}

@@ -190,7 +190,7 @@ import VigilCore
                   severity: .warning, raisedAt: Date(), patients: nil)
         }
         _ = try store.commit(records: [], events: [alert("routed"), alert("other")], sinks: sinks,
-                             routing: SinkRouting(models: [routed]), now: Date())
+                             routing: SinkRouting(models: [routed], matchers: [:]), now: Date())
         let rows = try store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT sink, alert_id FROM outbox ORDER BY seq").map { "\($0["sink"] as String) \($0["alert_id"] as String)" }
         }

@@ -26,6 +26,8 @@ public struct Alert: Sendable, Equatable {
     public let patients: Int?
     /// The n the observed events are out of (proportion models), nil otherwise.
     public var trials: Int? = nil
+    /// The facility registry's labels, nil for a facility it does not list (or without a registry).
+    public var facilityLabels: FacilityLabels? = nil
 
     /// Reads an alert back from its JSON object (the daemon's stored alerts); nil when a field is missing.
     public init?(json text: String) {
@@ -47,6 +49,9 @@ public struct Alert: Sendable, Equatable {
                   expected: expected, statistic: statistic, threshold: threshold, severity: severity, raisedAt: raised,
                   patients: (object["patients"] as? NSNumber)?.intValue)
         self.trials = (object["trials"] as? NSNumber)?.intValue
+        if let labels = object["facility"] as? [String: Any] {
+            facilityLabels = FacilityLabels(labels.compactMap { key, value in (value as? String).map { (key, $0) } })
+        }
     }
 
     public init(id: String, status: Status, model: String, modelVersion: String, detector: String, detectorType: String,
@@ -135,8 +140,11 @@ public struct Alert: Sendable, Equatable {
             ("schema", .string("vigil.alert/v1")), ("id", .string(id)), ("status", .string(status.rawValue)),
             ("model", .string(model)), ("model_version", .string(modelVersion)),
             ("detector", .string(detector)), ("detector_type", .string(detectorType)),
-            ("facility_id", .string(facility)), ("measure", .string(measure)),
-            ("period", .string(period)), ("signal_start", .string(signalStart)),
+            ("facility_id", .string(facility)),
+        ]
+        if let facilityLabels { fields.append(("facility", facilityLabels.json)) }
+        fields += [
+            ("measure", .string(measure)), ("period", .string(period)), ("signal_start", .string(signalStart)),
             ("observed", .integer(observed)), ("expected", .finite(expected)), ("sir", .finite(sir)),
         ]
         if let ci = sirInterval { fields.append(("sir_ci95", .array([.finite(ci.lower), .finite(ci.upper)]))) }

@@ -62,6 +62,8 @@ public final class Engine {
     var firing: [SeriesID: [String: Alert]] = [:]
     var suppressedSeen: [SeriesID: Set<String>] = [:]
     private let thresholdCache = SeriesThresholds()
+    /// Labels the alerts carry (`facility: {…}`); set before the first batch.
+    public var facilities: FacilityRegistry?
 
     struct HotModel {
         let unit: PeriodUnit
@@ -122,7 +124,8 @@ public final class Engine {
     /// What evaluation reads, as a value (the stores' arrays are shared, not copied, until the engine writes).
     var view: SeriesView {
         SeriesView(models: models, facts: facts, hot: hot, covariates: covariates.tuples,
-                   counts: counts.mapValues(\.stored), patients: patients.mapValues(\.stored), thresholdCache: thresholdCache)
+                   counts: counts.mapValues(\.stored), patients: patients.mapValues(\.stored), thresholdCache: thresholdCache,
+                   facilities: facilities)
     }
 
     func slotsInFacilityOrder(of m: Int) -> [Int] {

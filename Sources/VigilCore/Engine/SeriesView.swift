@@ -12,6 +12,7 @@ struct SeriesView: Sendable {
     let counts: [String: StoredSeries<CountSeries>]
     let patients: [String: StoredSeries<Engine.PatientSeries>]
     let thresholdCache: SeriesThresholds
+    let facilities: FacilityRegistry?
 
     /// One series to evaluate: model `model` over the facility in `slot` of its measure's store.
     struct SeriesJob: Sendable {
@@ -234,6 +235,7 @@ struct SeriesView: Sendable {
                     statistic: step.statistic, threshold: step.threshold, severity: config.alert.severity, raisedAt: now,
                     patients: patient ? i - start + 1 : nil)
                 if !patient && expectation.proportion { alert.trials = Int(o.input.trials) }
+                alert.facilityLabels = facilities?[facility]
                 result.alerts.append(alert)
             }
             result.steps.append(steps)

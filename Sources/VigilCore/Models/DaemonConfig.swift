@@ -47,6 +47,8 @@ public struct DaemonConfig: Sendable, Equatable {
         public let name: String
         public let kind: SinkKind
         public let retry: Retry
+        /// The alerts it takes (nil: all its models' alerts).
+        public var match: AlertMatcher? = nil
     }
 
     /// A feed with its own column mapping (vigil extension): read from its own spool directory, and posted
@@ -66,6 +68,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public let http: HTTP?
     public let sinks: [Sink]
     public let sources: [Source]
+    /// The facility registry (CSV), whose labels alerts carry and sinks match on.
+    public var facilities: String? = nil
 }
 
 /// Every default of the daemon config, written once (README "The daemon's config" lists them).
@@ -80,7 +84,7 @@ public enum DaemonDefaults {
 
 /// Reads and validates the daemon config, reporting every problem with its line and column.
 public enum DaemonConfigParser {
-    static let topKeys = ["models", "state_dir", "columns", "sources", "spool", "http", "sinks"]
+    static let topKeys = ["models", "state_dir", "columns", "sources", "spool", "http", "sinks", "facilities"]
 
     public static func load(path: String) throws -> DaemonConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -118,6 +122,11 @@ public enum DaemonConfigParser {
         let models = path(top["models"])
         let stateDir = path(top["state_dir"])
         let columns = top["columns"].flatMap { readableFile($0) }
+        let facilities = top["facilities"].flatMap { v -> String? in
+            guard let p = readableFile(v) else { return nil }
+            do { _ = try FacilityRegistry(path: p) } catch { v.report("\(error)"); return nil }
+            return p
+        }
 
         var spool: DaemonConfig.Spool? = nil
         if let s = top["spool"], let m = s.mapping(allowed: ["dir"]) {
@@ -192,8 +201,10 @@ public enum DaemonConfigParser {
         guard diagnostics.problems.isEmpty, let models, let stateDir else {
             return .failure(ConfigErrors(problems: diagnostics.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }))
         }
-        return .success(DaemonConfig(path: file, models: models, stateDir: stateDir, columns: columns, spool: spool,
-                                     http: http, sinks: sinks, sources: sources))
+        var config = DaemonConfig(path: file, models: models, stateDir: stateDir, columns: columns, spool: spool,
+                                  http: http, sinks: sinks, sources: sources)
+        config.facilities = facilities
+        return .success(config)
     }
 
     /// `host:port` or `[v6]:port`.
@@ -218,7 +229,7 @@ public enum DaemonConfigParser {
     /// The sink, and its name even when the rest is wrong (names must be unique either way).
     static func parseSink(_ item: YAMLValue, readableFile: (YAMLValue?) -> String?,
                           path: (YAMLValue?) -> String?) -> (name: String?, sink: DaemonConfig.Sink?) {
-        guard let m = item.mapping(allowed: ["name", "type", "path", "url", "secret_file", "timeout_seconds", "retry"]) else { return (nil, nil) }
+        guard let m = item.mapping(allowed: ["name", "type", "path", "url", "secret_file", "timeout_seconds", "retry", "match"]) else { return (nil, nil) }
         for key in ["name", "type"] where m[key] == nil { item.missing(key) }
         let name = m["name"]?.identifier()
         let type = m["type"].flatMap { v -> String? in
@@ -282,7 +293,10 @@ public enum DaemonConfigParser {
                 retry = DaemonConfig.Retry(maxAttempts: attempts, initialBackoff: initial, maxBackoff: maximum)
             }
         }
-        guard let name, let kind else { return (name, nil) }
-        return (name, DaemonConfig.Sink(name: name, kind: kind, retry: retry))
+        let match = m["match"].flatMap(AlertMatcher.parse)
+        guard let name, let kind, m["match"] == nil || match != nil else { return (name, nil) }
+        var sink = DaemonConfig.Sink(name: name, kind: kind, retry: retry)
+        sink.match = match
+        return (name, sink)
     }
 }

@@ -8,6 +8,10 @@ public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible
     public let column: Int
     public let message: String
 
+    public init(file: String, line: Int, column: Int, message: String) {
+        (self.file, self.line, self.column, self.message) = (file, line, column, message)
+    }
+
     public var description: String { "\(file):\(line):\(column): \(message)" }
 }
 

@@ -11,21 +11,28 @@ enum DeliveryOutcome: Sendable, Equatable {
     case refused(reason: String)
 }
 
-/// Which sinks a model's events go to: those its `alert.sinks` names, or every sink when it names none.
+/// Which sinks an event goes to: those its model's `alert.sinks` names (every sink when it names none) whose
+/// `match:` takes the alert (every alert when the sink has none).
 struct SinkRouting: Sendable {
     private let byModel: [String: Set<String>]
+    private let matchers: [String: AlertMatcher]
 
-    static let all = SinkRouting(byModel: [:])
+    static let all = SinkRouting(byModel: [:], matchers: [:])
 
-    private init(byModel: [String: Set<String>]) { self.byModel = byModel }
-
-    init(models: [ModelConfig]) {
-        var byModel: [String: Set<String>] = [:]
-        for model in models { if let names = model.alert.sinks { byModel[model.name] = Set(names) } }
-        self.init(byModel: byModel)
+    private init(byModel: [String: Set<String>], matchers: [String: AlertMatcher]) {
+        self.byModel = byModel
+        self.matchers = matchers
     }
 
-    func allows(_ sink: String, model: String) -> Bool { byModel[model]?.contains(sink) ?? true }
+    init(models: [ModelConfig], matchers: [String: AlertMatcher]) {
+        var byModel: [String: Set<String>] = [:]
+        for model in models { if let names = model.alert.sinks { byModel[model.name] = Set(names) } }
+        self.init(byModel: byModel, matchers: matchers)
+    }
+
+    func allows(_ sink: String, alert: Alert) -> Bool {
+        (byModel[alert.model]?.contains(sink) ?? true) && (matchers[sink]?.matches(alert) ?? true)
+    }
 }
 
 /// A place alerts go (SPEC §3), one folder each (File/, Webhook/). Every sink shares one outbox and one retry

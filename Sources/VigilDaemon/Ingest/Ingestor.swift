@@ -74,7 +74,10 @@ public final class Ingestor: @unchecked Sendable {
     private var finished = false
     // Touched only by the ingest thread (and by `start` before it runs).
     private var engine: Engine
-    private var models: [ModelConfig] { didSet { routing = SinkRouting(models: models) } }
+    private var models: [ModelConfig] { didSet { routing = SinkRouting(models: models, matchers: matchers) } }
+    private let matchers: [String: AlertMatcher]
+    /// The facility registry's labels, given to every engine built here.
+    private let facilities: FacilityRegistry?
     /// Which sinks each model's events go to (its `alert.sinks`).
     private var routing: SinkRouting
     private var stored: [Int: Int] = [:]
@@ -94,13 +97,17 @@ public final class Ingestor: @unchecked Sendable {
     private let resolvedCounter = Counter(label: "vigil_alerts_total", dimensions: [("status", "resolved")])
     private let latency = Timer(label: "vigil_ingest_seconds", preferredDisplayUnit: .seconds)
 
-    init(store: StateStore, models: [ModelConfig], sinks: [any AlertSink], logger: Logger) {
+    init(store: StateStore, models: [ModelConfig], sinks: [any AlertSink], matchers: [String: AlertMatcher] = [:],
+         facilities: FacilityRegistry? = nil, logger: Logger) {
         self.store = store
         self.models = models
-        self.routing = SinkRouting(models: models)
+        self.matchers = matchers
+        self.facilities = facilities
+        self.routing = SinkRouting(models: models, matchers: matchers)
         self.sinks = sinks
         self.logger = logger
         self.engine = Engine(models: models)
+        engine.facilities = facilities
     }
 
     /// Rebuilds the engine from the stored records and reconciles the alerts (a model changed while the daemon
@@ -427,6 +434,7 @@ public final class Ingestor: @unchecked Sendable {
     private func rebuild(models: [ModelConfig], reconcile: Bool) throws {
         let started = Date()
         let engine = Engine(models: models)
+        engine.facilities = facilities
         var stored: [Int: Int] = [:]
         var count = 0
         var unreadable: [String] = []

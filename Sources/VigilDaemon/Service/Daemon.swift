@@ -45,7 +45,13 @@ public enum Daemon {
             let checkpoints = try CheckpointService(store: store)
             let sinks = try makeSinks(config.sinks, client: http)
             let deliverer = Deliverer(store: store, sinks: sinks, logger: logger)
-            let ingestor = Ingestor(store: store, models: models, sinks: sinks, logger: logger)
+            let facilities = try config.facilities.map { try FacilityRegistry(path: $0) }
+            for problem in facilities?.problems ?? [] {
+                logger.warning("facility registry row ignored", metadata: ["error": "\(problem.description)"])
+            }
+            let matchers = config.sinks.reduce(into: [String: AlertMatcher]()) { $0[$1.name] = $1.match }
+            let ingestor = Ingestor(store: store, models: models, sinks: sinks, matchers: matchers, facilities: facilities,
+                                    logger: logger)
             ingestor.committed = { deliverer.wake() }
             try ingestor.start()
             let ready = Shared(false)

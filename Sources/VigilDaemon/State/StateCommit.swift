@@ -75,7 +75,7 @@ extension StateStore {
         let objects = Parallel.map(count: events.count, chunk: 64) { i -> (body: String, payloads: [[UInt8]?]) in
             let json = events[i].json
             return (json.serialized(), sinks.map { sink in
-                routing.allows(sink.name, model: events[i].model)
+                routing.allows(sink.name, alert: events[i])
                     ? sink.payload(alert: events[i], json: json, eventID: eventIDs[i], time: stamp) : nil
             })
         }
