@@ -86,10 +86,12 @@ struct ReplayCommand: ParsableCommand {
         }
         if timings, let peak = Self.peakMemory() { FileHandle.standardError.write(Data("peak resident memory: \(peak)\n".utf8)) }
         let firing = summary.events.filter { $0.status == .firing }.count
-        let resolved = summary.events.count - firing
+        let stale = summary.events.filter { $0.status == .stale }.count
+        let resolved = summary.events.count - firing - stale
         var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
             + "\(summary.rejected.count) rejected, \(summary.suppressed) suppressed, \(summary.unmatched) for measures no model watches"]
-        lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end")
+        lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end"
+                     + (stale == 0 ? "" : " (\(stale) stale-feed alerts raised)"))
         if trace != nil { lines.append("trace: \(summary.traceRows) rows") }
         if let truth {
             let planted: [TruthScore.Planted]

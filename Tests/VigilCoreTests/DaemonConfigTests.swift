@@ -70,7 +70,7 @@ struct DaemonConfigTests {
         let p = dir.path
         #expect(errors.problems.map(\.description) == [
             "\(p)/vigil.yaml:1:1: models: required",
-            "\(p)/vigil.yaml:2:1: colour: unknown key (allowed here: models, state_dir, columns, sources, spool, http, sinks)",
+            "\(p)/vigil.yaml:2:1: colour: unknown key (allowed here: models, state_dir, columns, sources, spool, http, sinks, facilities)",
             "\(p)/vigil.yaml:4:11: http.listen: must be host:port with a port from 1 to 65535 (e.g. 127.0.0.1:8480)",
             "\(p)/vigil.yaml:5:15: http.token_file: the token in \(p)/short.token must be at least 16 characters",
             "\(p)/vigil.yaml:7:5: sinks[0].path: required",

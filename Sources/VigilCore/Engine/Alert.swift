@@ -4,7 +4,8 @@ import VigilStats
 
 /// The alert object of SPEC §3, the same in every sink.
 public struct Alert: Sendable, Equatable {
-    public enum Status: String, Sendable { case firing, resolved }
+    /// `stale`: a facility's feed stopped (`alert.stale_after`); such an alert has no detector fields.
+    public enum Status: String, Sendable { case firing, resolved, stale }
 
     public let id: String
     public var status: Status
@@ -28,11 +29,49 @@ public struct Alert: Sendable, Equatable {
     public var trials: Int? = nil
     /// The facility registry's labels, nil for a facility it does not list (or without a registry).
     public var facilityLabels: FacilityLabels? = nil
+    /// For a stale-feed alert: the model's newest period when the feed was found stale, and `stale_after`.
+    public var staleness: Staleness? = nil
+
+    public struct Staleness: Sendable, Equatable {
+        public let newestPeriod: String
+        public let periods: Int
+    }
+
+    /// A stale-feed alert (`stale:<model>:<facility>:<last period>`), firing as `stale` or `resolved`.
+    public var isStale: Bool { id.hasPrefix("stale:") }
+
+    /// The stale-feed alert of a series whose last record is of `lastPeriod`.
+    public static func stale(model: ModelConfig, facility: String, lastPeriod: String, newestPeriod: String,
+                             periods: Int, raisedAt: Date) -> Alert {
+        var alert = Alert(id: "stale:\(model.name):\(facility):\(lastPeriod)", status: .stale, model: model.name,
+                          modelVersion: model.version, detector: "", detectorType: "", facility: facility, measure: model.measure,
+                          period: lastPeriod, signalStart: lastPeriod, observed: 0, expected: .nan, statistic: .nan,
+                          threshold: .nan, severity: model.alert.severity, raisedAt: raisedAt, patients: nil)
+        alert.staleness = Staleness(newestPeriod: newestPeriod, periods: periods)
+        return alert
+    }
+
 
     /// Reads an alert back from its JSON object (the daemon's stored alerts); nil when a field is missing.
     public init?(json text: String) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-              let id = object["id"] as? String, let status = (object["status"] as? String).flatMap(Status.init(rawValue:)),
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+        if let id = object["id"] as? String, id.hasPrefix("stale:") {
+            guard let status = (object["status"] as? String).flatMap(Status.init(rawValue:)),
+                  let model = object["model"] as? String, let version = object["model_version"] as? String,
+                  let facility = object["facility_id"] as? String, let measure = object["measure"] as? String,
+                  let period = object["period"] as? String, let newest = object["newest_period"] as? String,
+                  let periods = (object["stale_after"] as? NSNumber)?.intValue,
+                  let severity = (object["severity"] as? String).flatMap(Severity.init(rawValue:)),
+                  let raised = (object["raised_at"] as? String).flatMap({ try? Date($0, strategy: Self.timestampFormat) })
+            else { return nil }
+            self.init(id: id, status: status, model: model, modelVersion: version, detector: "", detectorType: "",
+                      facility: facility, measure: measure, period: period, signalStart: period, observed: 0, expected: .nan,
+                      statistic: .nan, threshold: .nan, severity: severity, raisedAt: raised, patients: nil)
+            staleness = Staleness(newestPeriod: newest, periods: periods)
+            readFacility(object)
+            return
+        }
+        guard let id = object["id"] as? String, let status = (object["status"] as? String).flatMap(Status.init(rawValue:)),
               let model = object["model"] as? String, let version = object["model_version"] as? String,
               let detector = object["detector"] as? String, let type = object["detector_type"] as? String,
               let facility = object["facility_id"] as? String, let measure = object["measure"] as? String,
@@ -49,6 +88,10 @@ public struct Alert: Sendable, Equatable {
                   expected: expected, statistic: statistic, threshold: threshold, severity: severity, raisedAt: raised,
                   patients: (object["patients"] as? NSNumber)?.intValue)
         self.trials = (object["trials"] as? NSNumber)?.intValue
+        readFacility(object)
+    }
+
+    private mutating func readFacility(_ object: [String: Any]) {
         if let labels = object["facility"] as? [String: Any] {
             facilityLabels = FacilityLabels(labels.compactMap { key, value in (value as? String).map { (key, $0) } })
         }
@@ -99,6 +142,10 @@ public struct Alert: Sendable, Equatable {
     }
 
     public var summary: String {
+        if let staleness {
+            return "\(measure) at \(facility): no record since \(period); the model's newest period is \(staleness.newestPeriod) "
+                + "(stale after \(staleness.periods) period\(staleness.periods == 1 ? "" : "s"))"
+        }
         let statistic = Self.fixed2(statistic), threshold = Self.short(threshold)
         let stat = Detectors.named(detectorType)?.definition.signal(statistic: statistic, threshold: threshold)
             ?? "\(detectorType) \(statistic) > \(threshold)"
@@ -136,6 +183,7 @@ public struct Alert: Sendable, Equatable {
     public static let timestampFormat: Date.ISO8601FormatStyle = .iso8601
 
     public var json: JSON {
+        if let staleness { return staleJSON(staleness) }
         var fields: [(String, JSON)] = [
             ("schema", .string("vigil.alert/v1")), ("id", .string(id)), ("status", .string(status.rawValue)),
             ("model", .string(model)), ("model_version", .string(modelVersion)),
@@ -156,6 +204,20 @@ public struct Alert: Sendable, Equatable {
             ("severity", .string(severity.rawValue)),
             ("raised_at", .string(raisedAt.formatted(Self.timestampFormat))),
             ("summary", .string(summary)),
+        ]
+        return .object(fields)
+    }
+
+    private func staleJSON(_ staleness: Staleness) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("schema", .string("vigil.alert/v1")), ("id", .string(id)), ("status", .string(status.rawValue)),
+            ("model", .string(model)), ("model_version", .string(modelVersion)), ("facility_id", .string(facility)),
+        ]
+        if let facilityLabels { fields.append(("facility", facilityLabels.json)) }
+        fields += [
+            ("measure", .string(measure)), ("period", .string(period)), ("newest_period", .string(staleness.newestPeriod)),
+            ("stale_after", .integer(staleness.periods)), ("severity", .string(severity.rawValue)),
+            ("raised_at", .string(raisedAt.formatted(Self.timestampFormat))), ("summary", .string(summary)),
         ]
         return .object(fields)
     }

@@ -60,6 +60,10 @@ public final class Engine {
     /// Patient records taken so far: orders patients with equal times.
     var arrivals = 0
     var firing: [SeriesID: [String: Alert]] = [:]
+    /// Stale feeds (StaleFeeds.swift): where each series ends, each model's newest end, the stale alerts.
+    var seriesEnds: [SeriesID: SeriesEnd] = [:]
+    var newestEnds: [Int: SeriesEnd] = [:]
+    var staleFiring: [SeriesID: Alert] = [:]
     var suppressedSeen: [SeriesID: Set<String>] = [:]
     private let thresholdCache = SeriesThresholds()
     /// Labels the alerts carry (`facility: {…}`); set before the first batch.
@@ -135,7 +139,7 @@ public final class Engine {
     }
 
     /// Alerts currently firing, sorted by id.
-    public var firingAlerts: [Alert] { firing.values.flatMap(\.values).sorted { $0.id < $1.id } }
+    public var firingAlerts: [Alert] { (firing.values.flatMap(\.values) + staleFiring.values).sorted { $0.id < $1.id } }
 
     /// Gives firing alerts the time they were first raised (the daemon's stored alerts, after a restart
     /// rebuilt the engine), so a later `resolved` event carries it.
@@ -143,6 +147,7 @@ public final class Engine {
         for (series, alerts) in firing {
             for id in alerts.keys { if let at = raised[id] { firing[series]?[id]?.raisedAt = at } }
         }
+        for (series, alert) in staleFiring { if let at = raised[alert.id] { staleFiring[series]?.raisedAt = at } }
     }
 
     // MARK: Ingest
@@ -201,8 +206,10 @@ public final class Engine {
                 outcome.traceRows += result.steps.reduce(0) { $0 + $1.count }
             }
             diff(job, result, into: &outcome.events)
+            noteEnd(job, result)
             if !result.suppressed.isEmpty { countSuppressed(job, result, into: &outcome.suppressed) }
         }
+        if !seriesEnds.isEmpty { staleEvents(now: now, into: &outcome.events) }
         let solving = timings == nil ? SeriesThresholds.Work() : thresholdCache.cost
         timings?("evaluated \(jobs.count) series" + (trace == nil ? "" : ", wrote \(outcome.traceRows) trace rows")
                  + (solving.levels == 0 ? "" : " (per-series thresholds: \(solving.levels) levels of E, \(solving.nodes) solved "

@@ -192,4 +192,6 @@ public struct AlertSpec: Sendable {
     public var minExpected: Double = 0
     /// The network's false-alarm budget B: every series and detector gets the in-control ARL N·D·P/B.
     public var falseAlarmsPerYear: Double? = nil
+    /// A facility's series with no record this many periods before the model's newest raises a `stale` alert.
+    public var staleAfter: Int? = nil
 }

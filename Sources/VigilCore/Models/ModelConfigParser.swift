@@ -93,6 +93,9 @@ public enum ModelConfigParser {
         if budget && checkUnit == .release {
             top["alert"]?.report("false_alarms_per_year budgets sequential detectors; unit: release compares each window once")
         }
+        if alert?.staleAfter != nil && (checkUnit == .patient || checkUnit == .release) {
+            top["alert"]?.report("stale_after counts periods of a facility's series: not for unit: \(checkUnit.rawValue)")
+        }
         var detectors: [DetectorSpec] = []
         if let d = top["detectors"], let items = d.items {
             if items.isEmpty { d.report("must list at least one detector") }
@@ -462,7 +465,7 @@ public enum ModelConfigParser {
 
     static func parseAlert(_ value: YAMLValue?) -> AlertSpec? {
         guard let value else { return AlertSpec(severity: ModelDefaults.severity, cooldown: ModelDefaults.cooldown, sinks: nil) }
-        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks", "min_expected", "false_alarms_per_year"]) else { return nil }
+        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks", "min_expected", "false_alarms_per_year", "stale_after"]) else { return nil }
         var ok = true
         var severity = ModelDefaults.severity
         if let v = m["severity"] { if let s = v.choice(Severity.self, among: Severity.allCases) { severity = s } else { ok = false } }
@@ -482,8 +485,13 @@ public enum ModelConfigParser {
             if let x = v.number() { if x > 0 { budget = x } else { v.report("must be a number > 0 (false alarms a year across the model)"); ok = false } }
             else { ok = false }
         }
+        var staleAfter: Int? = nil
+        if let v = m["stale_after"] {
+            if let n = Int(v.scalarText ?? ""), n >= 1, n <= 1000 { staleAfter = n } else { v.report("must be a whole number of periods from 1 to 1000"); ok = false }
+        }
         guard ok else { return nil }
         var spec = AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks, minExpected: minExpected, falseAlarmsPerYear: budget)
+        spec.staleAfter = staleAfter
         if let v = m["sinks"] { (spec.sinksLine, spec.sinksColumn) = (v.line, v.column) }
         return spec
     }

@@ -13,7 +13,7 @@ public enum ReplayReport {
 
     public static func html(replay: Replay, summary: Replay.Summary, inputs: [String], generated: Date = Date()) -> String {
         let engine = replay.engine
-        let firing = engine.firingAlerts.sorted { a, b in
+        let firing = engine.firingAlerts.filter { !$0.isStale }.sorted { a, b in
             if a.model != b.model { return a.model < b.model }
             if a.facility != b.facility { return a.facility.utf8.lexicographicallyPrecedes(b.facility.utf8) }
             if a.period != b.period { return a.period < b.period }

@@ -104,7 +104,7 @@ enum IngestServer {
         ]))
     }
 
-    /// `GET /v1/alerts[?status=firing|resolved|all]`.
+    /// `GET /v1/alerts[?status=firing|stale|resolved|all]`.
     static func alerts(_ request: Request, _ c: Context) throws -> Response {
         guard c.authorized(request) else { return unauthorized }
         let statusText = request.uri.queryParameters.get("status") ?? "firing"
@@ -113,7 +113,7 @@ enum IngestServer {
         case "all": status = nil
         default:
             guard let s = Alert.Status(rawValue: statusText) else {
-                return json(.badRequest, error: "status must be firing, resolved or all")
+                return json(.badRequest, error: "status must be firing, stale, resolved or all")
             }
             status = s
         }

@@ -62,7 +62,7 @@ extension StateStore {
             }
             let ordinal: Int
             switch alert.status {
-            case .firing: c.fired += 1; ordinal = c.fired
+            case .firing, .stale: c.fired += 1; ordinal = c.fired
             case .resolved: c.resolved += 1; ordinal = c.resolved
             }
             tally[alert.id] = c
@@ -83,7 +83,7 @@ extension StateStore {
             INSERT INTO alerts(id, status, model, facility_id, measure, period, body, raised_at, updated_at, fired, resolved)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body,
-                raised_at = CASE WHEN excluded.status = 'firing' THEN excluded.raised_at ELSE alerts.raised_at END,
+                raised_at = CASE WHEN excluded.status IN ('firing', 'stale') THEN excluded.raised_at ELSE alerts.raised_at END,
                 updated_at = excluded.updated_at, fired = excluded.fired, resolved = excluded.resolved
             """)
         let outboxRow = try SQLStatement(db, """

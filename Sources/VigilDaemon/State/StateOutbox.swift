@@ -24,7 +24,7 @@ extension StateStore {
     func firing() throws -> [String: (model: String, raisedAt: Date)] {
         try pool.read { db in
             var out: [String: (model: String, raisedAt: Date)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, model, raised_at FROM alerts WHERE status = 'firing'") {
+            for row in try Row.fetchAll(db, sql: "SELECT id, model, raised_at FROM alerts WHERE status IN ('firing', 'stale')") {
                 out[row["id"]] = (row["model"], Date(timeIntervalSince1970: row["raised_at"]))
             }
             return out
