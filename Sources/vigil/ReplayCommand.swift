@@ -91,7 +91,7 @@ struct ReplayCommand: ParsableCommand {
         var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
             + "\(summary.rejected.count) rejected, \(summary.suppressed) suppressed, \(summary.unmatched) for measures no model watches"]
         lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end"
-                     + (stale == 0 ? "" : " (\(stale) stale-feed alerts raised)"))
+                     + (stale == 0 ? "" : " (\(stale) stale-feed alert\(stale == 1 ? "" : "s") raised)"))
         if trace != nil { lines.append("trace: \(summary.traceRows) rows") }
         if let truth {
             let planted: [TruthScore.Planted]

@@ -43,3 +43,30 @@ extension DaemonTests {
     }
 }
 }
+
+/// `vigil replay` raises the same stale-feed alerts as the daemon and labels alerts from `--facilities`.
+@Test func replayLabelsFacilitiesAndRaisesStaleFeeds() async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-stale-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let model = try String(contentsOf: ReplayFiles.models.appendingPathComponent("clabsi-nb.yaml"), encoding: .utf8)
+    try (model + "  stale_after: 3\n").write(toFile: "\(dir)/clabsi-nb.yaml", atomically: true, encoding: .utf8)
+    let lines = try String(decoding: ReplayFiles.input("1-clabsi.csv"), as: UTF8.self).split(separator: "\n")
+    try (lines.filter { !($0.hasPrefix("H007,") && $0.split(separator: ",")[2] > "2024-08") }.joined(separator: "\n") + "\n")
+        .write(toFile: "\(dir)/clabsi.csv", atomically: true, encoding: .utf8)
+    try "facility_id,name,state\nH007,Seventh,TX\nH001,First,OK\nH001,Again,OK\n".write(toFile: "\(dir)/facilities.csv", atomically: true, encoding: .utf8)
+    let result = try await VigilBinary.run(["replay", "--models", "\(dir)/clabsi-nb.yaml", "--input", "\(dir)/clabsi.csv",
+                                            "--facilities", "\(dir)/facilities.csv", "--alerts", "\(dir)/alerts.jsonl"])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stderr.contains("facilities.csv:4: facility_id: H001 is already registered on line 3"), "\(result.stderr)")
+    let alerts = try String(contentsOfFile: "\(dir)/alerts.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+        try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+    let stale = alerts.filter { ($0["id"] as? String)?.hasPrefix("stale:") == true }
+    #expect(stale.map { $0["id"] as? String } == ["stale:clabsi-nb:H007:2024-07"])
+    #expect((stale.first?["facility"] as? [String: String]) == ["name": "Seventh", "state": "TX"])
+    for alert in alerts where alert["facility_id"] as? String == "H001" {
+        #expect((alert["facility"] as? [String: String])?["name"] == "First")
+    }
+    #expect(result.stdout.contains("(1 stale-feed alert raised)"), "\(result.stdout)")
+}
