@@ -47,6 +47,7 @@ enum IngestServer {
         let router = Router()
         router.post("/v1/records") { request, _ in await postRecords(request, c) }
         router.get("/v1/alerts") { request, _ in try alerts(request, c) }
+        router.post("/v1/alerts/:id/ack") { request, context in await acknowledge(request, id: context.parameters.get("id") ?? "", c) }
         router.get("/v1/models") { request, _ in models(request, c) }
         router.get("/healthz") { _, _ in health(c) }
         router.get("/readyz") { _, _ in readiness(c) }
@@ -120,6 +121,33 @@ enum IngestServer {
         let bodies = try c.store.alerts(status: status)
         let text = "{\"alerts\":[" + bodies.joined(separator: ",") + "]}"
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `POST /v1/alerts/{id}/ack` with `{"author": …, "note": …}`: recorded and shown by `GET /v1/alerts`;
+    /// delivers nothing.
+    static func acknowledge(_ request: Request, id: String, _ c: Context) async -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 64 << 10),
+              let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+            return json(.badRequest, error: "the body must be a JSON object: {\"author\": …, \"note\": …}")
+        }
+        guard let author = (object["author"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines),
+              !author.isEmpty, author.count <= 200 else {
+            return json(.badRequest, error: "author: a name of 1 to 200 characters is required")
+        }
+        let note = object["note"] as? String ?? ""
+        guard note.count <= 4000 else { return json(.badRequest, error: "note: at most 4000 characters") }
+        let at = Date()
+        do {
+            guard try c.store.acknowledge(alert: id, author: author, note: note, at: at) else {
+                return json(.notFound, error: "no alert \(id)")
+            }
+        } catch {
+            return json(.serviceUnavailable, error: "the acknowledgement could not be stored (\(error))", retryAfter: 5)
+        }
+        return json(.ok, .object([("alert_id", .string(id)), ("acknowledged", .object([
+            ("by", .string(author)), ("note", .string(note)), ("at", .string(at.formatted(Alert.timestampFormat)))]))]))
     }
 
     /// `GET /v1/models`.

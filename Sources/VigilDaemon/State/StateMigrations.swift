@@ -75,6 +75,16 @@ extension StateStore {
             let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('records')")
             if !columns.contains("trials") { try db.execute(sql: "ALTER TABLE records ADD COLUMN trials INTEGER") }
         }
+        // Operators acknowledge alerts (who, why, when); the latest acknowledgement of an alert is kept.
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                CREATE TABLE acks (
+                    alert_id TEXT PRIMARY KEY,
+                    author TEXT NOT NULL,
+                    note TEXT NOT NULL,
+                    at REAL NOT NULL)
+                """)
+        }
         return migrator
     }
 

@@ -10,13 +10,34 @@ import VigilCore
 extension StateStore {
 
     /// Alerts as their JSON objects, newest change first; `status` nil for all.
+    /// The stored alert objects, newest first, each with its acknowledgement when it has one
+    /// (`"acknowledged": {"by", "note", "at"}`, shown by the API only: sinks never see it).
     public func alerts(status: Alert.Status?, limit: Int = 1000) throws -> [String] {
         try pool.read { db in
-            if let status {
-                return try String.fetchAll(db, sql: "SELECT body FROM alerts WHERE status = ? ORDER BY updated_at DESC, id LIMIT ?",
-                                           arguments: [status.rawValue, limit])
+            let select = "SELECT a.body, k.author, k.note, k.at FROM alerts a LEFT JOIN acks k ON k.alert_id = a.id"
+            let rows = if let status {
+                try Row.fetchAll(db, sql: "\(select) WHERE a.status = ? ORDER BY a.updated_at DESC, a.id LIMIT ?",
+                                 arguments: [status.rawValue, limit])
+            } else {
+                try Row.fetchAll(db, sql: "\(select) ORDER BY a.updated_at DESC, a.id LIMIT ?", arguments: [limit])
             }
-            return try String.fetchAll(db, sql: "SELECT body FROM alerts ORDER BY updated_at DESC, id LIMIT ?", arguments: [limit])
+            return rows.map { row in
+                let body: String = row[0]
+                guard let author: String = row[1], let note: String = row[2], let at: Double = row[3], body.hasSuffix("}") else { return body }
+                let ack = JSON.object([("by", .string(author)), ("note", .string(note)),
+                                       ("at", .string(Date(timeIntervalSince1970: at).formatted(Alert.timestampFormat)))])
+                return String(body.dropLast()) + ",\"acknowledged\":" + ack.serialized() + "}"
+            }
+        }
+    }
+
+    /// Records an operator's acknowledgement of an alert (nothing is delivered); false when there is no such alert.
+    public func acknowledge(alert id: String, author: String, note: String, at: Date) throws -> Bool {
+        try pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM alerts WHERE id = ?", arguments: [id]) != nil else { return false }
+            try db.execute(sql: "INSERT OR REPLACE INTO acks(alert_id, author, note, at) VALUES (?, ?, ?, ?)",
+                           arguments: [id, author, note, at.timeIntervalSince1970])
+            return true
         }
     }
 
