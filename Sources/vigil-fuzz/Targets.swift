@@ -29,6 +29,7 @@ enum FuzzTarget: String, CaseIterable {
     }()
 
     /// The reproducer says what an input did; libFuzzer runs stay quiet.
+    // nonisolated(unsafe): set once by the reproducer's main, on its one thread, before any input runs.
     nonisolated(unsafe) static var verbose = false
 
     func run(_ bytes: [UInt8]) {
