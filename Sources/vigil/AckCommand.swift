@@ -21,17 +21,11 @@ struct AckCommand: ParsableCommand {
     var id: String
 
     func run() throws {
-        let daemon: DaemonConfig
-        do {
-            daemon = try DaemonConfigParser.load(path: config)
-        } catch let error as ConfigErrors {
-            throw ReportedFailure(message: error.description)
-        }
         let author = author.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !author.isEmpty, author.count <= 200 else { throw ValidationError("--author: a name of 1 to 200 characters") }
-        let store = try StateStore(directory: daemon.stateDir)
+        let store = try daemonState(config: config)
         guard try store.acknowledge(alert: id, author: author, note: note, at: Date()) else {
-            throw ReportedFailure(message: "no alert \(id) in \(daemon.stateDir)")
+            throw ReportedFailure(message: "no alert \(id) in the state of \(config)")
         }
         print("alert \(id) acknowledged by \(author)")
     }

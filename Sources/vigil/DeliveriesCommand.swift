@@ -21,13 +21,7 @@ struct DeliveriesCommand: ParsableCommand {
     var redeliverAll = false
 
     func run() throws {
-        let daemon: DaemonConfig
-        do {
-            daemon = try DaemonConfigParser.load(path: config)
-        } catch let error as ConfigErrors {
-            throw ReportedFailure(message: error.description)
-        }
-        let store = try StateStore(directory: daemon.stateDir)
+        let store = try daemonState(config: config)
         if redeliverAll || !redeliver.isEmpty {
             let n = try store.redeliver(seqs: redeliverAll ? nil : redeliver)
             print("\(n) dead deliver\(n == 1 ? "y" : "ies") queued again")

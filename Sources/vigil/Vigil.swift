@@ -1,4 +1,6 @@
 import ArgumentParser
+import VigilCore
+import VigilDaemon
 
 @main
 struct Vigil: AsyncParsableCommand {
@@ -13,4 +15,15 @@ struct Vigil: AsyncParsableCommand {
 struct ReportedFailure: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
+}
+
+/// The state of the daemon configured at `path`, for the commands that work on it beside the daemon.
+func daemonState(config path: String) throws -> StateStore {
+    let config: DaemonConfig
+    do {
+        config = try DaemonConfigParser.load(path: path)
+    } catch let error as ConfigErrors {
+        throw ReportedFailure(message: error.description)
+    }
+    return try StateStore(directory: config.stateDir)
 }
