@@ -51,47 +51,37 @@ public struct Alert: Sendable, Equatable {
         return alert
     }
 
-
     /// Reads an alert back from its JSON object (the daemon's stored alerts); nil when a field is missing.
     public init?(json text: String) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
-        if let id = object["id"] as? String, id.hasPrefix("stale:") {
-            guard let status = (object["status"] as? String).flatMap(Status.init(rawValue:)),
-                  let model = object["model"] as? String, let version = object["model_version"] as? String,
-                  let facility = object["facility_id"] as? String, let measure = object["measure"] as? String,
-                  let period = object["period"] as? String, let newest = object["newest_period"] as? String,
-                  let periods = (object["stale_after"] as? NSNumber)?.intValue,
-                  let severity = (object["severity"] as? String).flatMap(Severity.init(rawValue:)),
-                  let raised = (object["raised_at"] as? String).flatMap({ try? Date($0, strategy: Self.timestampFormat) })
-            else { return nil }
-            self.init(id: id, status: status, model: model, modelVersion: version, detector: "", detectorType: "",
-                      facility: facility, measure: measure, period: period, signalStart: period, observed: 0, expected: .nan,
-                      statistic: .nan, threshold: .nan, severity: severity, raisedAt: raised, patients: nil)
-            staleness = Staleness(newestPeriod: newest, periods: periods)
-            readFacility(object)
-            return
-        }
-        guard let id = object["id"] as? String, let status = (object["status"] as? String).flatMap(Status.init(rawValue:)),
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let id = object["id"] as? String, let status = (object["status"] as? String).flatMap(Status.init(rawValue:)),
               let model = object["model"] as? String, let version = object["model_version"] as? String,
-              let detector = object["detector"] as? String, let type = object["detector_type"] as? String,
               let facility = object["facility_id"] as? String, let measure = object["measure"] as? String,
-              let period = object["period"] as? String, let start = object["signal_start"] as? String,
-              let observed = (object["observed"] as? NSNumber)?.intValue,
-              let expected = (object["expected"] as? NSNumber)?.doubleValue,
-              let statistic = (object["statistic"] as? NSNumber)?.doubleValue,
-              let threshold = (object["threshold"] as? NSNumber)?.doubleValue,
+              let period = object["period"] as? String,
               let severity = (object["severity"] as? String).flatMap(Severity.init(rawValue:)),
               let raised = (object["raised_at"] as? String).flatMap({ try? Date($0, strategy: Self.timestampFormat) })
         else { return nil }
-        self.init(id: id, status: status, model: model, modelVersion: version, detector: detector, detectorType: type,
-                  facility: facility, measure: measure, period: period, signalStart: start, observed: observed,
-                  expected: expected, statistic: statistic, threshold: threshold, severity: severity, raisedAt: raised,
-                  patients: (object["patients"] as? NSNumber)?.intValue)
-        self.trials = (object["trials"] as? NSNumber)?.intValue
-        readFacility(object)
-    }
-
-    private mutating func readFacility(_ object: [String: Any]) {
+        func number(_ key: String) -> NSNumber? { object[key] as? NSNumber }
+        // A stale-feed alert has no detector fields.
+        var signal = (detector: "", type: "", start: period, observed: 0, expected: Double.nan, statistic: Double.nan,
+                      threshold: Double.nan)
+        if !id.hasPrefix("stale:") {
+            guard let detector = object["detector"] as? String, let type = object["detector_type"] as? String,
+                  let start = object["signal_start"] as? String, let observed = number("observed")?.intValue,
+                  let expected = number("expected")?.doubleValue, let statistic = number("statistic")?.doubleValue,
+                  let threshold = number("threshold")?.doubleValue
+            else { return nil }
+            signal = (detector, type, start, observed, expected, statistic, threshold)
+        }
+        self.init(id: id, status: status, model: model, modelVersion: version, detector: signal.detector,
+                  detectorType: signal.type, facility: facility, measure: measure, period: period, signalStart: signal.start,
+                  observed: signal.observed, expected: signal.expected, statistic: signal.statistic, threshold: signal.threshold,
+                  severity: severity, raisedAt: raised, patients: number("patients")?.intValue)
+        trials = number("trials")?.intValue
+        if isStale {
+            guard let newest = object["newest_period"] as? String, let periods = number("stale_after")?.intValue else { return nil }
+            staleness = Staleness(newestPeriod: newest, periods: periods)
+        }
         if let labels = object["facility"] as? [String: Any] {
             facilityLabels = FacilityLabels(labels.compactMap { key, value in (value as? String).map { (key, $0) } })
         }
