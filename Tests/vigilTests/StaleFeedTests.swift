@@ -35,6 +35,8 @@ extension DaemonTests {
         try await waitFor("the resolved event in the file sink", seconds: 60) {
             daemon.fileSinkLines().contains { $0["id"] as? String == "stale:clabsi-nb:H007:2024-07" && $0["status"] as? String == "resolved" }
         }
+        let metrics = String(decoding: try await daemon.request("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains(#"vigil_alerts_total{status="stale"} 1"#), "\(metrics)")
         // A restart raises nothing again.
         _ = daemon.stop()
         try await daemon.start()

@@ -93,8 +93,9 @@ public final class Ingestor: @unchecked Sendable {
     private let unchangedCounter = Counter(label: "vigil_records_unchanged_total")
     private let rejectedCounter = Counter(label: "vigil_records_rejected_total")
     private let suppressedCounter = Counter(label: "vigil_records_suppressed_total")
-    private let firingCounter = Counter(label: "vigil_alerts_total", dimensions: [("status", "firing")])
-    private let resolvedCounter = Counter(label: "vigil_alerts_total", dimensions: [("status", "resolved")])
+    private let alertCounters = [Alert.Status.firing, .resolved, .stale].reduce(into: [Alert.Status: Counter]()) {
+        $0[$1] = Counter(label: "vigil_alerts_total", dimensions: [("status", $1.rawValue)])
+    }
     private let latency = Timer(label: "vigil_ingest_seconds", preferredDisplayUnit: .seconds)
 
     init(store: StateStore, models: [ModelConfig], sinks: [any AlertSink], matchers: [String: AlertMatcher] = [:],
@@ -289,7 +290,7 @@ public final class Ingestor: @unchecked Sendable {
                 suppressedCounter.increment(by: results[b].suppressed.count)
                 c.resume(returning: results[b])
             }
-            for e in outcome.events { (e.status == .firing ? firingCounter : resolvedCounter).increment() }
+            for e in outcome.events { alertCounters[e.status]?.increment() }
             for (model, count) in outcome.suppressed {
                 Counter(label: "vigil_alerts_suppressed_total", dimensions: [("model", model), ("reason", "min_expected")])
                     .increment(by: count)
