@@ -7,7 +7,7 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Risk-adjusted surveillance of healthcare-associated infections and hospitalizations.",
-        subcommands: [RunCommand.self, DeliveriesCommand.self, AckCommand.self, ReplayCommand.self, ValidateCommand.self, CalibrateCommand.self,
+        subcommands: [RunCommand.self, DeliveriesCommand.self, AckCommand.self, ResolveCommand.self, SilenceCommand.self, ReplayCommand.self, ValidateCommand.self, CalibrateCommand.self,
                       FitCommand.self, ARLCommand.self])
 }
 

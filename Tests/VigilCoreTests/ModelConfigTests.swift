@@ -60,7 +60,7 @@ struct ModelConfigTests {
             "m.yaml:11:51: detectors[1].arl0: give L or arl0, not both",
             "m.yaml:12:20: detectors[2].type: must be one of poisson_cusum, negbin_cusum, normal_cusum, ewma, bernoulli_cusum, binomial_cusum, sir_interval",
             "m.yaml:13:20: alert.severity: must be one of info, warning, critical",
-            "m.yaml:13:39: alert.extra: unknown key (allowed here: severity, cooldown, sinks, min_expected, false_alarms_per_year, stale_after)",
+            "m.yaml:13:39: alert.extra: unknown key (allowed here: severity, cooldown, sinks, min_expected, false_alarms_per_year, stale_after, inhibit)",
         ])
     }
 

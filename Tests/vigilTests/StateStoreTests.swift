@@ -124,7 +124,7 @@ import VigilCore
         let received = try store.pool.read { try Int.fetchAll($0, sql: "SELECT received_at FROM records ORDER BY received_at") }
         #expect(received == (0..<lines.count).map { 1_700_000_000_250 + $0 * 1000 })
         let applied = try store.pool.read { try StateStore.migrator.appliedMigrations($0) }
-        #expect(applied == ["v1", "v2", "v3", "v4"])
+        #expect(applied == ["v1", "v2", "v3", "v4", "v5"])
     }
 
     /// A v2 state written before records had `trials` gains the column (v3) and keeps its records.

@@ -31,6 +31,21 @@ public struct Alert: Sendable, Equatable {
     public var facilityLabels: FacilityLabels? = nil
     /// For a stale-feed alert: the model's newest period when the feed was found stale, and `stale_after`.
     public var staleness: Staleness? = nil
+    /// Who resolved it by hand, and why (`POST /v1/alerts/{id}/resolve`); nil when the data resolved it.
+    public var resolution: Resolution? = nil
+
+    public struct Resolution: Sendable, Equatable {
+        public let by: String
+        public let note: String
+        public init(by: String, note: String) {
+            self.by = by
+            self.note = note
+        }
+    }
+
+    /// What makes a run one run (model, detector, facility, measure, signal start): an operator's resolve closes
+    /// it, so a later signal of the same run raises nothing.
+    public var run: String { [model, detector, facility, measure, signalStart].joined(separator: "\u{1F}") }
 
     public struct Staleness: Sendable, Equatable {
         public let newestPeriod: String
@@ -82,6 +97,7 @@ public struct Alert: Sendable, Equatable {
             guard let newest = object["newest_period"] as? String, let periods = number("stale_after")?.intValue else { return nil }
             staleness = Staleness(newestPeriod: newest, periods: periods)
         }
+        if let by = object["resolved_by"] as? String { resolution = Resolution(by: by, note: object["note"] as? String ?? "") }
         if let labels = object["facility"] as? [String: Any] {
             facilityLabels = FacilityLabels(labels.compactMap { key, value in (value as? String).map { (key, $0) } })
         }
@@ -195,7 +211,11 @@ public struct Alert: Sendable, Equatable {
             ("raised_at", .string(raisedAt.formatted(Self.timestampFormat))),
             ("summary", .string(summary)),
         ]
-        return .object(fields)
+        return .object(fields + resolutionFields)
+    }
+
+    private var resolutionFields: [(String, JSON)] {
+        resolution.map { [("resolved_by", .string($0.by)), ("note", .string($0.note))] } ?? []
     }
 
     private func staleJSON(_ staleness: Staleness) -> JSON {
@@ -209,6 +229,6 @@ public struct Alert: Sendable, Equatable {
             ("stale_after", .integer(staleness.periods)), ("severity", .string(severity.rawValue)),
             ("raised_at", .string(raisedAt.formatted(Self.timestampFormat))), ("summary", .string(summary)),
         ]
-        return .object(fields)
+        return .object(fields + resolutionFields)
     }
 }

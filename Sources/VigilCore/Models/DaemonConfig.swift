@@ -49,6 +49,8 @@ public struct DaemonConfig: Sendable, Equatable {
         public let retry: Retry
         /// The alerts it takes (nil: all its models' alerts).
         public var match: AlertMatcher? = nil
+        /// One message per interval instead of one per event (nil: every event as it comes).
+        public var digest: DigestSchedule? = nil
     }
 
     /// A feed with its own column mapping (vigil extension): read from its own spool directory, and posted
@@ -229,7 +231,8 @@ public enum DaemonConfigParser {
     /// The sink, and its name even when the rest is wrong (names must be unique either way).
     static func parseSink(_ item: YAMLValue, readableFile: (YAMLValue?) -> String?,
                           path: (YAMLValue?) -> String?) -> (name: String?, sink: DaemonConfig.Sink?) {
-        guard let m = item.mapping(allowed: ["name", "type", "path", "url", "secret_file", "timeout_seconds", "retry", "match"]) else { return (nil, nil) }
+        guard let m = item.mapping(allowed: ["name", "type", "path", "url", "secret_file", "timeout_seconds", "retry", "match",
+                                                   "digest"]) else { return (nil, nil) }
         for key in ["name", "type"] where m[key] == nil { item.missing(key) }
         let name = m["name"]?.identifier()
         let type = m["type"].flatMap { v -> String? in
@@ -294,9 +297,39 @@ public enum DaemonConfigParser {
             }
         }
         let match = m["match"].flatMap(AlertMatcher.parse)
-        guard let name, let kind, m["match"] == nil || match != nil else { return (name, nil) }
+        let digest = m["digest"].flatMap(parseDigest)
+        guard let name, let kind, m["match"] == nil || match != nil, m["digest"] == nil || digest != nil else { return (name, nil) }
         var sink = DaemonConfig.Sink(name: name, kind: kind, retry: retry)
         sink.match = match
+        sink.digest = digest
         return (name, sink)
+    }
+
+    /// `digest: { every: 24h, at: "07:00", timezone: America/Chicago }` (`at` and `timezone` optional: 00:00, UTC).
+    static func parseDigest(_ value: YAMLValue) -> DigestSchedule? {
+        guard let m = value.mapping(allowed: ["every", "at", "timezone"]) else { return nil }
+        guard let e = m["every"] else { value.missing("every"); return nil }
+        guard let text = e.string(), let every = DigestSchedule.seconds(text) else {
+            e.report("must be a duration such as 24h, 7d, 1h or 30m"); return nil
+        }
+        var minutes = 0
+        if let a = m["at"] {
+            let parts = (a.scalarText ?? "").split(separator: ":").map { Int($0) }
+            guard parts.count == 2, let h = parts[0], let mm = parts[1], (0..<24).contains(h), (0..<60).contains(mm) else {
+                a.report("must be a local time HH:MM such as \"07:00\""); return nil
+            }
+            minutes = h * 60 + mm
+        }
+        var zone = TimeZone.gmt
+        if let z = m["timezone"] {
+            guard let name = z.string(), let tz = TimeZone(identifier: name) else {
+                z.report("must be an IANA time zone such as America/Chicago"); return nil
+            }
+            zone = tz
+        }
+        guard let schedule = DigestSchedule(every: every, at: minutes, timeZone: zone) else {
+            e.report("must be whole days (up to 366d) or divide a day evenly (24h, 12h, 6h, 1h, 30m, …)"); return nil
+        }
+        return schedule
     }
 }

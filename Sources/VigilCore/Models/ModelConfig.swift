@@ -194,4 +194,23 @@ public struct AlertSpec: Sendable {
     public var falseAlarmsPerYear: Double? = nil
     /// A facility's series with no record this many periods before the model's newest raises a `stale` alert.
     public var staleAfter: Int? = nil
+    /// `inhibit: [{ while: cusum, hold: [ewma] }]`: an event of a `hold` detector is held while an alert of a
+    /// `while` detector fires on the same series.
+    public var inhibit: [Inhibition] = []
+}
+
+/// One `alert.inhibit` rule, by the model's detector ids.
+public struct Inhibition: Sendable, Equatable {
+    public let whileFiring: Set<String>
+    public let hold: Set<String>
+    /// Where the rule is written, for the check of its detector ids.
+    public var line = 0, column = 0
+
+    public init(whileFiring: Set<String>, hold: Set<String>) {
+        self.whileFiring = whileFiring
+        self.hold = hold
+    }
+
+    /// The same rule wherever it is written.
+    public static func == (a: Inhibition, b: Inhibition) -> Bool { a.whileFiring == b.whileFiring && a.hold == b.hold }
 }

@@ -116,6 +116,13 @@ public enum ModelConfigParser {
                 root.missing("detectors")
             }
         }
+        for rule in alert?.inhibit ?? [] {
+            let known = Set(detectors.map(\.id))
+            for id in rule.whileFiring.union(rule.hold).sorted() where !known.contains(id) {
+                diagnostics.report(line: rule.line, column: rule.column,
+                                   "alert.inhibit: no detector \"\(id)\" in this model (its detectors: \(detectors.map(\.id).joined(separator: ", ")))")
+            }
+        }
         if let expected {
             for spec in detectors where spec.arl0 != nil && expected.baseline == nil {
                 if spec.watchesPatients {
@@ -465,7 +472,8 @@ public enum ModelConfigParser {
 
     static func parseAlert(_ value: YAMLValue?) -> AlertSpec? {
         guard let value else { return AlertSpec(severity: ModelDefaults.severity, cooldown: ModelDefaults.cooldown, sinks: nil) }
-        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks", "min_expected", "false_alarms_per_year", "stale_after"]) else { return nil }
+        guard let m = value.mapping(allowed: ["severity", "cooldown", "sinks", "min_expected", "false_alarms_per_year", "stale_after",
+                                                    "inhibit"]) else { return nil }
         var ok = true
         var severity = ModelDefaults.severity
         if let v = m["severity"] { if let s = v.choice(Severity.self, among: Severity.allCases) { severity = s } else { ok = false } }
@@ -489,9 +497,33 @@ public enum ModelConfigParser {
         if let v = m["stale_after"] {
             if let n = Int(v.scalarText ?? ""), n >= 1, n <= 1000 { staleAfter = n } else { v.report("must be a whole number of periods from 1 to 1000"); ok = false }
         }
+        var inhibit: [Inhibition] = []
+        if let v = m["inhibit"] {
+            if let items = v.items {
+                for item in items {
+                    guard let keys = item.mapping(allowed: ["while", "hold"]) else { ok = false; continue }
+                    for key in ["while", "hold"] where keys[key] == nil { item.missing(key) }
+                    func ids(_ key: String) -> Set<String>? {
+                        guard let node = keys[key] else { return nil }
+                        let list = node.scalarText != nil ? node.string().map { [$0] } : node.strings()
+                        guard let list, !list.isEmpty else { if list?.isEmpty == true { node.report("give at least one detector id") }; return nil }
+                        return Set(list)
+                    }
+                    guard let whileFiring = ids("while"), let hold = ids("hold") else { ok = false; continue }
+                    if !whileFiring.isDisjoint(with: hold) { item.report("a detector cannot hold itself: while and hold share \(whileFiring.intersection(hold).sorted().joined(separator: ", "))"); ok = false; continue }
+                    var rule = Inhibition(whileFiring: whileFiring, hold: hold)
+                    (rule.line, rule.column) = (item.line, item.column)
+                    inhibit.append(rule)
+                }
+            } else {
+                v.report("must be a list of { while: DETECTOR, hold: [DETECTOR, …] }")
+                ok = false
+            }
+        }
         guard ok else { return nil }
         var spec = AlertSpec(severity: severity, cooldown: cooldown, sinks: sinks, minExpected: minExpected, falseAlarmsPerYear: budget)
         spec.staleAfter = staleAfter
+        spec.inhibit = inhibit
         if let v = m["sinks"] { (spec.sinksLine, spec.sinksColumn) = (v.line, v.column) }
         return spec
     }

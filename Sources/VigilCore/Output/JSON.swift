@@ -8,6 +8,8 @@ public indirect enum JSON: Sendable, Equatable {
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
+    /// Text already serialized by `serialized()` (a stored alert object), written as it is.
+    case raw(String)
 
     public static func == (a: JSON, b: JSON) -> Bool { a.serialized() == b.serialized() }
 
@@ -39,6 +41,7 @@ public indirect enum JSON: Sendable, Equatable {
             else { out += x.description.utf8 }
         case let .integer(i): out += String(i).utf8
         case let .string(s): JSON.writeString(s, to: &out)
+        case let .raw(text): out += text.utf8
         case let .array(items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {

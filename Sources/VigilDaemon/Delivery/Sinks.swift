@@ -12,27 +12,46 @@ enum DeliveryOutcome: Sendable, Equatable {
 }
 
 /// Which sinks an event goes to: those its model's `alert.sinks` names (every sink when it names none) whose
-/// `match:` takes the alert (every alert when the sink has none).
+/// `match:` takes the alert (every alert when the sink has none); which sinks take digests instead of events;
+/// and which detectors' events each model's `alert.inhibit` holds while another detector fires.
 struct SinkRouting: Sendable {
     private let byModel: [String: Set<String>]
     private let matchers: [String: AlertMatcher]
+    /// Sink → its digest schedule (sinks that get one message per interval).
+    let digests: [String: DigestSchedule]
+    private let inhibitions: [String: [Inhibition]]
 
-    static let all = SinkRouting(byModel: [:], matchers: [:])
+    static let all = SinkRouting(byModel: [:], matchers: [:], digests: [:], inhibitions: [:])
 
-    private init(byModel: [String: Set<String>], matchers: [String: AlertMatcher]) {
+    private init(byModel: [String: Set<String>], matchers: [String: AlertMatcher], digests: [String: DigestSchedule],
+                 inhibitions: [String: [Inhibition]]) {
         self.byModel = byModel
         self.matchers = matchers
+        self.digests = digests
+        self.inhibitions = inhibitions
     }
 
-    init(models: [ModelConfig], matchers: [String: AlertMatcher]) {
+    init(models: [ModelConfig], matchers: [String: AlertMatcher], digests: [String: DigestSchedule] = [:]) {
         var byModel: [String: Set<String>] = [:]
-        for model in models { if let names = model.alert.sinks { byModel[model.name] = Set(names) } }
-        self.init(byModel: byModel, matchers: matchers)
+        var inhibitions: [String: [Inhibition]] = [:]
+        for model in models {
+            if let names = model.alert.sinks { byModel[model.name] = Set(names) }
+            if !model.alert.inhibit.isEmpty { inhibitions[model.name] = model.alert.inhibit }
+        }
+        self.init(byModel: byModel, matchers: matchers, digests: digests, inhibitions: inhibitions)
     }
 
     func allows(_ sink: String, alert: Alert) -> Bool {
         (byModel[alert.model]?.contains(sink) ?? true) && (matchers[sink]?.matches(alert) ?? true)
     }
+
+    /// The detectors whose firing alert on the same series holds this alert's events (empty: none).
+    func inhibitors(of alert: Alert) -> Set<String> {
+        guard let rules = inhibitions[alert.model], !alert.detector.isEmpty else { return [] }
+        return rules.filter { $0.hold.contains(alert.detector) }.reduce(into: Set<String>()) { $0.formUnion($1.whileFiring) }
+    }
+
+    var inhibits: Bool { !inhibitions.isEmpty }
 }
 
 /// A place alerts go (SPEC §3), one folder each (File/, Webhook/). Every sink shares one outbox and one retry
@@ -43,6 +62,8 @@ protocol AlertSink: Sendable {
     var retry: DaemonConfig.Retry { get }
     /// `json` is `alert.json`, computed once for all sinks.
     func payload(alert: Alert, json: JSON, eventID: String, time: String) -> [UInt8]
+    /// A digest (`vigil.digest/v1`, made by `StateStore.flushDigests`) as this sink sends it.
+    func payload(digest: JSON, eventID: String, time: String) -> [UInt8]
     func deliver(_ entry: OutboxEntry) async -> DeliveryOutcome
     /// Called on SIGHUP (the file sink reopens its file, so logrotate works).
     func reopen() async

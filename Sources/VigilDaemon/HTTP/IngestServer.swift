@@ -15,6 +15,10 @@ import VigilCore
 ///   `503` with `Retry-After` while shutting down or when the machine failed (disk full, I/O): send it again.
 /// - `GET /v1/alerts[?status=firing|resolved|all]` — the alerts, newest change first (token required too:
 ///   they name facilities).
+/// - `POST /v1/alerts/{id}/ack`, `POST /v1/alerts/{id}/resolve` — `{"author", "note"}`: an operator
+///   acknowledges (nothing delivered) or resolves (`<id>.resolved` delivered, the run never fires again).
+/// - `POST /v1/silences`, `GET /v1/silences[?all=true]`, `DELETE /v1/silences/{id}` — silences, with the events
+///   they hold.
 /// - `GET /v1/models` — each model's status (fitted, fitted with warnings, unfitted and why), its
 ///   coefficients, θ, warnings, baseline rows and fit time (token required).
 /// - `GET /healthz` (the process answers and its database reads), `GET /readyz` (ingest is open),
@@ -48,6 +52,10 @@ enum IngestServer {
         router.post("/v1/records") { request, _ in await postRecords(request, c) }
         router.get("/v1/alerts") { request, _ in try alerts(request, c) }
         router.post("/v1/alerts/:id/ack") { request, context in await acknowledge(request, id: context.parameters.get("id") ?? "", c) }
+        router.post("/v1/alerts/:id/resolve") { request, context in await resolve(request, id: context.parameters.get("id") ?? "", c) }
+        router.post("/v1/silences") { request, _ in await addSilence(request, c) }
+        router.get("/v1/silences") { request, _ in silences(request, c) }
+        router.delete("/v1/silences/:id") { request, context in await expireSilence(request, id: context.parameters.get("id") ?? "", c) }
         router.get("/v1/models") { request, _ in models(request, c) }
         router.get("/healthz") { _, _ in health(c) }
         router.get("/readyz") { _, _ in readiness(c) }
@@ -123,21 +131,29 @@ enum IngestServer {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
+    /// The request's JSON object (at most 64 KiB), or nil.
+    static func object(_ request: Request) async -> [String: Any]? {
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 64 << 10) else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+    }
+
+    /// `{"author": …, "note": …}`: the author (required) and the note, or why not (a 400's message).
+    static func authorAndNote(_ object: [String: Any]?) -> (author: String, note: String, problem: String?) {
+        guard let object else { return ("", "", "the body must be a JSON object: {\"author\": …, \"note\": …}") }
+        guard let author = (object["author"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines),
+              !author.isEmpty, author.count <= 200 else { return ("", "", "author: a name of 1 to 200 characters is required") }
+        let note = object["note"] as? String ?? ""
+        guard note.count <= 4000 else { return ("", "", "note: at most 4000 characters") }
+        return (author, note, nil)
+    }
+
     /// `POST /v1/alerts/{id}/ack` with `{"author": …, "note": …}`: recorded and shown by `GET /v1/alerts`;
     /// delivers nothing.
     static func acknowledge(_ request: Request, id: String, _ c: Context) async -> Response {
         guard c.authorized(request) else { return unauthorized }
-        var request = request
-        guard let body = try? await request.collectBody(upTo: 64 << 10),
-              let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
-            return json(.badRequest, error: "the body must be a JSON object: {\"author\": …, \"note\": …}")
-        }
-        guard let author = (object["author"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines),
-              !author.isEmpty, author.count <= 200 else {
-            return json(.badRequest, error: "author: a name of 1 to 200 characters is required")
-        }
-        let note = object["note"] as? String ?? ""
-        guard note.count <= 4000 else { return json(.badRequest, error: "note: at most 4000 characters") }
+        let (author, note, problem) = authorAndNote(await object(request))
+        if let problem { return json(.badRequest, error: problem) }
         let at = Date()
         do {
             guard try c.store.acknowledge(alert: id, author: author, note: note, at: at) else {
@@ -148,6 +164,88 @@ enum IngestServer {
         }
         return json(.ok, .object([("alert_id", .string(id)), ("acknowledged", .object([
             ("by", .string(author)), ("note", .string(note)), ("at", .string(at.formatted(Alert.timestampFormat)))]))]))
+    }
+
+    /// `POST /v1/alerts/{id}/resolve` with `{"author": …, "note": …}`: the alert's `resolved` event, with
+    /// `resolved_by` and `note`, is written and queued before the answer; its run never fires again.
+    static func resolve(_ request: Request, id: String, _ c: Context) async -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        let (author, note, problem) = authorAndNote(await object(request))
+        if let problem { return json(.badRequest, error: problem) }
+        do {
+            switch try c.store.requestResolution(alert: id, author: author, note: note, at: Date()) {
+            case .unknown: return json(.notFound, error: "no alert \(id)")
+            case let .notFiring(status): return json(.conflict, error: "alert \(id) is \(status), not firing")
+            case .recorded: break
+            }
+            let events = try await c.ingestor.settle()
+            let event = events.first { $0.alert.id == id }
+            return json(.ok, .object([("alert_id", .string(id)), ("event_id", event.map { .string($0.id) } ?? .null),
+                                      ("resolved_by", .string(author)), ("note", .string(note))]))
+        } catch let error as IngestUnavailable {
+            return json(.serviceUnavailable, error: error.description, retryAfter: 5)
+        } catch {
+            return json(.serviceUnavailable, error: "the resolution could not be stored (\(error))", retryAfter: 5)
+        }
+    }
+
+    /// `POST /v1/silences`: `{"matchers": {…}, "ends_at" | "duration_hours", "starts_at"?, "author", "comment"}`.
+    static func addSilence(_ request: Request, _ c: Context) async -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        guard let object = await object(request) else {
+            return json(.badRequest, error: "the body must be a JSON object: {\"matchers\": {…}, \"ends_at\": …, \"author\": …, \"comment\": …}")
+        }
+        let now = Date()
+        let silence: Silence
+        do { silence = try Silence.request(object, id: Silence.newID(), now: now) } catch {
+            return json(.badRequest, error: error.description)
+        }
+        do {
+            try c.store.addSilence(silence)
+        } catch {
+            return json(.serviceUnavailable, error: "the silence could not be stored (\(error))", retryAfter: 5)
+        }
+        return json(.created, silence.json(at: now))
+    }
+
+    /// `GET /v1/silences[?all=true]`: those not ended (all: every silence ever made, for the audit), and the
+    /// events held now.
+    static func silences(_ request: Request, _ c: Context) -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        let all = request.uri.queryParameters.get("all") == "true"
+        let now = Date()
+        do {
+            let list = try c.store.silences(all: all, now: now)
+            let held = try c.store.heldEvents()
+            return json(.ok, .object([
+                ("silences", .array(list.map { $0.json(at: now) })),
+                ("held", .array(held.map { .object([("event_id", .string($0.eventID)), ("alert_id", .string($0.alertID)),
+                                                    ("reason", .string($0.reason)),
+                                                    ("held_at", .string($0.heldAt.formatted(Alert.timestampFormat)))]) })),
+            ]))
+        } catch {
+            return json(.serviceUnavailable, error: "state database: \(error)", retryAfter: 5)
+        }
+    }
+
+    /// `DELETE /v1/silences/{id}[?author=NAME]`: ends it now (kept for the audit); the events it held are
+    /// released before the answer if their alerts still fire.
+    static func expireSilence(_ request: Request, id: String, _ c: Context) async -> Response {
+        guard c.authorized(request) else { return unauthorized }
+        let author = request.uri.queryParameters.get("author").map { String($0) } ?? "api"
+        do {
+            switch try c.store.expireSilence(id: id, by: author) {
+            case .unknown: return json(.notFound, error: "no silence \(id)")
+            case .alreadyEnded: return json(.conflict, error: "silence \(id) has already ended")
+            case let .expired(silence):
+                _ = try await c.ingestor.settle()
+                return json(.ok, silence.json(at: Date()))
+            }
+        } catch let error as IngestUnavailable {
+            return json(.serviceUnavailable, error: error.description, retryAfter: 5)
+        } catch {
+            return json(.serviceUnavailable, error: "the silence could not be ended (\(error))", retryAfter: 5)
+        }
     }
 
     /// `GET /v1/models`.

@@ -66,6 +66,8 @@ public final class Ingestor: @unchecked Sendable {
         case batch(IngestBatch, CheckedContinuation<IngestResult, Error>)
         case reload([ModelConfig], CheckedContinuation<Void, Error>)
         case ping(CheckedContinuation<Void, Never>)
+        /// Act now on what operators asked (a resolution, a silence changed) and answer with the events written.
+        case settle(CheckedContinuation<[(id: String, alert: Alert)], Error>)
     }
 
     private let condition = NSCondition()
@@ -74,8 +76,12 @@ public final class Ingestor: @unchecked Sendable {
     private var finished = false
     // Touched only by the ingest thread (and by `start` before it runs).
     private var engine: Engine
-    private var models: [ModelConfig] { didSet { routing = SinkRouting(models: models, matchers: matchers) } }
+    private var models: [ModelConfig] { didSet { routing = SinkRouting(models: models, matchers: matchers, digests: digests) } }
     private let matchers: [String: AlertMatcher]
+    private let digests: [String: DigestSchedule]
+    /// Runs operators resolved (`Alert.run`): their alerts raise no event again.
+    private var closedRuns: Set<String> = []
+    private var nextHousekeeping = Date()
     /// The facility registry's labels, given to every engine built here.
     private let facilities: FacilityRegistry?
     /// Which sinks each model's events go to (its `alert.sinks`).
@@ -99,12 +105,13 @@ public final class Ingestor: @unchecked Sendable {
     private let latency = Timer(label: "vigil_ingest_seconds", preferredDisplayUnit: .seconds)
 
     init(store: StateStore, models: [ModelConfig], sinks: [any AlertSink], matchers: [String: AlertMatcher] = [:],
-         facilities: FacilityRegistry? = nil, logger: Logger) {
+         digests: [String: DigestSchedule] = [:], facilities: FacilityRegistry? = nil, logger: Logger) {
         self.store = store
         self.models = models
         self.matchers = matchers
+        self.digests = digests
         self.facilities = facilities
-        self.routing = SinkRouting(models: models, matchers: matchers)
+        self.routing = SinkRouting(models: models, matchers: matchers, digests: digests)
         self.sinks = sinks
         self.logger = logger
         self.engine = Engine(models: models)
@@ -140,6 +147,13 @@ public final class Ingestor: @unchecked Sendable {
             if !enqueue(.ping(c)) { c.resume() }
         }
         return !isClosed
+    }
+
+    /// Applies now what operators asked through the state (resolutions, silences); returns the events written.
+    func settle() async throws -> [(id: String, alert: Alert)] {
+        try await withCheckedThrowingContinuation { c in
+            if !enqueue(.settle(c)) { c.resume(throwing: IngestUnavailable(description: "vigil is shutting down")) }
+        }
     }
 
     var isClosed: Bool { locked { closed } }
@@ -198,7 +212,7 @@ public final class Ingestor: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
-            while queue.isEmpty && !closed { condition.wait() }
+            while queue.isEmpty && !closed && Date() < nextHousekeeping { _ = condition.wait(until: nextHousekeeping) }
             if queue.isEmpty && closed {
                 finished = true
                 condition.unlock()
@@ -227,10 +241,42 @@ public final class Ingestor: @unchecked Sendable {
                 case let .ping(c):
                     flush()
                     c.resume()
+                case let .settle(c):
+                    flush()
+                    do { c.resume(returning: try housekeeping()) } catch { c.resume(throwing: error) }
                 }
             }
             flush()
+            if Date() >= nextHousekeeping { _ = try? housekeeping() }
         }
+    }
+
+    /// Once a second, and when asked: applies the resolutions operators recorded, releases held events nothing
+    /// holds any more (a silence ended), and queues the digests whose interval ended.
+    private func housekeeping() throws -> [(id: String, alert: Alert)] {
+        nextHousekeeping = Date().addingTimeInterval(1)
+        let now = Date()
+        do {
+            guard try store.needsSettling(now: now) else { return [] }
+            let settled = try store.settle(sinks: sinks, routing: routing, now: now)
+            closedRuns.formUnion(settled.closed)
+            for (id, alert) in settled.events {
+                alertCounters[alert.status]?.increment()
+                logger.notice("alert resolved by \(alert.resolution?.by ?? "an operator")",
+                              metadata: ["event": "\(id)", "summary": "\(alert.summary)"])
+            }
+            for id in settled.queued { logger.info("queued for delivery", metadata: ["event": "\(id)"]) }
+            if !settled.events.isEmpty || !settled.queued.isEmpty { committed?() }
+            return settled.events
+        } catch {
+            logger.error("cannot apply operators' requests or release held events now", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Drops the events of runs an operator resolved.
+    private func open(_ events: [Alert]) -> [Alert] {
+        closedRuns.isEmpty ? events : events.filter { !closedRuns.contains($0.run) }
     }
 
     // MARK: Applying batches
@@ -412,7 +458,11 @@ public final class Ingestor: @unchecked Sendable {
     /// one thread: a thread each would cost an HTTP batch more than it saves. `written` is nil when nothing
     /// was written.
     private func evaluate(_ fresh: [StoredRecord], now: Date) -> (BatchOutcome, written: Result<[String], Error>?) {
-        guard fresh.count >= 10_000 else { return (engine.apply(fresh.map(\.record), now: now), nil) }
+        guard fresh.count >= 10_000 else {
+            var outcome = engine.apply(fresh.map(\.record), now: now)
+            outcome.events = open(outcome.events)
+            return (outcome, nil)
+        }
         let verdict = Handoff<[Alert]?>()
         let (store, sinks, routing) = (self.store, self.sinks, self.routing)
         var evaluated = BatchOutcome()
@@ -423,6 +473,7 @@ public final class Ingestor: @unchecked Sendable {
             }
         }, meanwhile: {
             evaluated = engine.apply(fresh.map(\.record), now: now)
+            evaluated.events = open(evaluated.events)
             verdict.put(evaluated.rejectedPositions.isEmpty ? evaluated.events : nil)
         })
         return (evaluated, written)
@@ -454,10 +505,11 @@ public final class Ingestor: @unchecked Sendable {
         }
         let known = try store.firing()
         engine.adoptRaisedAt(known.mapValues(\.raisedAt))
+        closedRuns = try store.closedRuns()
         if reconcile {
             let names = Set(models.map(\.name))
             let now = Date()
-            let firing = engine.firingAlerts
+            let firing = open(engine.firingAlerts)
             let firingIDs = Set(firing.map(\.id))
             var events = firing.filter { known[$0.id] == nil }
             for (id, held) in known.sorted(by: { $0.key < $1.key }) where names.contains(held.model) && !firingIDs.contains(id) {

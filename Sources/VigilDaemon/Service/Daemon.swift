@@ -50,8 +50,9 @@ public enum Daemon {
                 logger.warning("facility registry row ignored", metadata: ["error": "\(problem.description)"])
             }
             let matchers = config.sinks.reduce(into: [String: AlertMatcher]()) { $0[$1.name] = $1.match }
-            let ingestor = Ingestor(store: store, models: models, sinks: sinks, matchers: matchers, facilities: facilities,
-                                    logger: logger)
+            let digests = config.sinks.reduce(into: [String: DigestSchedule]()) { $0[$1.name] = $1.digest }
+            let ingestor = Ingestor(store: store, models: models, sinks: sinks, matchers: matchers, digests: digests,
+                                    facilities: facilities, logger: logger)
             ingestor.committed = { deliverer.wake() }
             try ingestor.start()
             let ready = Shared(false)

@@ -42,9 +42,10 @@ extension StateStore {
         return ids
     }
 
-    /// The alert rows of events, and their outbox rows (one per sink its model routes it to). An event's id
-    /// needs the alert's count of earlier events, so the counts are read first; the objects and payloads are
-    /// then made on all cores.
+    /// The alert rows of events, and their outbox rows (one per sink its model routes it to) — unless a
+    /// silence or an inhibition holds the event (`StateHolds`); then the held events nothing holds any more are
+    /// released. An event's id needs the alert's count of earlier events, so the counts are read first; the
+    /// objects are then made on all cores.
     static func write(_ events: [Alert], sinks: [any AlertSink], routing: SinkRouting, now: Date,
                               db: Database) throws -> [String] {
         guard !events.isEmpty else { return [] }
@@ -69,15 +70,9 @@ extension StateStore {
             totals.append(c)
             ids.append(EventID.make(alert: alert.id, status: alert.status, ordinal: ordinal))
         }
-        let stamp = now.formatted(Alert.timestampFormat)
-        let eventIDs = ids
-        // Per sink, the payload of each event routed to it (nil: not routed).
-        let objects = Parallel.map(count: events.count, chunk: 64) { i -> (body: String, payloads: [[UInt8]?]) in
+        let objects = Parallel.map(count: events.count, chunk: 64) { i -> (json: JSON, body: String) in
             let json = events[i].json
-            return (json.serialized(), sinks.map { sink in
-                routing.allows(sink.name, alert: events[i])
-                    ? sink.payload(alert: events[i], json: json, eventID: eventIDs[i], time: stamp) : nil
-            })
+            return (json, json.serialized())
         }
         let alertRow = try SQLStatement(db, """
             INSERT INTO alerts(id, status, model, facility_id, measure, period, body, raised_at, updated_at, fired, resolved)
@@ -85,9 +80,6 @@ extension StateStore {
             ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body,
                 raised_at = CASE WHEN excluded.status IN ('firing', 'stale') THEN excluded.raised_at ELSE alerts.raised_at END,
                 updated_at = excluded.updated_at, fired = excluded.fired, resolved = excluded.resolved
-            """)
-        let outboxRow = try SQLStatement(db, """
-            INSERT OR IGNORE INTO outbox(sink, event_id, alert_id, payload, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
             """)
         for (i, alert) in events.enumerated() {
             alertRow.bind(1, alert.id)
@@ -102,17 +94,13 @@ extension StateStore {
             alertRow.bind(10, totals[i].fired)
             alertRow.bind(11, totals[i].resolved)
             try alertRow.run()
-            for (sink, routed) in zip(sinks, objects[i].payloads) {
-                guard let payload = routed else { continue }
-                outboxRow.bind(1, sink.name)
-                outboxRow.bind(2, ids[i])
-                outboxRow.bind(3, alert.id)
-                outboxRow.bind(4, bytes: payload)
-                outboxRow.bind(5, time)
-                outboxRow.bind(6, time)
-                try outboxRow.run()
-            }
         }
+        // Decided once every alert row is written, so an inhibiting alert of the same batch counts.
+        var gate = try DeliveryGate(db: db, now: now, routing: routing)
+        let outgoing = events.indices.map { (alert: events[$0], json: objects[$0].json, eventID: ids[$0]) }
+        let free = try hold(outgoing, bodies: objects.map(\.body), gate: &gate, now: now, db: db)
+        try enqueue(free, sinks: sinks, routing: routing, now: now, db: db)
+        _ = try releaseHeld(gate: gate, sinks: sinks, now: now, db: db)
         return ids
     }
 }

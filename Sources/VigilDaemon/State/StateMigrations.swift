@@ -85,6 +85,47 @@ extension StateStore {
                     at REAL NOT NULL)
                 """)
         }
+        // Silences, the events they and inhibition hold, operators' resolutions, and digests being gathered.
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE TABLE silences (
+                    id TEXT PRIMARY KEY,
+                    matchers TEXT NOT NULL,
+                    starts_at REAL NOT NULL,
+                    ends_at REAL NOT NULL,
+                    author TEXT NOT NULL,
+                    comment TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expired_at REAL,
+                    expired_by TEXT);
+                CREATE TABLE held (
+                    event_id TEXT PRIMARY KEY,
+                    alert_id TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    held_at REAL NOT NULL,
+                    outcome TEXT NOT NULL DEFAULT 'held',
+                    settled_at REAL);
+                CREATE INDEX held_open ON held(outcome, alert_id);
+                CREATE TABLE resolutions (
+                    alert_id TEXT PRIMARY KEY,
+                    run TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    note TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    applied INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE digest_items (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sink TEXT NOT NULL,
+                    interval_start REAL NOT NULL,
+                    interval_end REAL NOT NULL,
+                    event_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    UNIQUE(sink, event_id));
+                CREATE INDEX digest_due ON digest_items(interval_end, sink);
+                """)
+        }
         return migrator
     }
 

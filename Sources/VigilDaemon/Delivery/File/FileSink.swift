@@ -58,6 +58,10 @@ final class FileSink: AlertSink {
         Array((json.serialized() + "\n").utf8)
     }
 
+    func payload(digest: JSON, eventID: String, time: String) -> [UInt8] {
+        Array((digest.serialized() + "\n").utf8)
+    }
+
     func deliver(_ entry: OutboxEntry) async -> DeliveryOutcome {
         do {
             try await file.append(entry.payload, path: path)

@@ -40,6 +40,21 @@ final class WebhookSink: AlertSink {
         return Array(event.serialized().utf8)
     }
 
+    /// A CloudEvent of type `org.qio.vigil.digest`, its subject the sink.
+    func payload(digest: JSON, eventID: String, time: String) -> [UInt8] {
+        let event = JSON.object([
+            ("specversion", .string("1.0")),
+            ("id", .string(eventID)),
+            ("source", .string("\(source)/digest")),
+            ("type", .string("org.qio.vigil.digest")),
+            ("time", .string(time)),
+            ("datacontenttype", .string("application/json")),
+            ("subject", .string(name)),
+            ("data", digest),
+        ])
+        return Array(event.serialized().utf8)
+    }
+
     func deliver(_ entry: OutboxEntry) async -> DeliveryOutcome {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .POST
