@@ -82,6 +82,7 @@ public final class Ingestor: @unchecked Sendable {
     /// Runs operators resolved (`Alert.run`): their alerts raise no event again.
     private var closedRuns: Set<String> = []
     private var nextHousekeeping = Date()
+    private var housekeepingFailure: String?
     /// The facility registry's labels, given to every engine built here.
     private let facilities: FacilityRegistry?
     /// Which sinks each model's events go to (its `alert.sinks`).
@@ -259,6 +260,7 @@ public final class Ingestor: @unchecked Sendable {
         do {
             guard try store.needsSettling(now: now) else { return [] }
             let settled = try store.settle(sinks: sinks, routing: routing, now: now)
+            housekeepingFailure = nil
             closedRuns.formUnion(settled.closed)
             for (id, alert) in settled.events {
                 alertCounters[alert.status]?.increment()
@@ -269,7 +271,11 @@ public final class Ingestor: @unchecked Sendable {
             if !settled.events.isEmpty || !settled.queued.isEmpty { committed?() }
             return settled.events
         } catch {
-            logger.error("cannot apply operators' requests or release held events now", metadata: ["error": "\(error)"])
+            // Once per cause, not every second while the state cannot be written.
+            if "\(error)" != housekeepingFailure {
+                logger.error("cannot apply operators' requests or release held events now", metadata: ["error": "\(error)"])
+            }
+            housekeepingFailure = "\(error)"
             throw error
         }
     }
