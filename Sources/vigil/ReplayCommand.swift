@@ -66,7 +66,7 @@ struct ReplayCommand: ParsableCommand {
         }
         if let report {
             let writer = try LineWriter(path: report)
-            writer.write(ReplayReport.html(replay: replay, summary: summary, inputs: inputs))
+            writer.write(Workbench.replayPage(replay: replay, summary: summary, inputs: inputs))
             try writer.close()
         }
         if let alerts {

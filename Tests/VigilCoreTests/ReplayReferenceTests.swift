@@ -171,23 +171,25 @@ struct ReplayTraceFileTests {
     }
 }
 
-/// `vigil replay --report`: the page lists every alert firing at the end, charts their series, and escapes
-/// what the feeds wrote.
+/// `vigil replay --report` (the workbench page): every alert firing at the end in the table, the facility views
+/// of their facilities, a funnel plot per aggregate model, and what the feeds wrote escaped.
 struct ReplayReportTests {
     @Test func reportOfTheReferenceReplay() throws {
         let directory = ReplayReferenceTests.directory
         let replay = Replay(models: try ModelConfigParser.load(path: "\(directory)/models"))
         let inputs = ["1-clabsi.csv", "1-ssi.csv", "2-clabsi-revisions.csv", "2-ssi-revisions.csv"].map { "\(directory)/inputs/\($0)" }
         let summary = try replay.run(inputs: inputs)
-        let html = ReplayReport.html(replay: replay, summary: summary, inputs: inputs)
+        let html = Workbench.replayPage(replay: replay, summary: summary, inputs: inputs)
         let firing = replay.engine.firingAlerts
         #expect(!firing.isEmpty)
         #expect(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>\n"))
-        #expect(html.contains("<h2>Alerts firing at the end (\(firing.count))</h2>"))
-        for alert in firing { #expect(html.contains("<td>\(alert.facility)</td>")) }
-        let series = Set(firing.map { "\($0.model)|\($0.facility)" })
-        #expect(html.components(separatedBy: "<svg").count - 1 == min(series.count, ReplayReport.chartLimit))
+        #expect(html.contains("Firing alerts (<span id=\"alert-count\">\(firing.count)</span>)"))
+        for alert in firing { #expect(html.contains("data-facility=\"\(alert.facility)\"><td class=")) }
+        let facilities = Set(firing.map(\.facility))
+        #expect(html.components(separatedBy: "<article class=\"facility\"").count - 1 == min(facilities.count, Workbench.facilityLimit))
+        #expect(html.components(separatedBy: "<svg class=\"funnel\"").count - 1 == 1, "one aggregate model")
         #expect(html.contains("θ = "))   // the NB2 model's fitted size
+        #expect(!html.contains("src=") && !html.contains("http://") && !html.contains("https://"), "self-contained")
     }
 
     @Test func feedTextIsEscaped() throws {
@@ -198,10 +200,10 @@ struct ReplayReportTests {
             .write(toFile: input, atomically: true, encoding: .utf8)
         let replay = Replay(models: [model])
         let summary = try replay.run(inputs: [input])
-        let html = ReplayReport.html(replay: replay, summary: summary, inputs: [input])
-        #expect(!html.contains("<script>"))
+        let html = Workbench.replayPage(replay: replay, summary: summary, inputs: [input])
+        #expect(!html.contains("<script>&x"))
         #expect(html.contains("&lt;script&gt;&amp;x"))
         #expect(html.contains("<h2>Rejected rows (1)</h2>"))
-        #expect(html.components(separatedBy: "<svg").count == 2)
+        #expect(html.components(separatedBy: "<script>").count == 2, "the page's own script only")
     }
 }

@@ -256,6 +256,13 @@ public final class Engine {
         return view.evaluate(SeriesJob(model: m, slot: slot), now: Date())
     }
 
+    /// Every series of a model evaluated as it stands, in facility (byte) order.
+    func seriesResults(model m: Int, _ consume: (SeriesResult) -> Void) {
+        evaluate(slotsInFacilityOrder(of: m).map { SeriesJob(model: m, slot: $0) }, now: Date(), format: nil) { _, result, _ in
+            consume(result)
+        }
+    }
+
     /// The trace of the current state: series by model (file order), facility (byte order), detector, period.
     public func trace(_ emit: (TraceRow) -> Void) {
         var jobs: [SeriesJob] = []

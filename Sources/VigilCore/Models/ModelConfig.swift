@@ -37,6 +37,9 @@ public enum ModelDefaults {
 
 public enum Severity: String, Sendable, Codable, CaseIterable {
     case info, warning, critical
+
+    /// For ordering: critical first.
+    public var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
 }
 
 /// How E (aggregate) or p (patient) is obtained.

@@ -19,6 +19,7 @@ import VigilCore
 ///   acknowledges (nothing delivered) or resolves (`<id>.resolved` delivered, the run never fires again).
 /// - `POST /v1/silences`, `GET /v1/silences[?all=true]`, `DELETE /v1/silences/{id}` — silences, with the events
 ///   they hold.
+/// - `GET /ui[?facility=ID]` — the workbench page (`Workbench`), to loopback peers, or with the token from elsewhere.
 /// - `GET /v1/models` — each model's status (fitted, fitted with warnings, unfitted and why), its
 ///   coefficients, θ, warnings, baseline rows and fit time (token required).
 /// - `GET /healthz` (the process answers and its database reads), `GET /readyz` (ingest is open),
@@ -45,10 +46,10 @@ enum IngestServer {
 
     static func router(ingestor: Ingestor, store: StateStore, token: String, maxBody: Int,
                        mapping: @escaping @Sendable (_ source: String?) -> ColumnMapping?, registry: PrometheusCollectorRegistry,
-                       ready: @escaping @Sendable () -> Bool) -> Router<BasicRequestContext> {
+                       ready: @escaping @Sendable () -> Bool) -> Router<VigilRequestContext> {
         let c = Context(ingestor: ingestor, store: store, maxBody: maxBody, mapping: mapping, registry: registry, ready: ready,
                         tokenDigest: Array(SHA256.hash(data: Array(token.utf8))))
-        let router = Router()
+        let router = Router(context: VigilRequestContext.self)
         router.post("/v1/records") { request, _ in await postRecords(request, c) }
         router.get("/v1/alerts") { request, _ in try alerts(request, c) }
         router.post("/v1/alerts/:id/ack") { request, context in await acknowledge(request, id: context.parameters.get("id") ?? "", c) }
@@ -57,6 +58,7 @@ enum IngestServer {
         router.get("/v1/silences") { request, _ in silences(request, c) }
         router.delete("/v1/silences/:id") { request, context in await expireSilence(request, id: context.parameters.get("id") ?? "", c) }
         router.get("/v1/models") { request, _ in models(request, c) }
+        router.get("/ui") { request, context in await workbench(request, loopback: context.fromLoopback, c) }
         router.get("/healthz") { _, _ in health(c) }
         router.get("/readyz") { _, _ in readiness(c) }
         router.get("/metrics") { _, _ in
@@ -245,6 +247,22 @@ enum IngestServer {
             return json(.serviceUnavailable, error: error.description, retryAfter: 5)
         } catch {
             return json(.serviceUnavailable, error: "the silence could not be ended (\(error))", retryAfter: 5)
+        }
+    }
+
+    /// `GET /ui[?facility=ID]`: the workbench page, made on the ingest thread from the engine as it stands.
+    static func workbench(_ request: Request, loopback: Bool, _ c: Context) async -> Response {
+        guard loopback || c.authorized(request) else {
+            return json(.unauthorized, error: "the workbench is served to loopback clients, or with a valid bearer token")
+        }
+        do {
+            let html = try await c.ingestor.page(facility: request.uri.queryParameters.get("facility").map { String($0) })
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(string: html)))
+        } catch let error as IngestUnavailable {
+            return json(.serviceUnavailable, error: error.description, retryAfter: 5)
+        } catch {
+            return json(.serviceUnavailable, error: "the page could not be made (\(error))", retryAfter: 5)
         }
     }
 

@@ -68,6 +68,8 @@ public final class Ingestor: @unchecked Sendable {
         case ping(CheckedContinuation<Void, Never>)
         /// Act now on what operators asked (a resolution, a silence changed) and answer with the events written.
         case settle(CheckedContinuation<[(id: String, alert: Alert)], Error>)
+        /// The workbench page (`GET /ui`): the engine is read on its own thread.
+        case page(String?, CheckedContinuation<String, Error>)
     }
 
     private let condition = NSCondition()
@@ -154,6 +156,14 @@ public final class Ingestor: @unchecked Sendable {
     func settle() async throws -> [(id: String, alert: Alert)] {
         try await withCheckedThrowingContinuation { c in
             if !enqueue(.settle(c)) { c.resume(throwing: IngestUnavailable(description: "vigil is shutting down")) }
+        }
+    }
+
+    /// The workbench page of the engine as it stands, with the stored alerts, acknowledgements and silences;
+    /// `facility`: that facility's view only.
+    func page(facility: String?) async throws -> String {
+        try await withCheckedThrowingContinuation { c in
+            if !enqueue(.page(facility, c)) { c.resume(throwing: IngestUnavailable(description: "vigil is shutting down")) }
         }
     }
 
@@ -245,6 +255,9 @@ public final class Ingestor: @unchecked Sendable {
                 case let .settle(c):
                     flush()
                     do { c.resume(returning: try housekeeping()) } catch { c.resume(throwing: error) }
+                case let .page(facility, c):
+                    flush()
+                    do { c.resume(returning: try workbench(facility: facility)) } catch { c.resume(throwing: error) }
                 }
             }
             flush()
@@ -278,6 +291,24 @@ public final class Ingestor: @unchecked Sendable {
             housekeepingFailure = "\(error)"
             throw error
         }
+    }
+
+    private func workbench(facility: String?) throws -> String {
+        let now = Date()
+        var content = Workbench.Content(title: "vigil", generated: now,
+                                        source: "daemon on \(ProcessInfo.processInfo.hostName), state \(store.path)")
+        let view = try store.operatorView(now: now)
+        content.alerts = view.alerts
+        content.acknowledged = view.acknowledged
+        content.held = view.held
+        content.silences = view.silences
+        content.summary = [("records stored", "\(recordCount)"), ("models", "\(models.count)"),
+                           ("alerts firing", "\(view.alerts.filter { $0.status == .firing }.count)"),
+                           ("stale feeds", "\(view.alerts.filter { $0.status == .stale }.count)"),
+                           ("events held", "\(view.held.count)")]
+        content.warnings = engine.models.flatMap(\.statusMessages)
+        content.facility = facility
+        return Workbench.html(engine: engine, content)
     }
 
     /// Drops the events of runs an operator resolved.

@@ -76,6 +76,29 @@ extension StateStore {
         }
     }
 
+    /// What the workbench page shows of the state: the firing and stale alerts, their acknowledgements
+    /// ("by: note") and holds, and the silences not ended.
+    func operatorView(now: Date) throws -> (alerts: [Alert], acknowledged: [String: String], held: [String: String], silences: [Silence]) {
+        try pool.read { db in
+            var alerts: [Alert] = []
+            var acknowledged: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT a.body, k.author, k.note FROM alerts a LEFT JOIN acks k ON k.alert_id = a.id
+                WHERE a.status IN ('firing', 'stale') ORDER BY a.id
+                """) {
+                guard let alert = Alert(json: row["body"]) else { continue }
+                alerts.append(alert)
+                if let by: String = row["author"] {
+                    let note: String = row["note"] ?? ""
+                    acknowledged[alert.id] = note.isEmpty ? by : "\(by): \(note)"
+                }
+            }
+            var held: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT alert_id, reason FROM held WHERE outcome = 'held'") { held[row["alert_id"]] = row["reason"] }
+            return (alerts, acknowledged, held, try Self.silences(db: db, all: false, now: now))
+        }
+    }
+
     // MARK: Resolutions
 
     public enum ResolutionRequest: Sendable, Equatable { case recorded, notFiring(status: String), unknown }
