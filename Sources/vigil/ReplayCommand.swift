@@ -22,7 +22,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Write the alert events (JSON Lines) here (- for standard output).")
     var alerts: String?
 
-    @Option(help: "Write an HTML report here: models, alerts firing at the end, charts of their series, rejected rows.")
+    @Option(help: "Write the workbench page here (the page of GET /ui): funnel plots, the alerts firing at the end, facility views, models, rejected rows.")
     var report: String?
 
     @Option(help: "A column mapping (YAML) for feeds with their own column names.")

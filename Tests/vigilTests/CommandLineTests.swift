@@ -283,7 +283,7 @@ struct ValidateAndReplayCommandTests {
         #expect(trace.hasPrefix("model,detector,facility_id,measure,period,observed,expected,statistic,threshold,signal\n"))
         let rows = trace.split(separator: "\n").count - 1
         #expect(result.stdout.contains("trace: \(rows) rows"))
-        #expect(try String(contentsOfFile: "\(dir)/report.html", encoding: .utf8).contains("<h2>Alerts firing at the end ("))
+        #expect(try String(contentsOfFile: "\(dir)/report.html", encoding: .utf8).contains("<h2>Firing alerts (<span id=\"alert-count\">"))
     }
 
     /// The nursing-home, readmission and VAE models on the demo's feeds of those programs (make-demo.py): every

@@ -168,6 +168,30 @@ extension DaemonTests {
         #expect(Self.lines(daemon, id: "35602325a5802d297e5548e490f849f0").isEmpty, "H005's EWMA still fires: held")
     }
 
+    /// The usual direction, `inhibit: [{ while: nb, hold: [ewma] }]`: the EWMA alerts of series whose nb CUSUM
+    /// fires (H005, H010, H016) wait; those of series without one (H009, H018) go out; resolving H010's CUSUM
+    /// releases H010's EWMA event.
+    @Test func ewmaWaitsWhileTheCUSUMFires() async throws {
+        let daemon = try DaemonProcess(sinks: DaemonTests.sinks(webhook: nil))
+        defer { _ = daemon.stop() }
+        let model = try String(contentsOf: ReplayFiles.models.appendingPathComponent("clabsi-nb.yaml"), encoding: .utf8)
+        try (model + "  inhibit:\n    - { while: nb, hold: [ewma] }\n")
+            .write(to: daemon.models.appendingPathComponent("clabsi-nb.yaml"), atomically: true, encoding: .utf8)
+        try await daemon.start()
+        #expect(try await daemon.request("POST", "/v1/records", body: try ReplayFiles.input("1-clabsi.csv"), token: daemon.token).status == 202)
+        let firing = try await daemon.firingIDs()
+        let waiting: Set = ["a74c2d3d7553d2692f18610ca76b1d2d", "6b72f1c17ad05ca9753086c2c1453408", "db265cbb8b8c56e3871272cf6cd78c6f"]
+        try await waitFor("the events not held", seconds: 60) { daemon.fileSinkLines().count == firing.count - waiting.count }
+        #expect(waiting.allSatisfy { Self.lines(daemon, id: $0).isEmpty })
+        #expect(!Self.lines(daemon, id: "edf67f2448b7cc73e3ee2c5d1c60d342").isEmpty && !Self.lines(daemon, id: "0935ff31993c4b7eb92559e77fa6ebd8").isEmpty,
+                "an EWMA alert on a series without a firing CUSUM goes out")
+        let resolve = try Self.body(["author": "a.lee", "note": "line change explained"])
+        #expect(try await daemon.request("POST", "/v1/alerts/ca601020f9bf3fb524a5945bfa7b0115/resolve", body: resolve,
+                                         contentType: Self.json, token: daemon.token).status == 200)
+        try await waitFor("H010's EWMA event released", seconds: 60) { !Self.lines(daemon, id: "6b72f1c17ad05ca9753086c2c1453408").isEmpty }
+        #expect(Self.lines(daemon, id: "a74c2d3d7553d2692f18610ca76b1d2d").isEmpty && Self.lines(daemon, id: "db265cbb8b8c56e3871272cf6cd78c6f").isEmpty)
+    }
+
     /// A digest sink (every 2 s) gets one message per interval with what fired and resolved in it, besides a
     /// sink that gets every event.
     @Test func digestSinkSendsOneMessagePerInterval() async throws {

@@ -91,18 +91,18 @@ public enum Workbench {
         <style>\(style)</style></head><body>
         <header><h1>\(esc(c.title)) — workbench</h1>
         <p>\(esc(c.source)); generated \(esc(c.generated.formatted(Alert.timestampFormat))).</p></header>
-        <nav class="controls"><a href="#network">Network</a> · <a href="#alerts-section">Alerts</a> · <a href="#facilities">Facilities</a>\(c.silences == nil ? "" : " · <a href=\"#silences\">Silences</a>") · <a href="#models">Models</a></nav>
+        <nav class="controls"><a href="#">Everything</a> · <a href="#view=network">Network</a> · <a href="#view=alerts">Alerts</a> · <a href="#view=facilities">Facilities</a>\(c.silences == nil ? "" : " · <a href=\"#view=silences\">Silences</a>") · <a href="#view=models">Models</a></nav>
 
         """
         if !c.summary.isEmpty {
-            page += "<table class=\"summary\">" + c.summary.map { "<tr><th>\(esc($0.label))</th><td class=n>\(esc($0.value))</td></tr>" }.joined() + "</table>\n"
+            page += "<table class=\"summary\" data-view=\"summary\">" + c.summary.map { "<tr><th>\(esc($0.label))</th><td class=n>\(esc($0.value))</td></tr>" }.joined() + "</table>\n"
         }
         if !c.warnings.isEmpty {
             page += "<h2>Warnings</h2>\n<ul>\n" + c.warnings.map { "<li>\(esc($0))</li>\n" }.joined() + "</ul>\n"
         }
 
         // The network.
-        page += "<section id=\"network\"><h2>Network: SIR by facility</h2>\n<p class=\"note\">Each point is a facility: O/E over its last "
+        page += "<section id=\"network\" data-view=\"network\"><h2>Network: SIR by facility</h2>\n<p class=\"note\">Each point is a facility: O/E over its last "
             + "\(funnelPeriods) monitored periods against E. Limits at SIR 1: 95% (dashed) and 99.8% (solid), Poisson exact "
             + "(Spiegelhalter's interpolation), widened by φ when the model's counts are overdispersed. Facilities with E &lt; 1 "
             + "have no SIR (as NHSN) and are listed apart. Red: above 99.8%; orange: above 95%; blue: below.</p>\n<div class=\"grid\">\n"
@@ -154,7 +154,7 @@ public enum Workbench {
         // The alerts.
         let states = Set(alerts.compactMap { $0.facilityLabels?["state"] }).sorted()
         let measures = Set(alerts.map(\.measure)).sorted()
-        page += "<section id=\"alerts-section\"><h2>Firing alerts (<span id=\"alert-count\">\(alerts.count)</span>)</h2>\n"
+        page += "<section id=\"alerts-section\" data-view=\"alerts\"><h2>Firing alerts (<span id=\"alert-count\">\(alerts.count)</span>)</h2>\n"
         if alerts.isEmpty { page += "<p>None.</p>\n" } else {
             func select(_ id: String, _ label: String, _ values: [String]) -> String {
                 "<label>\(label) <select id=\"f-\(id)\" data-key=\"\(id)\"><option value=\"\">all</option>"
@@ -188,7 +188,7 @@ public enum Workbench {
         page += "</section>\n"
 
         // Facility views.
-        page += "<section id=\"facilities\"><h2>Facilities</h2>\n"
+        page += "<section id=\"facilities\" data-view=\"facilities\"><h2>Facilities</h2>\n"
         if shown.isEmpty { page += "<p>No facility has a firing alert.</p>\n" } else {
             page += "<p class=\"note\">The \(shown.count) facilit\(shown.count == 1 ? "y" : "ies") with firing alerts"
                 + (viewed.count > shown.count ? " (of \(viewed.count), newest alerts first)" : "")
@@ -198,10 +198,19 @@ public enum Workbench {
         let alertsByFacility = Dictionary(grouping: alerts, by: \.facility)
         for facility in shown {
             page += "<article class=\"facility\" id=\"facility-\(esc(facility))\" data-facility=\"\(esc(facility))\"><h3>\(esc(name(facility)))</h3>\n"
+                + "<p class=\"back controls\"><a href=\"#\">← everything</a> · <a href=\"#view=facilities\">all facilities</a></p>\n"
+            let own = (alertsByFacility[facility] ?? []).map { a in
+                "\(a.severity.rawValue): \(a.summary)"
+            }
+            if !own.isEmpty { page += "<ul class=\"facility-alerts\">" + own.map { "<li>\(esc($0))</li>" }.joined() + "</ul>\n" }
             if let labels = labels[facility] ?? engine.facilities?[facility] {
                 page += "<p class=\"note\">" + labels.labels.map { "\(esc($0.key)): \(esc($0.value))" }.joined(separator: " · ") + "</p>\n"
             }
-            for (m, model) in engine.models.enumerated() {
+            // The models it has alerts of first.
+            let alerted = Set((alertsByFacility[facility] ?? []).map(\.model))
+            let order = engine.models.indices.sorted { (alerted.contains(engine.models[$0].config.name) ? 0 : 1, $0) < (alerted.contains(engine.models[$1].config.name) ? 0 : 1, $1) }
+            for m in order {
+                let model = engine.models[m]
                 guard let result = engine.result(model: m, facility: facility), !result.observations.isEmpty else { continue }
                 let config = model.config
                 let periods = Set((alertsByFacility[facility] ?? []).filter { $0.model == config.name }.map(\.period))
@@ -213,7 +222,7 @@ public enum Workbench {
         page += "</section>\n"
 
         if let silences = c.silences {
-            page += "<section id=\"silences\"><h2>Silences (\(silences.count))</h2>\n"
+            page += "<section id=\"silences\" data-view=\"silences\"><h2>Silences (\(silences.count))</h2>\n"
             if silences.isEmpty { page += "<p>None active or pending.</p>\n" } else {
                 page += "<table><tr><th>state</th><th>matchers</th><th>from</th><th>until</th><th>author</th><th>comment</th><th>id</th></tr>\n"
                 for s in silences {
@@ -226,7 +235,7 @@ public enum Workbench {
             page += "</section>\n"
         }
 
-        page += "<section id=\"models\"><h2>Models</h2>\n<table><tr><th>model</th><th>measure</th><th>unit</th><th>expected</th><th>baseline</th><th>detectors (threshold)</th><th>version</th></tr>\n"
+        page += "<section id=\"models\" data-view=\"models\"><h2>Models</h2>\n<table><tr><th>model</th><th>measure</th><th>unit</th><th>expected</th><th>baseline</th><th>detectors (threshold)</th><th>version</th></tr>\n"
         for model in engine.models {
             let cfg = model.config
             let detectors = zip(cfg.detectors, model.thresholds).map { spec, t in
@@ -240,7 +249,7 @@ public enum Workbench {
         }
         page += "</table></section>\n"
         if !c.rejected.isEmpty {
-            page += "<section id=\"rejected\"><h2>Rejected rows (\(c.rejected.count))</h2>\n<pre>"
+            page += "<section id=\"rejected\" data-view=\"models\"><h2>Rejected rows (\(c.rejected.count))</h2>\n<pre>"
                 + c.rejected.prefix(tableLimit).map { esc($0.description) }.joined(separator: "\n") + "</pre>\n"
             if c.rejected.count > tableLimit { page += "<p>\(c.rejected.count - tableLimit) more on standard error.</p>\n" }
             page += "</section>\n"
@@ -258,6 +267,8 @@ public enum Workbench {
     .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1.5em}.grid figure{margin:.5em 0 1em}
     svg.funnel{width:100%}svg.control{width:900px}code{background:#f6f6f6}nav{margin:.5em 0 1em}
     .filters label{margin-right:1em}article.facility{border-top:1px solid #eee;padding-top:.4em}
+    body.focus #facilities>p.note{display:none}
+    body:not(.focus) .back{display:none}
     @media print{.controls{display:none}body{max-width:none;margin:0}figure,article.facility{break-inside:avoid}a{color:inherit;text-decoration:none}}
     """
 
@@ -278,7 +289,9 @@ public enum Workbench {
       var count=document.getElementById('alert-count');if(count)count.textContent=n+(n===rows.length?'':' of '+rows.length);
       var f=p.get('facility');
       [].forEach.call(document.querySelectorAll('article.facility'),function(a){a.style.display=!f||a.dataset.facility===f?'':'none';});
-      if(f){var el=document.getElementById('facility-'+f);if(el)el.scrollIntoView();}
+      var v=p.get('view')||(f?'facilities':'');
+      [].forEach.call(document.querySelectorAll('[data-view]'),function(s){s.style.display=!v||s.dataset.view===v?'':'none';});
+      document.body.classList.toggle('focus',!!f);
     }
     inputs.forEach(function(i){i.addEventListener('input',function(){
       var p=params();p.delete('facility');
