@@ -52,10 +52,12 @@ struct SilenceCommand: ParsableCommand {
             }
             let now = Date()
             let silence: Silence
-            do { silence = try Silence.request(request, id: Silence.newID(), now: now) } catch {
+            let daemon = try daemonConfig(config)
+            let labels = try daemon.facilities.map { try FacilityRegistry(path: $0).columns } ?? []
+            do { silence = try Silence.request(request, id: Silence.newID(), now: now, labels: labels) } catch {
                 throw ValidationError(error.description)
             }
-            try daemonState(config: config).addSilence(silence)
+            try StateStore(directory: daemon.stateDir).addSilence(silence)
             print(silence.json(at: now).serialized())
         }
     }

@@ -19,11 +19,14 @@ struct ReportedFailure: Error, CustomStringConvertible {
 
 /// The state of the daemon configured at `path`, for the commands that work on it beside the daemon.
 func daemonState(config path: String) throws -> StateStore {
-    let config: DaemonConfig
+    try StateStore(directory: daemonConfig(path).stateDir)
+}
+
+/// The daemon config, its problems reported as a failure.
+func daemonConfig(_ path: String) throws -> DaemonConfig {
     do {
-        config = try DaemonConfigParser.load(path: path)
+        return try DaemonConfigParser.load(path: path)
     } catch let error as ConfigErrors {
         throw ReportedFailure(message: error.description)
     }
-    return try StateStore(directory: config.stateDir)
 }

@@ -79,11 +79,14 @@ struct OperatorConfigTests {
     @Test func silenceRequestsSayWhatIsMissing() throws {
         let now = Self.date("2026-12-01T12:00:00Z")
         func problem(_ object: [String: Any]) -> String? {
-            do { _ = try Silence.request(object, id: "s", now: now); return nil } catch { return error.description }
+            do { _ = try Silence.request(object, id: "s", now: now, labels: ["name", "state"]); return nil } catch { return error.description }
         }
         let good: [String: Any] = ["matchers": ["state": ["TX", "OK"]], "duration_hours": 8, "author": "j.doe", "comment": "INC-1"]
         #expect(problem(good) == nil)
-        let silence = try Silence.request(good, id: "s", now: now)
+        let silence = try Silence.request(good, id: "s", now: now, labels: ["state"])
+        #expect(problem(["matchers": ["sate": "TX"], "duration_hours": 8, "author": "x"])
+                == "matchers.sate: not a key to match on (model, measure, severity, detector, facility_id, name, state)")
+        #expect(throws: SilenceError.self) { try Silence.request(good, id: "s", now: now) }   // no registry: no state label
         #expect(silence.endsAt == now.addingTimeInterval(8 * 3600) && silence.isActive(at: now.addingTimeInterval(3600)))
         #expect(!silence.isActive(at: now.addingTimeInterval(9 * 3600)))
         #expect(AlertMatcher(json: silence.matcher.json.serialized()) == silence.matcher)

@@ -49,13 +49,18 @@ public struct Silence: Sendable, Equatable {
 
     /// A new silence from its request object: `{"matchers": {"state": ["TX"], "model": "x"}, "ends_at": …,
     /// "starts_at"?: …, "author": …, "comment": …}` (times ISO 8601; `duration` in hours may stand for
-    /// `ends_at`). Throws a message naming the field.
-    public static func request(_ object: [String: Any], id: String, now: Date) throws(SilenceError) -> Silence {
+    /// `ends_at`). Throws a message naming the field. `labels`: the facility registry's columns — a matcher key
+    /// must be an alert field or one of them (a misspelt key would silence nothing, silently).
+    public static func request(_ object: [String: Any], id: String, now: Date, labels: [String] = []) throws(SilenceError) -> Silence {
         guard let given = object["matchers"] as? [String: Any], !given.isEmpty else {
             throw SilenceError("matchers: give at least one, e.g. {\"facility_id\": \"100234\"} (a silence of everything is refused)")
         }
         var conditions: [(key: String, values: Set<String>)] = []
         for (key, value) in given.sorted(by: { $0.key < $1.key }) {
+            guard AlertMatcher.alertFields.contains(key) || labels.contains(key) else {
+                let known = AlertMatcher.alertFields + labels
+                throw SilenceError("matchers.\(key): not a key to match on (\(known.joined(separator: ", "))\(labels.isEmpty ? "; registry labels need the daemon's facilities:" : ""))")
+            }
             let values: [String]? = (value as? String).map { [$0] } ?? (value as? [Any])?.compactMap { $0 as? String }
             guard let values, !values.isEmpty, values.count == ((value as? [Any])?.count ?? 1) else {
                 throw SilenceError("matchers.\(key): a text or a list of texts")

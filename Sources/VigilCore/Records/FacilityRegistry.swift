@@ -32,6 +32,8 @@ public final class FacilityRegistry: Sendable {
     private let byID: [String: FacilityLabels]
     /// Rows that were not taken (file, line, field, reason).
     public let problems: [RowError]
+    /// Its label columns (every column but `facility_id`): the keys silences and sinks can match on.
+    public let columns: [String]
 
     public var count: Int { byID.count }
 
@@ -98,5 +100,6 @@ public final class FacilityRegistry: Sendable {
         self.path = path
         self.byID = byID
         self.problems = problems
+        self.columns = header.filter { $0 != "facility_id" && !$0.isEmpty }
     }
 }

@@ -33,6 +33,8 @@ enum IngestServer {
         let mapping: @Sendable (_ source: String?) -> ColumnMapping?
         let registry: PrometheusCollectorRegistry
         let ready: @Sendable () -> Bool
+        /// The facility registry's label columns (silences may match on them).
+        let labels: [String]
         /// SHA-256 of the bearer token.
         let tokenDigest: [UInt8]
 
@@ -46,9 +48,9 @@ enum IngestServer {
 
     static func router(ingestor: Ingestor, store: StateStore, token: String, maxBody: Int,
                        mapping: @escaping @Sendable (_ source: String?) -> ColumnMapping?, registry: PrometheusCollectorRegistry,
-                       ready: @escaping @Sendable () -> Bool) -> Router<VigilRequestContext> {
+                       ready: @escaping @Sendable () -> Bool, labels: [String] = []) -> Router<VigilRequestContext> {
         let c = Context(ingestor: ingestor, store: store, maxBody: maxBody, mapping: mapping, registry: registry, ready: ready,
-                        tokenDigest: Array(SHA256.hash(data: Array(token.utf8))))
+                        labels: labels, tokenDigest: Array(SHA256.hash(data: Array(token.utf8))))
         let router = Router(context: VigilRequestContext.self)
         router.post("/v1/records") { request, _ in await postRecords(request, c) }
         router.get("/v1/alerts") { request, _ in try alerts(request, c) }
@@ -199,7 +201,7 @@ enum IngestServer {
         }
         let now = Date()
         let silence: Silence
-        do { silence = try Silence.request(object, id: Silence.newID(), now: now) } catch {
+        do { silence = try Silence.request(object, id: Silence.newID(), now: now, labels: c.labels) } catch {
             return json(.badRequest, error: error.description)
         }
         do {

@@ -76,7 +76,7 @@ public enum Daemon {
                 let router = IngestServer.router(ingestor: ingestor, store: store, token: token, maxBody: h.maxBodyBytes,
                                                  mapping: { source in source.map { mapping.value.sources[$0] } ?? mapping.value.standard },
                                                  registry: registry,
-                                                 ready: { ready.value && !ingestor.isClosed })
+                                                 ready: { ready.value && !ingestor.isClosed }, labels: facilities?.columns ?? [])
                 // Slow clients are closed by deadlines on the request (RequestDeadline), idle ones by the idle timeout.
                 let (head, body) = (TimeAmount.milliseconds(Int64(h.headerTimeout * 1000)), TimeAmount.milliseconds(Int64(h.bodyTimeout * 1000)))
                 let app = Application(router: router,
