@@ -18,6 +18,7 @@ struct Bench {
         var replayOnly = false
         var daemonOnly = false
         var calibrationOnly = false
+        var fitOnly = false
         var storm: (kills: Int, seed: UInt64)? = nil
         var outageHours: Double? = nil
         var abuseSeconds: Double? = nil
@@ -30,6 +31,7 @@ struct Bench {
             case "--replay-only": replayOnly = true
             case "--daemon-only": daemonOnly = true
             case "--calibration-only": calibrationOnly = true
+            case "--fit-only": fitOnly = true
             case "--abuse": abuseSeconds = abuseSeconds ?? 20
             case "--seconds": abuseSeconds = Double(arguments.popFirst() ?? "") ?? 20
             case "--outage": outageHours = outageHours ?? 1
@@ -38,7 +40,7 @@ struct Bench {
             case "--kills": storm = (Int(arguments.popFirst() ?? "") ?? 100, storm?.seed ?? 20261201)
             case "--seed": storm = (storm?.kills ?? 100, UInt64(arguments.popFirst() ?? "") ?? 20261201)
             default:
-                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only] [--daemon-only] [--storm [--kills N] [--seed S]] [--outage [--hours H]] [--abuse [--seconds S]]\n".utf8))
+                FileHandle.standardError.write(Data("usage: vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only] [--fit-only] [--daemon-only] [--storm [--kills N] [--seed S]] [--outage [--hours H]] [--abuse [--seconds S]]\n".utf8))
                 exit(64)
             }
         }
@@ -66,6 +68,12 @@ struct Bench {
         if replayOnly {
             try replaySection(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
                               dataDir: dataDir, external: external)
+            return
+        }
+        if fitOnly {
+            try FitBench.run(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
+                             admissions: Admissions(count: max(1000, Int(1_000_000 * scale)), seed: 7),
+                             dataDir: dataDir, external: external)
             return
         }
         if calibrationOnly {
@@ -146,6 +154,7 @@ struct Bench {
                 + "\(ps.map { e(maxRelative(v.fit.estimates, $0.estimates)) } ?? "—") |")
         }
         print("")
+        try FitBench.run(panel: panel, admissions: admissions, dataDir: dataDir, external: external)
 
         // 5. Detectors
         print("## Detector updates (1 thread)\n")

@@ -118,10 +118,11 @@ struct NationalPanel {
         return GLMProblem(response: pick(events), offset: pick(exposure).map { log($0) }, design: design)
     }
 
-    func writeCSV(to path: String) throws {
+    /// The panel's rows (or those listed) as a CSV file.
+    func writeCSV(to path: String, rows: [Int]? = nil) throws {
         var out = "facility_id,measure,month,beds,teaching,icu_share,size,exposure,events\n"
-        out.reserveCapacity(count * 48)
-        for i in 0..<count {
+        out.reserveCapacity((rows?.count ?? count) * 48)
+        for i in rows ?? Array(0..<count) {
             out += "F\(facility[i]),\(Self.measures[Int(measure[i])]),\(month[i] + 1),\(Int(beds[i])),\(Int(teaching[i])),"
             out += "\(icuShare[i]),\(Self.sizeLevels[Int(size[i])]),\(Int(exposure[i])),\(Int(events[i]))\n"
         }
@@ -159,10 +160,12 @@ struct Admissions {
         return GLMProblem(response: outcome, design: design)
     }
 
-    func writeCSV(to path: String) throws {
-        var out = (1...Self.covariateCount).map { "x\($0)" }.joined(separator: ",") + ",outcome\n"
+    /// The admissions with their first `covariates` risk factors as a CSV file.
+    func writeCSV(to path: String, covariates: Int = Admissions.covariateCount) throws {
+        let k = min(covariates, Self.covariateCount)
+        var out = (1...k).map { "x\($0)" }.joined(separator: ",") + ",outcome\n"
         for i in 0..<outcome.count {
-            for j in 0..<Self.covariateCount { out += "\(columns[j][i])," }
+            for j in 0..<k { out += "\(columns[j][i])," }
             out += "\(Int(outcome[i]))\n"
         }
         try out.write(toFile: path, atomically: false, encoding: .utf8)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import VigilCore
 import VigilStats
 
@@ -39,6 +40,9 @@ struct FitCommand: ParsableCommand {
     @Option(help: "table (like R's summary()) | json")
     var format: OutputFormat = .table
 
+    @Flag(help: "Print how long reading, building the design, IRLS and θ took (standard error).")
+    var timings = false
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     func validate() throws {
@@ -60,17 +64,23 @@ struct FitCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: data) else {
             throw ReportedFailure(message: "\(data): no such file")
         }
+        let steps = StepTimes()
+        let tell: (@Sendable (String, Double) -> Void)? = timings ? { @Sendable step, seconds in steps.add(step, seconds) } : nil
+        defer { if timings { FileHandle.standardError.write(Data(steps.report.utf8)) } }
         let problem: GLMProblem
         do {
             problem = try GLMDataSet.load(path: data, family: family, response: response, offset: offset, trials: trials,
                                           covariates: covariateNames, references: referenceLevels,
-                                          seasonal: seasonal.flatMap { k in periodColumn.map { GLMDataSet.SeasonalColumn(column: $0, harmonics: k) } })
+                                          seasonal: seasonal.flatMap { k in periodColumn.map { GLMDataSet.SeasonalColumn(column: $0, harmonics: k) } },
+                                          timings: tell)
         } catch let error as DataSetError {
             throw ReportedFailure(message: error.description)
         }
         let fit: GLMFit
         do {
-            fit = try GLM.fit(problem, family: family)
+            var control = GLMControl()
+            control.timings = tell
+            fit = try GLM.fit(problem, family: family, control: control)
         } catch {
             throw ReportedFailure(message: "\(data): the \(family.rawValue) fit failed: \(error)")
         }
@@ -97,3 +107,18 @@ struct FitCommand: ParsableCommand {
 }
 
 extension GLMFit.FamilyKind: ExpressibleByArgument {}
+
+/// Seconds per step of a fit, summed over repeats (NB2 alternates IRLS and θ), in the order first seen.
+final class StepTimes: Sendable {
+    private let steps = Mutex<[(step: String, seconds: Double)]>([])
+
+    func add(_ step: String, _ seconds: Double) {
+        steps.withLock { all in
+            if let i = all.firstIndex(where: { $0.step == step }) { all[i].seconds += seconds } else { all.append((step, seconds)) }
+        }
+    }
+
+    var report: String {
+        steps.withLock { all in all.map { "\($0.step): \(String(format: "%.3f", $0.seconds)) s\n" }.joined() }
+    }
+}

@@ -24,30 +24,18 @@ public enum GLMDataSet {
 
     /// `trials`: the column of n for events out of n (`binomial`, `beta_binomial`: R's `cbind(y, n − y)`);
     /// without it a binomial response is a 0/1 outcome.
+    ///
+    /// The file is read by `CSVColumns` on all cores, numbers straight from the bytes; a covariate with a
+    /// cell that is not a number is categorical, and only such columns are read again as texts.
     public static func load(path: String, family: GLMFit.FamilyKind, response: String, offset: String? = nil,
                             trials: String? = nil,
                             covariates: [String], references: [String: String] = [:], seasonal: SeasonalColumn? = nil,
-                            commentByte: UInt8? = nil) throws -> GLMProblem {
-        let table: CSVTable
-        do {
-            table = try CSVTable(path: path, commentByte: commentByte, limit: problemLimit)
-        } catch let error as CSVTableError {
-            throw DataSetError(problems: error.problems.map(\.description))
-        } catch let error as CSVError {
-            throw DataSetError(problems: [error.description])
-        }
-        return try problem(from: table, family: family, response: response, offset: offset, trials: trials,
-                           covariates: covariates, references: references, seasonal: seasonal)
-    }
-
-    public static func problem(from table: CSVTable, family: GLMFit.FamilyKind, response: String, offset: String?,
-                               trials: String? = nil, covariates: [String], references: [String: String] = [:],
-                               seasonal: SeasonalColumn? = nil) throws -> GLMProblem {
-        var problems: [String] = []
-        var unreported = 0
-        func report(_ line: Int, _ column: String, _ reason: String) {
-            if problems.count < problemLimit { problems.append("\(table.source):\(line): \(column): \(reason)") }
-            else { unreported += 1 }
+                            commentByte: UInt8? = nil, timings: ((String, Double) -> Void)? = nil) throws -> GLMProblem {
+        var clock = ContinuousClock.now
+        func lap(_ step: String) {
+            let now = ContinuousClock.now, elapsed = now - clock
+            timings?(step, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            clock = now
         }
         if trials != nil && !family.isProportion {
             throw DataSetError(problems: ["--trials gives events out of n: the family must be binomial or beta_binomial"])
@@ -55,58 +43,104 @@ public enum GLMDataSet {
         if trials == nil && family == .betaBinomial {
             throw DataSetError(problems: ["beta_binomial needs --trials (the column of n that the events are out of)"])
         }
-        let needed = [response] + (offset.map { [$0] } ?? []) + (trials.map { [$0] } ?? []) + covariates + (seasonal.map { [$0.column] } ?? [])
+        var problems: [String] = []
         for name in covariates where seasonal != nil && Seasonal.term(name) != nil {
-            problems.append("\(table.source): covariate \(name) is reserved for the seasonal terms (--seasonal)")
+            problems.append("\(path): covariate \(name) is reserved for the seasonal terms (--seasonal)")
         }
-        let missing = needed.filter { table.column($0) == nil }
-        guard missing.isEmpty else {
-            throw DataSetError(problems: missing.map {
-                "\(table.source): no column \"\($0)\" (the header has: \(table.header.joined(separator: ", ")))"
-            })
+        var kinds: [String: CSVColumns.Kind] = [:]
+        for name in [response] + [offset, trials].compactMap({ $0 }) + covariates { kinds[name] = .number }
+        for name in covariates where references[name] != nil { kinds[name] = .text }
+        if let seasonal { kinds[seasonal.column] = .text }
+        func read(_ kinds: [String: CSVColumns.Kind]) throws -> CSVColumns {
+            do {
+                return try CSVColumns(path: path, columns: kinds, commentByte: commentByte, limit: problemLimit)
+            } catch let error as CSVTableError {
+                throw DataSetError(problems: error.problems.map(\.description))
+            }
         }
+        var table = try read(kinds)
         guard table.rowCount > 0 else {
-            throw DataSetError(problems: ["\(table.source): the data set is empty (a header and no rows)"])
+            throw DataSetError(problems: ["\(path): the data set is empty (a header and no rows)"])
         }
+        // A covariate with a cell that is not a finite number is categorical, and an outcome written in
+        // words has more of them than were kept: read those columns again as texts.
+        var again = covariates.filter { (table.numbers[$0]?.exceptionCount ?? 0) > 0 }
+        if trials == nil, family.isProportion, let outcome = table.numbers[response],
+           outcome.exceptionCount > outcome.exceptions.count {
+            again.append(response)
+        }
+        if !again.isEmpty {
+            for name in again { kinds[name] = .text }
+            table = try read(kinds)
+        }
+        lap("read")
+        defer { lap("design") }
+        return try problem(from: table, family: family, response: response, offset: offset, trials: trials,
+                           covariates: covariates, references: references, seasonal: seasonal, problems: problems)
+    }
+
+    static func problem(from table: CSVColumns, family: GLMFit.FamilyKind, response: String, offset: String?,
+                        trials: String?, covariates: [String], references: [String: String],
+                        seasonal: SeasonalColumn?, problems earlier: [String]) throws -> GLMProblem {
+        var problems = earlier
+        var unreported = 0
         let lines = table.lines
+        func report(_ row: Int, _ column: String, _ reason: String) {
+            if problems.count < problemLimit { problems.append("\(table.source):\(lines[row]): \(column): \(reason)") }
+            else { unreported += 1 }
+        }
+        let n = table.rowCount
+        let empty = CSVColumns.Numbers()
+        /// Reports the cells of a number column that are not numbers; true when it has none.
+        func reportExceptions(_ column: CSVColumns.Numbers, _ name: String, _ reason: (String) -> String) {
+            for e in column.exceptions { report(e.row, name, reason(e.text)) }
+            unreported += column.exceptionCount - column.exceptions.count
+        }
 
         // Response; events out of trials are the proportion y/n with weight n.
-        var y = [Double](repeating: 0, count: table.rowCount)
+        let observed = table.numbers[response] ?? empty
+        var y = observed.values
         var weights: [Double]? = nil
         if let trials {
-            var n = [Double](repeating: 1, count: table.rowCount)
-            let counts = table.column(trials) ?? []
-            for (i, text) in (table.column(response) ?? []).enumerated() {
-                let value = text.trimmingSpaces, total = counts[i].trimmingSpaces
-                guard let events = Double(value), events >= 0, events == events.rounded(), events.isFinite else {
-                    report(lines[i], response, "\"\(text)\" is not a count >= 0"); continue
-                }
-                guard let size = Double(total), size >= 1, size == size.rounded(), size.isFinite else {
-                    report(lines[i], trials, "\"\(counts[i])\" is not a count >= 1"); continue
-                }
-                guard events <= size else { report(lines[i], response, "\(value) events out of \(total) trials"); continue }
+            let counts = table.numbers[trials] ?? empty
+            reportExceptions(observed, response) { "\"\($0)\" is not a count >= 0" }
+            reportExceptions(counts, trials) { "\"\($0)\" is not a count >= 1" }
+            for i in 0..<n {
+                let events = observed.values[i], size = counts.values[i]
+                guard !events.isNaN, !size.isNaN else { continue }
+                guard events >= 0, events == events.rounded() else { report(i, response, "\"\(written(events))\" is not a count >= 0"); continue }
+                guard size >= 1, size == size.rounded() else { report(i, trials, "\"\(written(size))\" is not a count >= 1"); continue }
+                guard events <= size else { report(i, response, "\(written(events)) events out of \(written(size)) trials"); continue }
                 y[i] = events / size
-                n[i] = size
             }
-            weights = n
+            weights = counts.values
         } else {
-            for (i, text) in (table.column(response) ?? []).enumerated() {
-                let value = text.trimmingSpaces
-                switch family {
-                case .binomial, .betaBinomial:
-                    switch value.lowercased() {
-                    case "1", "true": y[i] = 1
-                    case "0", "false": y[i] = 0
-                    default: report(lines[i], response, "\"\(text)\" is not an outcome 0/1 (or true/false)")
+            switch family {
+            case .binomial, .betaBinomial:
+                func outcome(_ text: String) -> Double? {
+                    switch text.trimmingSpaces.lowercased() {
+                    case "1", "true": return 1
+                    case "0", "false": return 0
+                    default: return nil
                     }
-                case .poisson, .negbin:
-                    guard let v = Double(value), v.isFinite else {
-                        report(lines[i], response, "\"\(text)\" is not a number"); continue
+                }
+                if let texts = table.texts[response] {
+                    y = [Double](repeating: 0, count: n)
+                    for (i, text) in texts.enumerated() {
+                        if let v = outcome(text) { y[i] = v } else { report(i, response, "\"\(text)\" is not an outcome 0/1 (or true/false)") }
                     }
-                    guard v >= 0, v == v.rounded() else {
-                        report(lines[i], response, "\"\(text)\" is not a count >= 0"); continue
+                } else {
+                    for e in observed.exceptions {
+                        if let v = outcome(e.text) { y[e.row] = v } else { report(e.row, response, "\"\(e.text)\" is not an outcome 0/1 (or true/false)") }
                     }
-                    y[i] = v
+                    for i in 0..<n where !y[i].isNaN && y[i] != 0 && y[i] != 1 {
+                        report(i, response, "\"\(written(y[i]))\" is not an outcome 0/1 (or true/false)")
+                    }
+                }
+            case .poisson, .negbin:
+                reportExceptions(observed, response) { "\"\($0)\" is not a number" }
+                for i in 0..<n where !y[i].isNaN && !(y[i] >= 0 && y[i] == y[i].rounded()) {
+                    report(i, response, "\"\(written(y[i]))\" is not a count >= 0")
                 }
             }
         }
@@ -114,13 +148,12 @@ public enum GLMDataSet {
         // Offset: log of a positive exposure.
         var logOffset: [Double]? = nil
         if let offset {
-            var values = [Double](repeating: 0, count: table.rowCount)
-            for (i, text) in (table.column(offset) ?? []).enumerated() {
-                guard let v = Double(text.trimmingSpaces), v.isFinite else {
-                    report(lines[i], offset, "\"\(text)\" is not a number"); continue
-                }
-                guard v > 0 else { report(lines[i], offset, "\"\(text)\" is not > 0 (log(offset) is the offset)"); continue }
-                values[i] = Foundation.log(v)
+            let exposure = table.numbers[offset] ?? empty
+            reportExceptions(exposure, offset) { "\"\($0)\" is not a number" }
+            var values = exposure.values
+            for i in 0..<n where !values[i].isNaN {
+                if values[i] > 0 { values[i] = Foundation.log(values[i]) }
+                else { report(i, offset, "\"\(written(values[i]))\" is not > 0 (log(offset) is the offset)") }
             }
             logOffset = values
         }
@@ -128,26 +161,22 @@ public enum GLMDataSet {
         // Covariates
         var built: [DesignMatrix.Covariate] = []
         for name in covariates {
-            let raw = table.column(name) ?? []
-            let trimmed = raw.map { $0.trimmingSpaces }
-            for (i, v) in trimmed.enumerated() where v.isEmpty { report(lines[i], name, "empty value") }
-            let numbers = trimmed.map { Double($0) }
-            if references[name] == nil, numbers.allSatisfy({ $0 != nil && $0!.isFinite }) {
-                built.append(.numeric(name: name, values: numbers.map { $0 ?? 0 }))
+            if let values = table.texts[name] {
+                for (i, v) in values.enumerated() where v.isEmpty { report(i, name, "empty value") }
+                built.append(.categorical(name: name, values: values, reference: references[name]))
             } else {
-                built.append(.categorical(name: name, values: trimmed, reference: references[name]))
+                built.append(.numeric(name: name, values: (table.numbers[name] ?? empty).values))
             }
         }
         // Serfling terms from the period column: u of each period's first day.
         if let seasonal, seasonal.harmonics > 0 {
-            var days = [Int](repeating: 0, count: table.rowCount)
-            for (i, text) in (table.column(seasonal.column) ?? []).enumerated() {
-                let value = text.trimmingSpaces
+            var days = [Int](repeating: 0, count: n)
+            for (i, value) in (table.texts[seasonal.column] ?? []).enumerated() {
                 if let period = Period.parse(Substring(value)) ?? Timestamp.parse(value).map({ Period(unit: .day, ordinal: $0.day) }),
                    period.unit != .year {
                     days[i] = period.firstDay
                 } else {
-                    report(lines[i], seasonal.column, "\"\(text)\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY-MM-DD)")
+                    report(i, seasonal.column, "\"\(value)\" is not a period (YYYY-MM, YYYY-Www, YYYY-Qn, YYYY-MM-DD)")
                 }
             }
             for name in Seasonal.names(harmonics: seasonal.harmonics) {
@@ -159,10 +188,15 @@ public enum GLMDataSet {
         if !problems.isEmpty { throw DataSetError(problems: problems) }
         let design: DesignMatrix
         do {
-            design = try DesignMatrix(rowCount: table.rowCount, covariates: built)
+            design = try DesignMatrix(rowCount: n, covariates: built)
         } catch let error as DesignMatrix.BuildError {
             throw DataSetError(problems: ["\(table.source): \(error.description)"])
         }
         return GLMProblem(response: y, offset: logOffset, weights: weights, design: design)
+    }
+
+    /// A number as a cell would write it: whole numbers without a fraction.
+    private static func written(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)"
     }
 }

@@ -107,6 +107,11 @@ public struct CSVReader: Sendable {
         self.init(source: source, contents: Array(text.utf8), commentByte: commentByte)
     }
 
+    /// Bytes read so far from a reader over `contents` (where the next record starts).
+    var consumedBytes: Int { input.consumed }
+    /// The line the next record starts on.
+    var nextLine: Int { line }
+
     /// The next record as strings, nil at the end; throws `CSVError` for a malformed record (and skips it).
     public mutating func next() throws -> CSVRecord? {
         var row = CSVRow()
@@ -310,6 +315,8 @@ private struct ChunkedInput: @unchecked Sendable {
     }
 
     var available: Bool { position < buffer.count }
+    /// Bytes consumed; from the start of the input when it was given whole (`contents`).
+    var consumed: Int { position }
     var first: UInt8? { available ? buffer[position] : nil }
 
     /// Appends the next chunk after dropping what was consumed; false (and `exhausted`) at the end.

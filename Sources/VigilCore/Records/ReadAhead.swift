@@ -204,40 +204,46 @@ struct RecordCutter {
     /// Scans `bytes` from `start` (the bytes before were scanned by earlier calls) and returns the last
     /// cut: its end (after the line feed) and the line feeds before it; the state restarts there.
     mutating func cut(_ bytes: [UInt8], from start: Int) -> (end: Int, lines: Int)? {
-        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n")
-        bytes.withUnsafeBufferPointer { p in
-            guard start < p.count, let base = p.baseAddress else { return }
-            if state == .fieldStart || state == .plain, memchr(base + start, Int32(quote), p.count - start) == nil {
-                // No quote in the new bytes (most feeds have none): every line feed ends a record, counted
-                // by a loop the compiler vectorizes instead of stepping the quote states byte by byte.
-                var count = 0
-                for i in start..<p.count { count &+= p[i] == lf ? 1 : 0 }
-                lines += count
-                if count > 0 {
-                    var last = p.count - 1
-                    while p[last] != lf { last -= 1 }
-                    lastCut = (last + 1, lines)
-                }
-                state = p[p.count - 1] == comma || p[p.count - 1] == lf ? .fieldStart : .plain
-                return
-            }
-            for i in start..<p.count {
-                let b = p[i]
-                if b == lf { lines += 1 }
-                switch state {
-                case .quoted:
-                    if b == quote { state = .quoteInQuoted }
-                case .quoteInQuoted:
-                    if b == quote { state = .quoted } else if b == comma { state = .fieldStart } else if b == lf { state = .fieldStart; lastCut = (i + 1, lines) } else { state = .plain }
-                case .fieldStart, .plain:
-                    if b == comma { state = .fieldStart } else if b == lf { state = .fieldStart; lastCut = (i + 1, lines) } else if b == quote && state == .fieldStart { state = .quoted } else { state = .plain }
-                }
-            }
-        }
+        bytes.withUnsafeBufferPointer { cut($0, from: start) }
+    }
+
+    mutating func cut(_ p: UnsafeBufferPointer<UInt8>, from start: Int) -> (end: Int, lines: Int)? {
+        scan(p, from: start)
         guard let cut = lastCut else { return nil }
         // What follows the cut was scanned already: keep its state and count its lines again from zero.
         lines -= cut.lines
         lastCut = nil
         return cut
+    }
+
+    private mutating func scan(_ p: UnsafeBufferPointer<UInt8>, from start: Int) {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n")
+        guard start < p.count, let base = p.baseAddress else { return }
+        if state == .fieldStart || state == .plain, memchr(base + start, Int32(quote), p.count - start) == nil {
+            // No quote in the new bytes (most feeds have none): every line feed ends a record, counted
+            // by a loop the compiler vectorizes instead of stepping the quote states byte by byte.
+            var count = 0
+            for i in start..<p.count { count &+= p[i] == lf ? 1 : 0 }
+            lines += count
+            if count > 0 {
+                var last = p.count - 1
+                while p[last] != lf { last -= 1 }
+                lastCut = (last + 1, lines)
+            }
+            state = p[p.count - 1] == comma || p[p.count - 1] == lf ? .fieldStart : .plain
+            return
+        }
+        for i in start..<p.count {
+            let b = p[i]
+            if b == lf { lines += 1 }
+            switch state {
+            case .quoted:
+                if b == quote { state = .quoteInQuoted }
+            case .quoteInQuoted:
+                if b == quote { state = .quoted } else if b == comma { state = .fieldStart } else if b == lf { state = .fieldStart; lastCut = (i + 1, lines) } else { state = .plain }
+            case .fieldStart, .plain:
+                if b == comma { state = .fieldStart } else if b == lf { state = .fieldStart; lastCut = (i + 1, lines) } else if b == quote && state == .fieldStart { state = .quoted } else { state = .plain }
+            }
+        }
     }
 }

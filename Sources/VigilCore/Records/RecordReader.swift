@@ -559,7 +559,7 @@ struct Layout: Sendable {
         return fraction > 0 ? Double(mantissa) / powersOfTen[fraction] : Double(mantissa)
     }
 
-    private static let powersOfTen: [Double] = (0...15).map { Double("1e\($0)")! }
+    static let powersOfTen: [Double] = (0...15).map { Double("1e\($0)")! }
 
     /// A count written in plain digits, read without making a string.
     /// Counts above this are refused: no real count is near it, and sums of counts then cannot overflow.

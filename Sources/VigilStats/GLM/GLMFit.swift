@@ -76,7 +76,7 @@ public enum GLM {
 
     static func fitFixedFamily<F: Family>(_ problem: GLMProblem, _ family: F, kind: GLMFit.FamilyKind,
                                           control: GLMControl) throws -> GLMFit {
-        let result = try IRLS(problem: problem, family: family, control: control).run()
+        let result = try control.timed("IRLS") { try IRLS(problem: problem, family: family, control: control).run() }
         let y = problem.response
         let mu = result.fitted
         let logLikelihood = RowSegments(count: y.count).sum { s, rows in
@@ -87,7 +87,7 @@ public enum GLM {
         let rank = result.factorization.kept.count
         return try assemble(problem, family: family, kind: kind, result: result, logLikelihood: logLikelihood,
                             aic: -2 * logLikelihood + 2 * Double(rank), theta: nil,
-                            nullDeviance: try nullDeviance(problem, family: family, control: control),
+                            nullDeviance: try control.timed("null deviance") { try nullDeviance(problem, family: family, control: control) },
                             control: control, extraWarnings: [])
     }
 

@@ -9,7 +9,20 @@ public struct GLMControl: Sendable {
     public var aliasingTolerance: Double = AliasingCholesky.defaultTolerance
     /// Solve every iteration by the QR (tests compare the two routes).
     var alwaysQR = false
+    /// Told the seconds each step of a fit took ("IRLS", "theta"), for `vigil fit --timings`.
+    public var timings: (@Sendable (String, Double) -> Void)? = nil
     public init() {}
+
+    /// Runs `body`, telling `timings` how long it took under `step`.
+    func timed<T>(_ step: String, _ body: () throws -> T) rethrows -> T {
+        guard let timings else { return try body() }
+        let start = ContinuousClock.now
+        defer {
+            let elapsed = ContinuousClock.now - start
+            timings(step, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        return try body()
+    }
 }
 
 /// Response, offset (already on the linear-predictor scale, e.g. log exposure), prior weights and design.

@@ -39,14 +39,14 @@ struct NegativeBinomialRegression: Sendable {
         let y = problem.response
         let n = Double(y.count)
         let histogram = CountHistogram(y)
-        var result = try IRLS(problem: problem, family: PoissonFamily(), control: control).run()
+        var result = try control.timed("IRLS") { try IRLS(problem: problem, family: PoissonFamily(), control: control).run() }
         var mu = result.fitted
-        var estimate = thetaML(y, mu, histogram)
+        var estimate = control.timed("theta") { thetaML(y, mu, histogram) }
         var lastFamily = NegativeBinomialFamily(theta: estimate.theta)
         let d1 = (2 * max(1, n - Double(result.factorization.kept.count))).squareRoot()
         let d2 = 1.0
         var delta = 1.0
-        var logLik = logLikelihood(estimate.theta, mu, y, histogram)
+        var logLik = control.timed("theta") { logLikelihood(estimate.theta, mu, y, histogram) }
         var logLikOld = logLik + 2 * d1
         var alternations = 0
         while true {
@@ -54,13 +54,13 @@ struct NegativeBinomialRegression: Sendable {
             guard alternations <= control.maxIterations,
                   abs(logLikOld - logLik) / d1 + abs(delta) / d2 > control.epsilon else { break }
             lastFamily = NegativeBinomialFamily(theta: estimate.theta)
-            result = try IRLS(problem: problem, family: lastFamily, control: control).run(start: result.coefficients)
+            result = try control.timed("IRLS") { try IRLS(problem: problem, family: lastFamily, control: control).run(start: result.coefficients) }
             let previous = estimate.theta
-            estimate = thetaML(y, mu, histogram)   // with μ of the previous fit, as glm.nb
+            estimate = control.timed("theta") { thetaML(y, mu, histogram) }   // with μ of the previous fit, as glm.nb
             mu = result.fitted
             delta = previous - estimate.theta
             logLikOld = logLik
-            logLik = logLikelihood(estimate.theta, mu, y, histogram)
+            logLik = control.timed("theta") { logLikelihood(estimate.theta, mu, y, histogram) }
         }
         var warnings: [String] = []
         if let w = estimate.warning { warnings.append(w) }
@@ -78,7 +78,7 @@ struct NegativeBinomialRegression: Sendable {
         return try GLM.assemble(problem, family: finalFamily, kind: .negbin, result: result,
                                 logLikelihood: logLik, aic: -2 * logLik + 2 * rank + 2,
                                 theta: (estimate.theta, estimate.standardError),
-                                nullDeviance: try GLM.nullDeviance(problem, family: nullFamily, control: control),
+                                nullDeviance: try control.timed("null deviance") { try GLM.nullDeviance(problem, family: nullFamily, control: control) },
                                 control: control, extraWarnings: warnings)
     }
 

@@ -1,0 +1,420 @@
+import Foundation
+import VigilThreads
+
+/// The columns a command asks for from a whole CSV file, read on all cores: the file is cut into parts at
+/// record boundaries (`RecordCutter`) and each part is parsed by `CSVReader` on its own thread. Number
+/// columns are read straight from the bytes into doubles, so a million-row design makes no string per cell;
+/// text columns keep each cell without its surrounding spaces.
+public struct CSVColumns: Sendable {
+    public enum Kind: Sendable { case number, text }
+
+    /// A column read as numbers: NaN where a cell is not a finite number, and the first of those cells'
+    /// texts (as written) with their rows, for messages and for telling a categorical column.
+    public struct Numbers: Sendable {
+        public internal(set) var values: [Double] = []
+        public internal(set) var exceptions: [(row: Int, text: String)] = []
+        public internal(set) var exceptionCount = 0
+    }
+
+    public let source: String
+    public let header: [String]
+    /// The physical line each row starts on.
+    public let lines: [Int]
+    public let numbers: [String: Numbers]
+    public let texts: [String: [String]]
+
+    public var rowCount: Int { lines.count }
+
+    /// Reads `columns` (each must be in the header) from `path`. Every malformed record or wrong field count
+    /// is an error naming its line (up to `limit` of them, in file order): `CSVTableError`.
+    /// `exceptionLimit`: how many non-number cells of a number column keep their text. Parts are cut at
+    /// about `partSize` bytes, so the cuts do not depend on the number of cores.
+    public init(path: String, columns: [String: Kind], commentByte: UInt8? = nil, limit: Int = 20,
+                exceptionLimit: Int = 20, partSize: Int = 1 << 21) throws {
+        let bytes = try Self.contents(path)
+        var reader = CSVReader(source: path, contents: bytes, commentByte: commentByte)
+        let head: CSVRecord?
+        do { head = try reader.next() } catch let error as CSVError { throw CSVTableError(problems: [error]) }
+        guard let head else {
+            throw CSVTableError(problems: [CSVError(source: path, line: 1, reason: "the file is empty (no header row)")])
+        }
+        let header = head.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        let wanted = columns.keys.sorted()
+        var indices: [Int] = []
+        for name in wanted {
+            guard let index = header.firstIndex(of: name) else {
+                throw CSVTableError(problems: [CSVError(source: path, line: 1, reason: "no column \"\(name)\"")])
+            }
+            indices.append(index)
+        }
+        let plan = Plan(source: path, fieldCount: header.count, indices: indices,
+                        kinds: wanted.map { columns[$0] ?? .text }, commentByte: commentByte, exceptionLimit: exceptionLimit)
+        // A comment line can hold anything, so a file with comments is read as one part.
+        let parts = commentByte == nil
+            ? Self.cut(bytes, from: reader.consumedBytes, firstLine: reader.nextLine, partSize: max(1, partSize))
+            : [Part(range: reader.consumedBytes..<bytes.count, firstLine: reader.nextLine)]
+        let read = Parallel.map(parts) { part in plan.read(bytes, part) }
+
+        var problems: [CSVError] = []
+        for part in read {
+            problems += part.problems.prefix(limit - problems.count)
+            if problems.count >= limit { break }
+        }
+        if !problems.isEmpty { throw CSVTableError(problems: problems) }
+        var lines: [Int] = []
+        lines.reserveCapacity(read.reduce(0) { $0 + $1.lines.count })
+        for part in read { lines += part.lines }
+        // Each number column gathered from the parts' buffers on all cores.
+        let total = lines.count
+        let merged = Parallel.map(Array(wanted.indices)) { c -> [Double] in
+            guard plan.kinds[c] == .number else { return [] }
+            return [Double](unsafeUninitializedCapacity: total) { buffer, count in
+                for part in read {
+                    part.values.withUnsafeBufferPointer { from in
+                        for r in 0..<part.lines.count { buffer[count + r] = from[c * part.stride + r] }
+                    }
+                    count += part.lines.count
+                }
+            }
+        }
+        var numbers: [String: Numbers] = [:], texts: [String: [String]] = [:]
+        for (c, name) in wanted.enumerated() {
+            switch plan.kinds[c] {
+            case .number:
+                var column = Numbers()
+                column.values = merged[c]
+                var rows = 0
+                for part in read {
+                    for e in part.exceptions[c] where column.exceptions.count < exceptionLimit {
+                        column.exceptions.append((rows + e.row, e.text))
+                    }
+                    column.exceptionCount += part.exceptionCounts[c]
+                    rows += part.lines.count
+                }
+                numbers[name] = column
+            case .text:
+                texts[name] = read.flatMap { $0.texts[c] }
+            }
+        }
+        self.source = path
+        self.header = header
+        self.lines = lines
+        self.numbers = numbers
+        self.texts = texts
+    }
+
+    /// The file's bytes, read once into one array.
+    static func contents(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw CSVTableError(problems: [CSVError(source: path, line: 0, reason: "cannot open the file (missing or not readable)")])
+        }
+        defer { close(fd) }
+        var status = stat()
+        let size = fstat(fd, &status) == 0 ? max(0, Int(status.st_size)) : 0
+        var failure: Int32 = 0
+        /// Reads into `buffer` until it is full or the file ends; how many bytes it took.
+        func fill(_ buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+            guard let base = buffer.baseAddress else { return 0 }
+            var got = 0
+            while got < buffer.count {
+                let n = read(fd, base + got, buffer.count - got)
+                if n > 0 { got += n } else if n == 0 { break } else if errno != EINTR { failure = errno; break }
+            }
+            return got
+        }
+        var bytes = [UInt8](unsafeUninitializedCapacity: size + 1) { buffer, count in count = fill(buffer) }
+        // A file that grew after fstat is read on to its end.
+        while failure == 0 && bytes.count > size {
+            let more = [UInt8](unsafeUninitializedCapacity: 1 << 20) { buffer, count in count = fill(buffer) }
+            if more.isEmpty { break }
+            bytes += more
+        }
+        if failure != 0 {
+            throw CSVTableError(problems: [CSVError(source: path, line: 0, reason: "cannot read the file: \(String(cString: strerror(failure)))")])
+        }
+        return bytes
+    }
+
+    struct Part: Sendable {
+        let range: Range<Int>
+        let firstLine: Int
+        /// Line feeds in the part (outside quotes).
+        var lineCount = 0
+    }
+
+    /// Parts of about `partSize` bytes from `start`, cut after line feeds outside quoted fields.
+    static func cut(_ bytes: [UInt8], from start: Int, firstLine: Int, partSize: Int) -> [Part] {
+        let quoted = bytes.withUnsafeBufferPointer { p in
+            guard start < p.count, let base = p.baseAddress else { return false }
+            return memchr(base + start, Int32(UInt8(ascii: "\"")), p.count - start) != nil
+        }
+        return quoted ? cutQuoted(bytes, from: start, firstLine: firstLine, partSize: partSize)
+            : cutPlain(bytes, from: start, firstLine: firstLine, partSize: partSize)
+    }
+
+    /// Without a quote every line feed ends a record: parts end at the first line feed past each `partSize`,
+    /// and their line feeds are counted on all cores.
+    static func cutPlain(_ bytes: [UInt8], from start: Int, firstLine: Int, partSize: Int) -> [Part] {
+        var ranges: [Range<Int>] = []
+        bytes.withUnsafeBufferPointer { p in
+            var begin = start
+            while begin < p.count {
+                var end = min(p.count, begin + partSize)
+                if end < p.count, let base = p.baseAddress,
+                   let feed = memchr(base + end - 1, 10, p.count - end + 1) {
+                    end = base.distance(to: feed.assumingMemoryBound(to: UInt8.self)) + 1
+                } else {
+                    end = p.count
+                }
+                ranges.append(begin..<end)
+                begin = end
+            }
+        }
+        if ranges.isEmpty { ranges = [start..<max(start, bytes.count)] }
+        let feeds = Parallel.map(ranges) { range in
+            bytes.withUnsafeBufferPointer { p in lineFeeds(UnsafeBufferPointer(rebasing: p[range])) }
+        }
+        var line = firstLine
+        return zip(ranges, feeds).map { range, count in
+            defer { line += count }
+            return Part(range: range, firstLine: line, lineCount: count)
+        }
+    }
+
+    /// The line feeds in `p`, eight bytes at a time: a byte of v = word ^ 0x0A… is zero exactly where the
+    /// high bit of ~(((v & 0x7F…) + 0x7F…) | v | 0x7F…) is set.
+    static func lineFeeds(_ p: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = p.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, feeds: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
+        var count = 0, i = 0
+        while i + 8 <= p.count {
+            let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ feeds
+            count &+= (~(((v & low) &+ low) | v | low)).nonzeroBitCount
+            i += 8
+        }
+        while i < p.count { count &+= p[i] == 10 ? 1 : 0; i += 1 }
+        return count
+    }
+
+    /// Cuts by `RecordCutter`, which follows quoted fields across line feeds.
+    static func cutQuoted(_ bytes: [UInt8], from start: Int, firstLine: Int, partSize: Int) -> [Part] {
+        var parts: [Part] = []
+        var cutter = RecordCutter()
+        var begin = start, line = firstLine, scanned = start
+        bytes.withUnsafeBufferPointer { p in
+            while scanned < p.count {
+                let end = min(p.count, scanned + partSize)
+                let found = cutter.cut(UnsafeBufferPointer(rebasing: p[..<end]), from: scanned)
+                scanned = end
+                // The cut closest to the end of the bytes is the part's end unless it ends the file anyway.
+                guard let found, found.end < p.count else { continue }
+                parts.append(Part(range: begin..<found.end, firstLine: line, lineCount: found.lines))
+                begin = found.end
+                line += found.lines
+            }
+        }
+        if begin < bytes.count || parts.isEmpty {
+            // The last part's line feeds are counted here: the cutter reports only the cuts it made.
+            let feeds = bytes.withUnsafeBufferPointer { p in p[begin...].reduce(0) { $0 + ($1 == 10 ? 1 : 0) } }
+            parts.append(Part(range: begin..<bytes.count, firstLine: line, lineCount: feeds))
+        }
+        return parts
+    }
+
+    /// What each part's reader takes from its rows.
+    private struct Plan: Sendable {
+        let source: String
+        let fieldCount: Int
+        let indices: [Int]
+        let kinds: [Kind]
+        let commentByte: UInt8?
+        let exceptionLimit: Int
+
+        /// A part's rows: number column c's values at `values[c * stride + row]`.
+        struct Result: Sendable {
+            var lines: [Int] = []
+            var values: [Double] = []
+            var stride = 0
+            var exceptions: [[(row: Int, text: String)]]
+            var exceptionCounts: [Int]
+            var texts: [[String]]
+            var problems: [CSVError] = []
+
+            init(columns k: Int) {
+                exceptions = Array(repeating: [], count: k)
+                exceptionCounts = Array(repeating: 0, count: k)
+                texts = Array(repeating: [], count: k)
+            }
+
+            /// Keeps a cell of number column c that is not a finite number.
+            mutating func exception(_ c: Int, row: Int, _ cell: Bytes, limit: Int) {
+                exceptionCounts[c] += 1
+                if exceptions[c].count < limit { exceptions[c].append((row, String(decoding: cell, as: UTF8.self))) }
+            }
+        }
+
+        func read(_ bytes: [UInt8], _ part: Part) -> Result {
+            if commentByte == nil, let plain = bytes.withUnsafeBufferPointer({ readPlain($0, part) }) { return plain }
+            return readGeneral(bytes, part)
+        }
+
+        /// A part read by `CSVReader`: quotes, carriage returns, comments and any UTF-8.
+        func readGeneral(_ bytes: [UInt8], _ part: Part) -> Result {
+            let k = indices.count
+            var result = Result(columns: k)
+            var numbers = [[Double]](repeating: [], count: k)
+            var csv = CSVReader(source: source, part: Array(bytes[part.range]), firstLine: part.firstLine)
+            csv.commentByte = commentByte
+            var row = CSVRow()
+            while true {
+                do {
+                    guard try csv.next(into: &row) else { break }
+                } catch let error as CSVError {
+                    result.problems.append(error)
+                    continue
+                } catch {
+                    break
+                }
+                if row.isBlank { continue }
+                guard row.count == fieldCount else {
+                    result.problems.append(CSVError(source: source, line: row.line, reason: "\(row.count) fields, the header has \(fieldCount)"))
+                    continue
+                }
+                let r = result.lines.count
+                result.lines.append(row.line)
+                row.withFields { fields in
+                    for c in 0..<k {
+                        let cell = fields.field(indices[c])
+                        switch kinds[c] {
+                        case .number:
+                            if let v = Self.number(Layout.trimmed(cell)) {
+                                numbers[c].append(v)
+                            } else {
+                                numbers[c].append(.nan)
+                                result.exception(c, row: r, cell, limit: exceptionLimit)
+                            }
+                        case .text:
+                            result.texts[c].append(String(decoding: Layout.trimmed(cell), as: UTF8.self))
+                        }
+                    }
+                }
+            }
+            result.stride = result.lines.count
+            result.values = Array(numbers.map { $0.isEmpty ? [Double](repeating: .nan, count: result.stride) : $0 }.joined())
+            return result
+        }
+
+        /// A part with no quote, carriage return or byte above ASCII, in one pass over its bytes: each line
+        /// split at commas, number cells read as they are scanned (plain decimals by Clinger's fast path, as
+        /// `Layout.decimal`; any other cell by `number`). nil when the part holds one of those bytes, for
+        /// `readGeneral`: the two give the same rows, values and problems.
+        func readPlain(_ p: UnsafeBufferPointer<UInt8>, _ part: Part) -> Result? {
+            let k = indices.count
+            let comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n"), quote = UInt8(ascii: "\""), cr = UInt8(ascii: "\r")
+            let dot = UInt8(ascii: "."), minus = UInt8(ascii: "-")
+            let powersOfTen = Layout.powersOfTen
+            var slots = [Int](repeating: -1, count: fieldCount)
+            for (c, index) in indices.enumerated() { slots[index] = c }
+            let isNumber = kinds.map { $0 == .number }
+            let stride = part.lineCount + 1
+            var result = Result(columns: k)
+            result.lines.reserveCapacity(stride)
+            var plain = true
+            var excepted: [Int] = []   // number columns with an exception in the current row
+            let values = [Double](unsafeUninitializedCapacity: k * stride) { values, initialized in
+                let end = part.range.upperBound
+                var i = part.range.lowerBound, line = part.firstLine, r = 0
+                /// The end of the field from j: the next comma or line feed; false for a byte `readGeneral` must see.
+                func fieldEnd(_ j: inout Int) -> Bool {
+                    while j < end {
+                        let b = p[j]
+                        if b == comma || b == lf { return true }
+                        if b == quote || b == cr || b >= 0x80 { return false }
+                        j += 1
+                    }
+                    return true
+                }
+                rows: while i < end {
+                    if p[i] == lf { i += 1; line += 1; continue }   // a blank line
+                    var f = 0
+                    excepted.removeAll(keepingCapacity: true)
+                    while true {
+                        let c = f < fieldCount ? slots[f] : -1
+                        var j = i
+                        if c >= 0 && isNumber[c] {
+                            var m: UInt64 = 0, fraction = 0
+                            let negative = j < end && p[j] == minus
+                            if negative { j += 1 }
+                            let first = j
+                            while j < end, case let d = p[j] &- 48, d < 10 { m = m &* 10 &+ UInt64(d); j += 1 }
+                            if j < end && p[j] == dot {
+                                j += 1
+                                let point = j
+                                while j < end, case let d = p[j] &- 48, d < 10 { m = m &* 10 &+ UInt64(d); j += 1 }
+                                fraction = j - point
+                            }
+                            let digits = j - first - (fraction > 0 || (j > first && p[j - 1] == dot) ? 1 : 0)
+                            if digits > 0, digits <= 15, j == end || p[j] == comma || p[j] == lf {
+                                let v = fraction > 0 ? Double(m) / powersOfTen[fraction] : Double(m)
+                                values[c * stride + r] = negative ? -v : v
+                            } else {
+                                guard fieldEnd(&j) else { plain = false; break rows }
+                                let cell = Bytes(rebasing: p[i..<j])
+                                if let v = Self.number(Layout.trimmed(cell)) {
+                                    values[c * stride + r] = v
+                                } else {
+                                    values[c * stride + r] = .nan
+                                    result.exception(c, row: r, cell, limit: exceptionLimit)
+                                    excepted.append(c)
+                                }
+                            }
+                        } else {
+                            guard fieldEnd(&j) else { plain = false; break rows }
+                            if c >= 0 {
+                                result.texts[c].append(String(decoding: Layout.trimmed(Bytes(rebasing: p[i..<j])), as: UTF8.self))
+                            }
+                        }
+                        f += 1
+                        i = j
+                        if i < end && p[i] == comma { i += 1; continue }
+                        break
+                    }
+                    if i < end { i += 1 }   // the line feed
+                    if f == fieldCount {
+                        result.lines.append(line)
+                        r += 1
+                    } else {
+                        // The row is not kept: the texts and exceptions of its first f fields go with it.
+                        for c in 0..<k where !isNumber[c] && indices[c] < f { result.texts[c].removeLast() }
+                        for c in excepted {
+                            result.exceptionCounts[c] -= 1
+                            result.exceptions[c].removeAll { $0.row == r }
+                        }
+                        result.problems.append(CSVError(source: source, line: line, reason: "\(f) fields, the header has \(fieldCount)"))
+                    }
+                    line += 1
+                }
+                // The rows' slots not taken (blank or refused lines) hold NaN, so every value is initialized.
+                for c in 0..<k {
+                    for row in r..<stride { values[c * stride + row] = .nan }
+                    if !isNumber[c] { for row in 0..<r { values[c * stride + row] = .nan } }
+                }
+                initialized = k * stride
+            }
+            guard plain else { return nil }
+            result.values = values
+            result.stride = stride
+            return result
+        }
+
+        /// A finite number: plain decimals (signed or not) from the bytes, anything else as `Double(String)`.
+        static func number(_ bytes: Bytes) -> Double? {
+            if let v = Layout.decimal(bytes) { return v }
+            if bytes.count > 1, bytes[0] == UInt8(ascii: "-"), let v = Layout.decimal(Bytes(rebasing: bytes[1...])) { return -v }
+            guard !bytes.isEmpty, let v = Double(String(decoding: bytes, as: UTF8.self)), v.isFinite else { return nil }
+            return v
+        }
+    }
+}

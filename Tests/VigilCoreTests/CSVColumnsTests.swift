@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import VigilCore
+
+/// The parallel column reader against the streaming reader: every cut of the file into parts gives the
+/// same rows, lines, numbers and texts.
+struct CSVColumnsTests {
+    private func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-columns-\(UUID().uuidString).csv").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func everyCutReadsLikeTheStreamingReader() throws {
+        var text = "\u{FEFF}id,note,x,y\r\n"
+        for i in 0..<60 {
+            let note = i % 7 == 0 ? "\"multi\nline, \"\"quoted\"\"\"" : (i % 5 == 0 ? "\"a,b\"" : "plain\(i)")
+            let x = i % 11 == 0 ? "-\(i).25" : (i % 13 == 0 ? "1e-3" : " \(i) ")
+            text += "F\(i),\(note),\(x),\(i % 3 == 0 ? "n/a" : "\(i * 2)")\(i % 2 == 0 ? "\r\n" : "\n")"
+            if i == 30 { text += "\n" }   // a blank line is skipped
+        }
+        let path = try write(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let table = try CSVTable(path: path)
+        for partSize in [1, 7, 64, 200, 1 << 21] {
+            let columns = try CSVColumns(path: path, columns: ["note": .text, "x": .number, "y": .number, "id": .text],
+                                         exceptionLimit: 100, partSize: partSize)
+            #expect(columns.lines == table.lines, "part size \(partSize)")
+            #expect(columns.texts["note"] == table.column("note"))
+            #expect(columns.texts["id"] == table.column("id"))
+            let x = try #require(columns.numbers["x"])
+            #expect(x.values == table.column("x")?.map { Double($0.trimmingSpaces) ?? .nan })
+            #expect(x.exceptionCount == 0)
+            let y = try #require(columns.numbers["y"])
+            #expect(y.exceptionCount == 20)
+            #expect(y.exceptions.map(\.row) == Array(stride(from: 0, to: 60, by: 3)))
+            #expect(y.exceptions.allSatisfy { $0.text == "n/a" })
+            #expect(zip(y.values, table.column("y") ?? []).allSatisfy { v, t in Double(t).map { $0 == v } ?? v.isNaN })
+        }
+    }
+
+    /// Parts without quotes or carriage returns take the one-pass reader: the same rows, values, exceptions
+    /// and problems as the streaming reader, a part with a quote among them read the general way.
+    @Test func plainPartsReadLikeTheStreamingReader() throws {
+        var text = "id,x,y,z\n"
+        var short: [Int] = []
+        for i in 0..<400 {
+            let x = ["\(i)", "-\(i).5", " \(i) ", "1e-\(i % 5)", "", "+3", "12345678901234567", "0.1", "-0", "7."][i % 10]
+            let y = i % 17 == 0 ? "n/a" : "\(Double(i) / 8)"
+            if i % 53 == 0 { text += "F\(i),\(x)\n"; short.append(text.filter { $0 == "\n" }.count); continue }
+            if i % 41 == 0 { text += "\n" }
+            let id = i == 250 ? "\"F,\(i)\"" : "F\(i)"
+            text += "\(id),\(x),\(y),\(i % 3)\n"
+        }
+        text += "F400,4,5,6"   // the last line without a line feed
+        let path = try write(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let kept = try write(text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .filter { !short.contains($0.offset + 1) }.map { String($0.element) }.joined(separator: "\n"))
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        let table = try CSVTable(path: kept)
+        for partSize in [1, 9, 100, 1000, 1 << 21] {
+            do {
+                _ = try CSVColumns(path: path, columns: ["x": .number], limit: 100, partSize: partSize)
+                Issue.record("short rows were not reported")
+            } catch let error as CSVTableError {
+                #expect(error.problems.map(\.line) == short, "part size \(partSize)")
+            }
+            let columns = try CSVColumns(path: kept, columns: ["x": .number, "y": .number, "id": .text, "z": .text],
+                                         exceptionLimit: 1000, partSize: partSize)
+            #expect(columns.lines == table.lines, "part size \(partSize)")
+            #expect(columns.texts["id"] == table.column("id"))
+            #expect(columns.texts["z"] == table.column("z"))
+            let x = try #require(columns.numbers["x"])
+            let written = table.column("x") ?? []
+            #expect(x.values.count == written.count)
+            for (v, t) in zip(x.values, written) {
+                let reference = Double(t.trimmingSpaces).flatMap { $0.isFinite ? $0 : nil }
+                #expect(reference.map { $0 == v && $0.sign == v.sign } ?? v.isNaN, "\(t) read as \(v)")
+            }
+            #expect(x.exceptions.map(\.text) == written.filter { Double($0.trimmingSpaces) == nil })
+            let y = try #require(columns.numbers["y"])
+            #expect(y.exceptionCount == (table.column("y") ?? []).filter { $0 == "n/a" }.count)
+            #expect(y.exceptions.map(\.row) == (table.column("y") ?? []).indices.filter { table.column("y")?[$0] == "n/a" })
+        }
+    }
+
+    @Test func problemsNameTheirLinesInFileOrder() throws {
+        let path = try write("a,b\n1,2\n3\n4,\"open\n5,6\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for partSize in [1, 1 << 21] {
+            #expect(throws: CSVTableError.self) {
+                try CSVColumns(path: path, columns: ["a": .number], partSize: partSize)
+            }
+            do {
+                _ = try CSVColumns(path: path, columns: ["a": .number], partSize: partSize)
+            } catch let error as CSVTableError {
+                #expect(error.problems.map(\.line) == [3, 4], "part size \(partSize)")
+                #expect(error.problems.first?.reason == "1 fields, the header has 2")
+            }
+        }
+        #expect(throws: CSVTableError.self) { try CSVColumns(path: path, columns: ["z": .number]) }
+        #expect(throws: CSVTableError.self) { try CSVColumns(path: path + ".missing", columns: ["a": .number]) }
+    }
+
+    @Test func commentedFilesAndEmptyFiles() throws {
+        let path = try write("# made by a script\na,b\n# note\n1,2\n3,4\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let columns = try CSVColumns(path: path, columns: ["b": .number], commentByte: UInt8(ascii: "#"))
+        #expect(columns.numbers["b"]?.values == [2, 4])
+        #expect(columns.lines == [4, 5])
+        let empty = try write("")
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(throws: CSVTableError.self) { try CSVColumns(path: empty, columns: [:]) }
+        let headerOnly = try write("a,b\n")
+        defer { try? FileManager.default.removeItem(atPath: headerOnly) }
+        #expect(try CSVColumns(path: headerOnly, columns: ["a": .number]).rowCount == 0)
+    }
+}
