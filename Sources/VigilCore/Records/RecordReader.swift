@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 
 /// The two wire formats of SPEC §1, chosen by file extension or HTTP Content-Type.
 public enum RecordFormat: String, Sendable {
@@ -79,6 +80,41 @@ public struct RecordReader: Sendable {
             var reader = CSVReader(source: source, contents: bytes)
             readCSV(reader: &reader, accept: accept, reject: reject)
         case .ndjson: _ = readNDJSON(source: source, bytes: bytes[...], firstLine: 0, accept: accept, reject: reject)
+        }
+    }
+
+    /// `read(source:bytes:…)` on all cores for a plain CSV body (no pivot or wide mapping) longer than one
+    /// part: cut at record boundaries as `CSVColumns` cuts a file, each part parsed by its own copy of the
+    /// layout, and every row handed to `accept` or `reject` in file order, as the sequential read would.
+    public func readInParts(source: String, bytes: [UInt8], format: RecordFormat, partSize: Int = 1 << 21,
+                            accept: (Record) -> Void, reject: (RowError) -> Void) {
+        guard format == .csv, mapping.pivot == nil, mapping.wide == nil, bytes.count > partSize else {
+            read(source: source, bytes: bytes, format: format, accept: accept, reject: reject)
+            return
+        }
+        var reader = CSVReader(source: source, contents: bytes)
+        let layout: Layout
+        switch csvLayout(reader: &reader) {
+        case let .success(l): layout = l
+        case let .failure(error): reject(error); return
+        }
+        let parts = CSVColumns.cut(bytes, from: reader.consumedBytes, firstLine: reader.nextLine, partSize: max(1, partSize))
+        let parsed = Parallel.map(parts) { part -> [ReadAhead.Row] in
+            // Each part its own copy of the name and layout: shared reference counts contend across cores.
+            var csv = CSVReader(source: String(decoding: Array(source.utf8), as: UTF8.self), part: Array(bytes[part.range]),
+                                firstLine: part.firstLine)
+            var rows: [ReadAhead.Row] = []
+            readCSVRows(reader: &csv, layout: layout.independentCopy(), accept: { rows.append(.record($0)) },
+                        reject: { rows.append(.rejected($0)) })
+            return rows
+        }
+        for rows in parsed {
+            for row in rows {
+                switch row {
+                case let .record(record): accept(record)
+                case let .rejected(error): reject(error)
+                }
+            }
         }
     }
 

@@ -14,12 +14,13 @@ public struct IngestBatch: Sendable {
     /// Rows with a withheld value (the mapping's `missing:` tokens).
     public let suppressed: [RowError]
 
-    /// Parses a body held in memory; a bad row is rejected, the rows beside it are kept (SPEC §1).
+    /// Parses a body held in memory, a large CSV on all cores; a bad row is rejected, the rows beside it are
+    /// kept (SPEC §1).
     public init(source: String, bytes: [UInt8], format: RecordFormat, mapping: ColumnMapping) {
         var records: [Record] = []
         var rejected: [RowError] = [], suppressed: [RowError] = []
-        RecordReader(mapping: mapping).read(source: source, bytes: bytes, format: format, accept: { records.append($0) },
-                                            reject: { $0.suppressed ? suppressed.append($0) : rejected.append($0) })
+        RecordReader(mapping: mapping).readInParts(source: source, bytes: bytes, format: format, accept: { records.append($0) },
+                                                   reject: { $0.suppressed ? suppressed.append($0) : rejected.append($0) })
         self.source = source
         self.records = records
         self.rejected = rejected
