@@ -89,22 +89,53 @@ public struct DesignMatrix: Sendable {
     }
 
     /// Writes rows `range` into the first `range.count` rows and first `columnCount` columns of `block`
-    /// (column-major, `block.rows` ≥ count).
-    public func fill(_ block: inout Matrix, rows range: Range<Int>) {
+    /// (column-major, `block.rows` ≥ count), each row multiplied by `scale[i]` when given (√w for IRLS: the
+    /// copy and the weighting in one pass over the block).
+    public func fill(_ block: inout Matrix, rows range: Range<Int>, scaledBy scale: [Double]? = nil) {
         let ld = block.rows
         let count = range.count
-        // IRLS sizes the block from this design: a programmer's error, never the data's.
-        precondition(count <= ld && block.columns >= columns.count)
+        // IRLS sizes the block and the scale from this design: a programmer's error, never the data's.
+        precondition(count <= ld && block.columns >= columns.count && (scale?.count ?? count) >= count)
         let start = range.lowerBound
-        for (j, column) in columns.enumerated() {
-            let base = j * ld
-            switch column {
-            case .intercept:
-                for i in 0..<count { block.elements[base + i] = 1 }
-            case let .numeric(values):
-                for i in 0..<count { block.elements[base + i] = values[start + i] }
-            case let .indicator(codes, level):
-                for i in 0..<count { block.elements[base + i] = codes[start + i] == level ? 1 : 0 }
+        block.elements.withUnsafeMutableBufferPointer { out in
+            for (j, column) in columns.enumerated() {
+                let base = j * ld
+                switch (column, scale) {
+                case (.intercept, nil):
+                    for i in 0..<count { out[base + i] = 1 }
+                case let (.intercept, s?):
+                    for i in 0..<count { out[base + i] = s[i] }
+                case let (.numeric(values), nil):
+                    for i in 0..<count { out[base + i] = values[start + i] }
+                case let (.numeric(values), s?):
+                    for i in 0..<count { out[base + i] = values[start + i] * s[i] }
+                case let (.indicator(codes, level), nil):
+                    for i in 0..<count { out[base + i] = codes[start + i] == level ? 1 : 0 }
+                case let (.indicator(codes, level), s?):
+                    for i in 0..<count { out[base + i] = codes[start + i] == level ? s[i] : 0 }
+                }
+            }
+        }
+    }
+
+    /// η = Xβ for rows `range` into `eta[0..<range.count]`, straight from the stored columns.
+    public func linearPredictor(rows range: Range<Int>, coefficients beta: [Double], into eta: inout [Double]) {
+        let count = range.count
+        // IRLS sizes eta and β from this design: a programmer's error, never the data's.
+        precondition(eta.count >= count && beta.count >= columns.count)
+        let start = range.lowerBound
+        eta.withUnsafeMutableBufferPointer { out in
+            for i in 0..<count { out[i] = 0 }
+            for (j, column) in columns.enumerated() {
+                let b = beta[j]
+                switch column {
+                case .intercept:
+                    for i in 0..<count { out[i] += b }
+                case let .numeric(values):
+                    for i in 0..<count { out[i] += values[start + i] * b }
+                case let .indicator(codes, level):
+                    for i in 0..<count where codes[start + i] == level { out[i] += b }
+                }
             }
         }
     }

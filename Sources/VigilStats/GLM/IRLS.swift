@@ -230,9 +230,8 @@ struct IRLS<F: Family>: Sendable {
         while start < rows.upperBound {
             let end = min(rows.upperBound, start + blockSize)
             let count = end - start
-            design.fill(&block, rows: start..<end)
             if let coefficients {
-                LinearAlgebra.multiply(block, rows: count, by: coefficients, into: &eta)
+                design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta)
                 if let offset {
                     for i in 0..<count { eta[i] += offset[start + i] }
                 }
@@ -257,10 +256,7 @@ struct IRLS<F: Family>: Sendable {
             }
             result.deviance += deviance
             result.valid = result.valid && valid
-            for j in 0..<p {
-                let base = j * blockSize
-                for i in 0..<count { block.elements[base + i] *= rootWeight[i] }
-            }
+            design.fill(&block, rows: start..<end, scaledBy: rootWeight)
             switch route {
             case .gram:
                 LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
