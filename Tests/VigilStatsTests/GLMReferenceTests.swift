@@ -100,6 +100,20 @@ struct GLMReferenceTests {
     }
 
     /// The blocked accumulation must not depend on the block size.
+    /// A covariate written in words from its first cell and one whose words come later are both categorical,
+    /// with the same levels as their cells; a numeric covariate stays numeric.
+    @Test func categoricalCovariatesWhereverTheirWordsStart() throws {
+        var text = "y,grade,mixed,x\n"
+        for i in 0..<40 {
+            text += "\(i % 3),\(["b", "a", "c"][i % 3]),\(i < 30 ? "\(i % 2)" : "none"),\(Double(i) / 7)\n"
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-kinds-\(UUID().uuidString).csv").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let problem = try GLMDataSet.load(path: path, family: .poisson, response: "y", covariates: ["grade", "mixed", "x"])
+        #expect(problem.design.names == ["intercept", "grade[b]", "grade[c]", "mixed[1]", "mixed[none]", "x"])
+    }
+
     @Test func blockSizeDoesNotChangeTheFit() throws {
         var small = GLMControl()
         small.blockSize = 7

@@ -49,7 +49,9 @@ public enum GLMDataSet {
         }
         var kinds: [String: CSVColumns.Kind] = [:]
         for name in [response] + [offset, trials].compactMap({ $0 }) + covariates { kinds[name] = .number }
-        for name in covariates where references[name] != nil { kinds[name] = .text }
+        // A covariate whose first cell is not a number is categorical whatever follows: read it as text at once.
+        let first = firstRow(path, commentByte: commentByte)
+        for name in covariates where references[name] != nil || first[name].map({ !isNumber($0) }) == true { kinds[name] = .text }
         if let seasonal { kinds[seasonal.column] = .text }
         func read(_ kinds: [String: CSVColumns.Kind]) throws -> CSVColumns {
             do {
@@ -193,6 +195,25 @@ public enum GLMDataSet {
             throw DataSetError(problems: ["\(table.source): \(error.description)"])
         }
         return GLMProblem(response: y, offset: logOffset, weights: weights, design: design)
+    }
+
+    /// The first data row's cells by column name, from the file's first 64 KiB; empty when that row does not
+    /// end inside them or has the wrong field count.
+    static func firstRow(_ path: String, commentByte: UInt8?) -> [String: String] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [:] }
+        defer { try? handle.close() }
+        let head = Array((try? handle.read(upToCount: 1 << 16)) ?? Data())
+        var reader = CSVReader(source: path, contents: head, commentByte: commentByte)
+        guard let header = try? reader.next(), let row = try? reader.next(), reader.consumedBytes < head.count,
+              row.fields.count == header.fields.count else { return [:] }
+        var cells: [String: String] = [:]
+        for (name, cell) in zip(header.fields, row.fields) { cells[name.trimmingCharacters(in: .whitespaces)] = cell }
+        return cells
+    }
+
+    /// What `CSVColumns` reads as a number: a finite double, spaces around it allowed.
+    static func isNumber(_ cell: String) -> Bool {
+        Double(cell.trimmingSpaces).map(\.isFinite) ?? false
     }
 
     /// A number as a cell would write it: whole numbers without a fraction.
