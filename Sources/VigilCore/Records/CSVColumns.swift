@@ -2,9 +2,10 @@ import Foundation
 import VigilThreads
 
 /// The columns a command asks for from a whole CSV file, read on all cores: the file is cut into parts at
-/// record boundaries (`RecordCutter`) and each part is parsed by `CSVReader` on its own thread. Number
-/// columns are read straight from the bytes into doubles, so a million-row design makes no string per cell;
-/// text columns keep each cell without its surrounding spaces.
+/// record boundaries (`cut`) and each part is parsed on its own thread — in one pass when it has no quote,
+/// carriage return or non-ASCII byte (`readPlain`), by `CSVReader` otherwise. Number columns are read
+/// straight from the bytes into doubles, so a million-row design makes no string per cell; text columns
+/// keep each cell without its surrounding spaces.
 public struct CSVColumns: Sendable {
     public enum Kind: Sendable { case number, text }
 
@@ -217,7 +218,7 @@ public struct CSVColumns: Sendable {
         }
         if begin < bytes.count || parts.isEmpty {
             // The last part's line feeds are counted here: the cutter reports only the cuts it made.
-            let feeds = bytes.withUnsafeBufferPointer { p in p[begin...].reduce(0) { $0 + ($1 == 10 ? 1 : 0) } }
+            let feeds = bytes.withUnsafeBufferPointer { p in lineFeeds(UnsafeBufferPointer(rebasing: p[begin...])) }
             parts.append(Part(range: begin..<bytes.count, firstLine: line, lineCount: feeds))
         }
         return parts

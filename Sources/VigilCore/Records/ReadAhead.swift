@@ -186,9 +186,7 @@ public final class ReadAhead: @unchecked Sendable {
         let layout = layout.independentCopy()
         group.run { [self] in
             var csv = start
-            var rows: [Row] = []
-            reader.readCSVRows(reader: &csv, layout: layout, accept: { rows.append(.record($0)) }, reject: { rows.append(.rejected($0)) })
-            put(index, rows)
+            put(index, reader.rows(&csv, layout: layout))
         }
     }
 }

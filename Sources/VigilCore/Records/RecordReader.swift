@@ -103,10 +103,7 @@ public struct RecordReader: Sendable {
             // Each part its own copy of the name and layout: shared reference counts contend across cores.
             var csv = CSVReader(source: String(decoding: Array(source.utf8), as: UTF8.self), part: Array(bytes[part.range]),
                                 firstLine: part.firstLine)
-            var rows: [ReadAhead.Row] = []
-            readCSVRows(reader: &csv, layout: layout.independentCopy(), accept: { rows.append(.record($0)) },
-                        reject: { rows.append(.rejected($0)) })
-            return rows
+            return rows(&csv, layout: layout.independentCopy())
         }
         for rows in parsed {
             for row in rows {
@@ -116,6 +113,13 @@ public struct RecordReader: Sendable {
                 }
             }
         }
+    }
+
+    /// The rows of a part of a CSV, records and rejections in file order (a worker's share of a file or body).
+    func rows(_ csv: inout CSVReader, layout: Layout) -> [ReadAhead.Row] {
+        var rows: [ReadAhead.Row] = []
+        readCSVRows(reader: &csv, layout: layout, accept: { rows.append(.record($0)) }, reject: { rows.append(.rejected($0)) })
+        return rows
     }
 
     // MARK: CSV

@@ -93,12 +93,11 @@ public struct DesignMatrix: Sendable {
     /// copy and the weighting in one pass over the block).
     public func fill(_ block: inout Matrix, rows range: Range<Int>, scaledBy scale: [Double]? = nil) {
         let ld = block.rows
-        let count = range.count
-        // IRLS sizes the block and the scale from this design: a programmer's error, never the data's.
-        precondition(count <= ld && block.columns >= columns.count && (scale?.count ?? count) >= count)
+        // IRLS sizes the block and the scale from this design, so these bounds never cut anything.
+        let count = min(range.count, ld, scale?.count ?? ld)
         let start = range.lowerBound
         block.elements.withUnsafeMutableBufferPointer { out in
-            for (j, column) in columns.enumerated() {
+            for (j, column) in columns.prefix(block.columns).enumerated() {
                 let base = j * ld
                 switch (column, scale) {
                 case (.intercept, nil):
@@ -120,14 +119,12 @@ public struct DesignMatrix: Sendable {
 
     /// η = Xβ for rows `range` into `eta[0..<range.count]`, straight from the stored columns.
     public func linearPredictor(rows range: Range<Int>, coefficients beta: [Double], into eta: inout [Double]) {
-        let count = range.count
-        // IRLS sizes eta and β from this design: a programmer's error, never the data's.
-        precondition(eta.count >= count && beta.count >= columns.count)
+        // IRLS sizes eta and β from this design, so these bounds never cut anything.
+        let count = min(range.count, eta.count)
         let start = range.lowerBound
         eta.withUnsafeMutableBufferPointer { out in
             for i in 0..<count { out[i] = 0 }
-            for (j, column) in columns.enumerated() {
-                let b = beta[j]
+            for (column, b) in zip(columns, beta) {
                 switch column {
                 case .intercept:
                     for i in 0..<count { out[i] += b }
