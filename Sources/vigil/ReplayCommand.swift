@@ -74,9 +74,8 @@ struct ReplayCommand: ParsableCommand {
             // The alerts' objects and lines made on all cores, a window at a time (memory holds one), written in order.
             let events = summary.events
             for start in stride(from: 0, to: events.count, by: 65_536) {
-                let window = Array(events[start..<min(events.count, start + 65_536)])
-                let lines = Parallel.map(count: window.count, chunk: 1024) { i -> [UInt8] in
-                    var line = window[i].json.serializedBytes()
+                let lines = Parallel.map(count: min(65_536, events.count - start), chunk: 1024) { i -> [UInt8] in
+                    var line = events[start + i].json.serializedBytes()
                     line.append(0x0A)
                     return line
                 }
@@ -85,12 +84,12 @@ struct ReplayCommand: ParsableCommand {
             try writer.close()
         }
         if timings, let peak = Self.peakMemory() { FileHandle.standardError.write(Data("peak resident memory: \(peak)\n".utf8)) }
-        let firing = summary.events.filter { $0.status == .firing }.count
-        let stale = summary.events.filter { $0.status == .stale }.count
+        let firing = summary.events.count { $0.status == .firing }
+        let stale = summary.events.count { $0.status == .stale }
         let resolved = summary.events.count - firing - stale
         var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
             + "\(summary.rejected.count) rejected, \(summary.suppressed) suppressed, \(summary.unmatched) for measures no model watches"]
-        lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingAlerts.count) firing at the end"
+        lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingCount) firing at the end"
                      + (stale == 0 ? "" : " (\(stale) stale-feed alert\(stale == 1 ? "" : "s") raised)"))
         if trace != nil { lines.append("trace: \(summary.traceRows) rows") }
         if let truth {

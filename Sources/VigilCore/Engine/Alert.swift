@@ -170,9 +170,16 @@ public struct Alert: Sendable, Equatable {
             + "\(period)\(ratio); \(stat)"
     }
 
-    /// x with two decimals, as C's printf writes it (Foundation's String(format:) was a tenth of an alert's
-    /// cost).
-    static func fixed2(_ x: Double) -> String { printf("%.2f", x) }
+    /// x with two decimals, as C's printf writes it. Away from a tie x·100 rounds as x's exact value does (its
+    /// error, below 1e-7 under 1e9, cannot cross a cent), so the digits come from an integer; ties, large and
+    /// non-finite x go to printf.
+    static func fixed2(_ x: Double) -> String {
+        let scaled = x.magnitude * 100
+        guard scaled < 1e9, (scaled - scaled.rounded(.down) - 0.5).magnitude > 1e-6 else { return printf("%.2f", x) }
+        let cents = Int(scaled.rounded())
+        let fraction = cents % 100
+        return (x.sign == .minus ? "-" : "") + String(cents / 100) + (fraction < 10 ? ".0" : ".") + String(fraction)
+    }
 
     static func printf(_ format: String, _ x: Double) -> String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in

@@ -141,6 +141,9 @@ public final class Engine {
     /// Alerts currently firing, sorted by id.
     public var firingAlerts: [Alert] { (firing.values.flatMap(\.values) + staleFiring.values).sorted { $0.id < $1.id } }
 
+    /// How many alerts are firing (without copying and sorting them).
+    public var firingCount: Int { firing.values.reduce(staleFiring.count) { $0 + $1.count } }
+
     /// Gives firing alerts the time they were first raised (the daemon's stored alerts, after a restart
     /// rebuilt the engine), so a later `resolved` event carries it.
     public func adoptRaisedAt(_ raised: [String: Date]) {

@@ -570,7 +570,7 @@ public final class Ingestor: @unchecked Sendable {
         reported = [:]
         publishModels()
         logger.info("engine built", metadata: [
-            "records": "\(count)", "models": "\(models.count)", "firing": "\(engine.firingAlerts.count)",
+            "records": "\(count)", "models": "\(models.count)", "firing": "\(engine.firingCount)",
             "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
         ])
     }
