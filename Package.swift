@@ -60,7 +60,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // libFuzzer targets over the readers and parsers (scripts/fuzz); without -DFUZZING it replays inputs.
-        .executableTarget(name: "vigil-fuzz", dependencies: ["VigilCore"]),
+        .executableTarget(name: "vigil-fuzz", dependencies: ["VigilCore", "VigilDaemon"]),
         .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
                     resources: [.copy("References")]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Replay")]),

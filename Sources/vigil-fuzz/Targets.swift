@@ -1,5 +1,6 @@
 import Foundation
 import VigilCore
+import VigilDaemon
 
 /// What each fuzz target does with one input: exactly what vigil does with a file or body of that kind,
 /// minus the disk and the network. An input may be rejected with messages; it may never crash.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilCore
+import VigilDaemon
 import VigilStats
 
 struct ValidateCommand: ParsableCommand {

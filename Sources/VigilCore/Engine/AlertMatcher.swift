@@ -31,7 +31,7 @@ public struct AlertMatcher: Sendable, Equatable {
     }
 
     /// `match: { state: [TX, OK], severity: critical }`: each key a text or a list of texts.
-    static func parse(_ value: YAMLValue) -> AlertMatcher? {
+    public static func parse(_ value: YAMLValue) -> AlertMatcher? {
         guard let entries = value.entries else { return nil }
         var conditions: [(key: String, values: Set<String>)] = []
         for (key, item) in entries {

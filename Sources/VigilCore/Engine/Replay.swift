@@ -278,9 +278,10 @@ public final class LineWriter {
 
     private func put(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
             var offset = 0
             while offset < raw.count && failure == nil {
-                let n = Foundation.write(handle.fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
+                let n = Foundation.write(handle.fileDescriptor, base + offset, raw.count - offset)
                 if n < 0 {
                     if errno != EINTR { failure = errno }
                 } else {

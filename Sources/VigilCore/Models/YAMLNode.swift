@@ -23,36 +23,36 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects problems while a file is read.
-final class Diagnostics {
-    let file: String
-    private(set) var problems: [ConfigProblem] = []
+public final class Diagnostics {
+    public let file: String
+    public private(set) var problems: [ConfigProblem] = []
 
-    init(file: String) { self.file = file }
+    public init(file: String) { self.file = file }
 
-    func report(_ node: YAMLValue, _ message: String) {
+    public func report(_ node: YAMLValue, _ message: String) {
         problems.append(ConfigProblem(file: file, line: node.line, column: node.column, message: "\(node.path): \(message)"))
     }
 
-    func report(line: Int, column: Int, _ message: String) {
+    public func report(line: Int, column: Int, _ message: String) {
         problems.append(ConfigProblem(file: file, line: line, column: column, message: message))
     }
 }
 
 /// A YAML node with its key path (`detectors[0].ratio`) and position, and typed readers that report a
-/// problem and return nil when the value is not of the expected kind.
-struct YAMLValue {
+/// problem and return nil when the value is not of the expected kind (the model, mapping and daemon configs' reader).
+public struct YAMLValue {
     let node: Node
-    let path: String
+    public let path: String
     let diagnostics: Diagnostics
     /// Position of the key (for a missing child) when the node itself has none.
     let fallback: (line: Int, column: Int)
     /// Position of this value's key, when it is a mapping's value.
     var keyPosition: (line: Int, column: Int)? = nil
 
-    var line: Int { node.mark?.line ?? fallback.line }
-    var column: Int { node.mark?.column ?? fallback.column }
+    public var line: Int { node.mark?.line ?? fallback.line }
+    public var column: Int { node.mark?.column ?? fallback.column }
 
-    static func root(_ text: String, file: String, diagnostics: Diagnostics) -> YAMLValue? {
+    public static func root(_ text: String, file: String, diagnostics: Diagnostics) -> YAMLValue? {
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 diagnostics.report(line: 1, column: 1, "the file is empty")
@@ -82,7 +82,7 @@ struct YAMLValue {
         }
     }
 
-    func report(_ message: String) { diagnostics.report(self, message) }
+    public func report(_ message: String) { diagnostics.report(self, message) }
 
     private func child(_ node: Node, _ path: String) -> YAMLValue {
         YAMLValue(node: node, path: path, diagnostics: diagnostics, fallback: (line, column))
@@ -91,7 +91,7 @@ struct YAMLValue {
     // MARK: Mappings
 
     /// The entries of a mapping in file order, or nil (reported) when this is not a mapping.
-    var entries: [(key: String, value: YAMLValue)]? {
+    public var entries: [(key: String, value: YAMLValue)]? {
         guard case let .mapping(mapping) = node else {
             report("must be a mapping (key: value)")
             return nil
@@ -106,7 +106,7 @@ struct YAMLValue {
     }
 
     /// Reads a mapping: reports unknown keys and duplicate keys, returns the known ones.
-    func mapping(allowed: [String]) -> [String: YAMLValue]? {
+    public func mapping(allowed: [String]) -> [String: YAMLValue]? {
         guard let entries else { return nil }
         var result: [String: YAMLValue] = [:]
         for (key, value) in entries {
@@ -126,24 +126,24 @@ struct YAMLValue {
     var keyColumn: Int { keyPosition?.column ?? column }
 
     /// Reports a required key that is absent, at this mapping's position.
-    func missing(_ key: String) {
+    public func missing(_ key: String) {
         diagnostics.report(line: line, column: column, "\(path.isEmpty ? key : "\(path).\(key)"): required")
     }
 
     // MARK: Scalars
 
-    var scalarText: String? {
+    public var scalarText: String? {
         guard case let .scalar(s) = node else { return nil }
         return s.string
     }
 
-    func string() -> String? {
+    public func string() -> String? {
         guard let s = scalarText else { report("must be a text value"); return nil }
         return s
     }
 
     /// A name of `[a-z0-9_-]+` (models, detectors, sinks).
-    func identifier() -> String? {
+    public func identifier() -> String? {
         guard let s = string() else { return nil }
         guard !s.isEmpty, s.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) else {
             report("must match [a-z0-9_-]+"); return nil
@@ -151,14 +151,14 @@ struct YAMLValue {
         return s
     }
 
-    func number() -> Double? {
+    public func number() -> Double? {
         guard let s = scalarText, let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else {
             report("must be a number"); return nil
         }
         return v
     }
 
-    func choice<T: RawRepresentable>(_ type: T.Type, among allowed: [T]) -> T? where T.RawValue == String {
+    public func choice<T: RawRepresentable>(_ type: T.Type, among allowed: [T]) -> T? where T.RawValue == String {
         guard let s = scalarText, let v = T(rawValue: s), allowed.contains(where: { $0.rawValue == v.rawValue }) else {
             report("must be one of \(allowed.map(\.rawValue).joined(separator: ", "))"); return nil
         }
@@ -166,12 +166,12 @@ struct YAMLValue {
     }
 
     /// A list; a single scalar is not accepted (say `[a]`).
-    var items: [YAMLValue]? {
+    public var items: [YAMLValue]? {
         guard case let .sequence(sequence) = node else { report("must be a list"); return nil }
         return sequence.enumerated().map { child($1, "\(path)[\($0)]") }
     }
 
-    func strings() -> [String]? {
+    public func strings() -> [String]? {
         guard let items else { return nil }
         var out: [String] = []
         for item in items {

@@ -157,7 +157,7 @@ public final class ReadAhead: @unchecked Sendable {
             var got = 0
             var failure: Int32 = 0
             var part = [UInt8](unsafeUninitializedCapacity: scanned + partSize) { buffer, initialized in
-                let base = buffer.baseAddress!
+                guard let base = buffer.baseAddress else { initialized = 0; return }
                 pending.withUnsafeBufferPointer { if let from = $0.baseAddress { base.update(from: from, count: scanned) } }
                 while got < partSize {
                     let n = read(fd, base + scanned + got, partSize - got)

@@ -642,7 +642,11 @@ struct RepeatCache {
         }
 
         static func same(_ a: Bytes, _ b: [UInt8]) -> Bool {
-            a.count == b.count && (a.count == 0 || b.withUnsafeBufferPointer { memcmp(a.baseAddress!, $0.baseAddress!, a.count) == 0 })
+            guard a.count == b.count else { return false }
+            return b.withUnsafeBufferPointer { b in
+                guard let x = a.baseAddress, let y = b.baseAddress else { return true }   // both empty
+                return memcmp(x, y, a.count) == 0
+            }
         }
     }
 

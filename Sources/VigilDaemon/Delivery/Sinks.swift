@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import VigilCore
 
@@ -54,7 +55,7 @@ struct SinkRouting: Sendable {
     var inhibits: Bool { !inhibitions.isEmpty }
 }
 
-/// A place alerts go (SPEC §3), one folder each (File/, Webhook/). Every sink shares one outbox and one retry
+/// A place alerts go (SPEC §3), one folder each (File/, Webhook/: the sink and its `SinkSettings`). Every sink shares one outbox and one retry
 /// policy (`Deliverer`); a sink only turns an alert event into its bytes — at commit, so every retry sends the
 /// same event — and tries once.
 protocol AlertSink: Sendable {
@@ -67,4 +68,25 @@ protocol AlertSink: Sendable {
     func deliver(_ entry: OutboxEntry) async -> DeliveryOutcome
     /// Called on SIGHUP (the file sink reopens its file, so logrotate works).
     func reopen() async
+}
+
+/// A kind of sink as the daemon config names it (`type: file`): the keys it adds to a sink's entry, how it
+/// reads them, and the running sink it makes. Each lives in its kind's folder beside the sink.
+protocol SinkSettings: Sendable {
+    static var type: String { get }
+    /// Keys of a sink's entry besides name, type, retry, match and digest.
+    static var keys: [String] { get }
+    /// The settings, or nil when a key is missing or wrong (each reported at its place).
+    static func parse(_ entry: YAMLValue, _ keys: [String: YAMLValue], files: ConfigPaths) -> Self?
+    func makeSink(name: String, retry: DaemonConfig.Retry, client: HTTPClient) throws -> any AlertSink
+    func isEqual(to other: any SinkSettings) -> Bool
+}
+
+extension SinkSettings where Self: Equatable {
+    func isEqual(to other: any SinkSettings) -> Bool { (other as? Self) == self }
+}
+
+/// Every kind of sink: a new kind is a folder under Delivery/ (its sink and its settings) and a line here.
+enum SinkKinds {
+    static let all: [any SinkSettings.Type] = [FileSinkSettings.self, WebhookSinkSettings.self]
 }

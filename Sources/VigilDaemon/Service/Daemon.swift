@@ -114,15 +114,7 @@ public enum Daemon {
     }
 
     static func makeSinks(_ sinks: [DaemonConfig.Sink], client: HTTPClient) throws -> [any AlertSink] {
-        try sinks.map { sink -> any AlertSink in
-            switch sink.kind {
-            case let .file(path):
-                return FileSink(name: sink.name, path: path, retry: sink.retry)
-            case let .webhook(url, secretFile, timeout):
-                return WebhookSink(name: sink.name, url: url, secret: try WebhookSigner(secretFile: secretFile),
-                                   timeout: timeout, retry: sink.retry, client: client)
-            }
-        }
+        try sinks.map { try $0.settings.makeSink(name: $0.name, retry: $0.retry, client: client) }
     }
 
     static func readToken(_ path: String) throws -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// The daemon's config (SPEC §4, `/etc/vigil/vigil.yaml`), validated; relative paths are resolved against
 /// the file's directory.
@@ -38,19 +39,19 @@ public struct DaemonConfig: Sendable, Equatable {
         public let maxBackoff: Double
     }
 
-    public enum SinkKind: Sendable, Equatable {
-        case file(path: String)
-        case webhook(url: URL, secretFile: String, timeout: Double)
-    }
-
+    /// A sink's entry: what every sink has, and its kind's own settings (`SinkSettings`, one per Delivery/ folder).
     public struct Sink: Sendable, Equatable {
         public let name: String
-        public let kind: SinkKind
+        let settings: any SinkSettings
         public let retry: Retry
         /// The alerts it takes (nil: all its models' alerts).
         public var match: AlertMatcher? = nil
         /// One message per interval instead of one per event (nil: every event as it comes).
         public var digest: DigestSchedule? = nil
+
+        public static func == (a: Sink, b: Sink) -> Bool {
+            a.name == b.name && a.settings.isEqual(to: b.settings) && a.retry == b.retry && a.match == b.match && a.digest == b.digest
+        }
     }
 
     /// A feed with its own column mapping (vigil extension): read from its own spool directory, and posted
@@ -100,21 +101,8 @@ public enum DaemonConfigParser {
         guard let text = String(validating: data, as: UTF8.self) else {
             return .failure(ConfigErrors(problems: [ConfigProblem(file: file, line: 1, column: 1, message: "not valid UTF-8")]))
         }
-        let base = (file as NSString).deletingLastPathComponent
-        func resolve(_ p: String) -> String {
-            p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
-        }
-        func path(_ value: YAMLValue?) -> String? {
-            guard let value, let s = value.string() else { return nil }
-            guard !s.isEmpty else { value.report("must be a path"); return nil }
-            return resolve(s)
-        }
-        /// A file the daemon reads at start: it must be there and readable now.
-        func readableFile(_ value: YAMLValue?) -> String? {
-            guard let value, let p = path(value) else { return nil }
-            guard FileManager.default.isReadableFile(atPath: p) else { value.report("cannot read \(p)"); return nil }
-            return p
-        }
+        let files = ConfigPaths(base: (file as NSString).deletingLastPathComponent)
+        let path = files.path, readableFile = files.readableFile
         guard let root = YAMLValue.root(text, file: file, diagnostics: diagnostics),
               let top = root.mapping(allowed: topKeys) else {
             return .failure(ConfigErrors(problems: diagnostics.problems))
@@ -195,7 +183,7 @@ public enum DaemonConfigParser {
         if let s = top["sinks"], let items = s.items {
             var names: Set<String> = []
             for item in items {
-                let (name, sink) = parseSink(item, readableFile: readableFile, path: path)
+                let (name, sink) = parseSink(item, files: files)
                 if let name, !names.insert(name).inserted { item.report("name \"\(name)\" is used by another sink") }
                 if let sink { sinks.append(sink) }
             }
@@ -229,51 +217,21 @@ public enum DaemonConfigParser {
     }
 
     /// The sink, and its name even when the rest is wrong (names must be unique either way).
-    static func parseSink(_ item: YAMLValue, readableFile: (YAMLValue?) -> String?,
-                          path: (YAMLValue?) -> String?) -> (name: String?, sink: DaemonConfig.Sink?) {
-        guard let m = item.mapping(allowed: ["name", "type", "path", "url", "secret_file", "timeout_seconds", "retry", "match",
-                                                   "digest"]) else { return (nil, nil) }
+    static func parseSink(_ item: YAMLValue, files: ConfigPaths) -> (name: String?, sink: DaemonConfig.Sink?) {
+        var ownKeys: [String] = []
+        for kind in SinkKinds.all { ownKeys += kind.keys.filter { !ownKeys.contains($0) } }
+        guard let m = item.mapping(allowed: ["name", "type"] + ownKeys + ["retry", "match", "digest"]) else { return (nil, nil) }
         for key in ["name", "type"] where m[key] == nil { item.missing(key) }
         let name = m["name"]?.identifier()
-        let type = m["type"].flatMap { v -> String? in
-            guard let s = v.string() else { return nil }
-            guard s == "file" || s == "webhook" else { v.report("must be one of file, webhook"); return nil }
-            return s
+        var kind: (any SinkSettings.Type)? = nil
+        if let v = m["type"], let type = v.string() {
+            kind = SinkKinds.all.first { $0.type == type }
+            if kind == nil { v.report("must be one of \(SinkKinds.all.map { $0.type }.joined(separator: ", "))") }
         }
-        func refuse(_ keys: [String], for kind: String) {
-            for key in keys { if let v = m[key] { v.report("not a key of a \(kind) sink") } }
-        }
-        var kind: DaemonConfig.SinkKind? = nil
-        switch type {
-        case "file":
-            refuse(["url", "secret_file", "timeout_seconds"], for: "file")
-            if m["path"] == nil { item.missing("path") }
-            kind = path(m["path"]).map { .file(path: $0) }
-        case "webhook":
-            refuse(["path"], for: "webhook")
-            for key in ["url", "secret_file"] where m[key] == nil { item.missing(key) }
-            let url = m["url"].flatMap { v -> URL? in
-                guard let s = v.string() else { return nil }
-                guard let u = URL(string: s), let scheme = u.scheme?.lowercased(), scheme == "https" || scheme == "http", u.host != nil else {
-                    v.report("must be an http:// or https:// URL"); return nil
-                }
-                return u
-            }
-            let secret = m["secret_file"].flatMap { v -> String? in
-                guard let p = readableFile(v) else { return nil }
-                let text = (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                guard text.hasPrefix("whsec_"), let key = Data(base64Encoded: String(text.dropFirst(6))), key.count >= 16 else {
-                    v.report("\(p) must hold a Standard Webhooks secret: whsec_ then base64 of at least 16 bytes"); return nil
-                }
-                return p
-            }
-            let timeout = m["timeout_seconds"].map { v -> Double? in
-                guard let t = v.number(), t > 0, t <= 300 else { v.report("must be a number of seconds in (0, 300]"); return nil }
-                return t
-            } ?? DaemonDefaults.webhookTimeout
-            if let url, let secret, let timeout { kind = .webhook(url: url, secretFile: secret, timeout: timeout) }
-        default:
-            break
+        var settings: (any SinkSettings)? = nil
+        if let kind {
+            for key in ownKeys where !kind.keys.contains(key) { m[key]?.report("not a key of a \(kind.type) sink") }
+            settings = kind.parse(item, m, files: files)
         }
         var retry = DaemonDefaults.retry
         if let r = m["retry"], let rm = r.mapping(allowed: ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds"]) {
@@ -298,8 +256,8 @@ public enum DaemonConfigParser {
         }
         let match = m["match"].flatMap(AlertMatcher.parse)
         let digest = m["digest"].flatMap(parseDigest)
-        guard let name, let kind, m["match"] == nil || match != nil, m["digest"] == nil || digest != nil else { return (name, nil) }
-        var sink = DaemonConfig.Sink(name: name, kind: kind, retry: retry)
+        guard let name, let settings, m["match"] == nil || match != nil, m["digest"] == nil || digest != nil else { return (name, nil) }
+        var sink = DaemonConfig.Sink(name: name, settings: settings, retry: retry)
         sink.match = match
         sink.digest = digest
         return (name, sink)
@@ -331,5 +289,27 @@ public enum DaemonConfigParser {
             e.report("must be whole days (up to 366d) or divide a day evenly (24h, 12h, 6h, 1h, 30m, …)"); return nil
         }
         return schedule
+    }
+}
+
+/// Paths in the daemon config, relative to the config file's directory.
+struct ConfigPaths {
+    let base: String
+
+    func resolve(_ p: String) -> String {
+        p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
+    }
+
+    func path(_ value: YAMLValue?) -> String? {
+        guard let value, let s = value.string() else { return nil }
+        guard !s.isEmpty else { value.report("must be a path"); return nil }
+        return resolve(s)
+    }
+
+    /// A file the daemon reads at start: it must be there and readable now.
+    func readableFile(_ value: YAMLValue?) -> String? {
+        guard let value, let p = path(value) else { return nil }
+        guard FileManager.default.isReadableFile(atPath: p) else { value.report("cannot read \(p)"); return nil }
+        return p
     }
 }

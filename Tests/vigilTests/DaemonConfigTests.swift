@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VigilCore
+@testable import VigilDaemon
 
 /// The daemon config of SPEC §4: paths relative to the file, defaults, and every problem with its line and
 /// column.
@@ -42,9 +43,10 @@ struct DaemonConfigTests {
         #expect(config.http == DaemonConfig.HTTP(host: "127.0.0.1", port: 8480, tokenFile: "\(dir.path)/ingest.token",
                                                   maxBodyBytes: DaemonDefaults.maxBodyBytes))
         #expect(config.sinks.map(\.name) == ["alerts-file", "qin-webhook"])
-        #expect(config.sinks[0].kind == .file(path: "/var/log/vigil/alerts.jsonl"))
-        #expect(config.sinks[1].kind == .webhook(url: URL(string: "https://alerts.example.org/vigil")!,
-                                                 secretFile: "\(dir.path)/webhook.secret", timeout: DaemonDefaults.webhookTimeout))
+        #expect(config.sinks[0].settings as? FileSinkSettings == FileSinkSettings(path: "/var/log/vigil/alerts.jsonl"))
+        #expect(config.sinks[1].settings as? WebhookSinkSettings
+                == WebhookSinkSettings(url: URL(string: "https://alerts.example.org/vigil")!, secretFile: "\(dir.path)/webhook.secret",
+                                       timeout: DaemonDefaults.webhookTimeout))
         #expect(config.sinks[1].retry == DaemonDefaults.retry)
         let v6 = try dir.parse("models: m\nstate_dir: s\nhttp: { listen: \"[::1]:9000\", token_file: ingest.token }\n").get()
         #expect(v6.http?.host == "::1" && v6.http?.port == 9000)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VigilCore
+@testable import VigilDaemon
 
 /// The parts of silences, inhibition and digests that need no daemon: the digest calendar, the config keys and
 /// what a silence request must say.
