@@ -1,6 +1,7 @@
 import ArgumentParser
 import VigilCore
 import VigilDaemon
+import VigilStats
 
 @main
 struct Vigil: AsyncParsableCommand {
@@ -9,6 +10,13 @@ struct Vigil: AsyncParsableCommand {
         abstract: "Risk-adjusted surveillance of healthcare-associated infections and hospitalizations.",
         subcommands: [RunCommand.self, DeliveriesCommand.self, AckCommand.self, ResolveCommand.self, SilenceCommand.self, ReplayCommand.self, ValidateCommand.self, CalibrateCommand.self,
                       FitCommand.self, ARLCommand.self])
+
+    static func main() async {
+        // First of all: OpenBLAS's idle workers spin from the library's start and would share the cores with
+        // the reading and fitting that follow (vigil calls BLAS on one thread per segment of rows).
+        LinearAlgebra.useCallingThreadOnly()
+        await main(nil)
+    }
 }
 
 /// A failure the message explains: printed to stderr, exit status 1 (SPEC §5).

@@ -219,9 +219,8 @@ struct RecordCutter {
         guard start < p.count, let base = p.baseAddress else { return }
         if state == .fieldStart || state == .plain, memchr(base + start, Int32(quote), p.count - start) == nil {
             // No quote in the new bytes (most feeds have none): every line feed ends a record, counted
-            // by a loop the compiler vectorizes instead of stepping the quote states byte by byte.
-            var count = 0
-            for i in start..<p.count { count &+= p[i] == lf ? 1 : 0 }
+            // eight bytes at a time instead of stepping the quote states byte by byte.
+            let count = CSVColumns.lineFeeds(UnsafeBufferPointer(rebasing: p[start...]))
             lines += count
             if count > 0 {
                 var last = p.count - 1

@@ -1,4 +1,7 @@
 import CLAPACK
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one place vigil calls BLAS and LAPACK. Every other file works with `Matrix` and arrays.
 public enum LinearAlgebra {
@@ -79,6 +82,15 @@ public enum LinearAlgebra {
     /// Limits OpenBLAS to `n` threads (benchmarks measure one core at a time).
     public static func setThreadCount(_ n: Int) {
         openblas_set_num_threads(Int32(n))
+    }
+
+    /// BLAS on the calling thread only, OpenBLAS's worker pool stopped: vigil spreads rows over the cores
+    /// itself, and the pool's idle workers spin (sched_yield) from process start, taking a core from the work.
+    /// Only the pthreads build of OpenBLAS has a pool (`blas_thread_shutdown_`); the others lack the symbol.
+    public static func useCallingThreadOnly() {
+        openblas_set_num_threads(1)
+        guard let process = dlopen(nil, RTLD_NOW), let stop = dlsym(process, "blas_thread_shutdown_") else { return }
+        _ = unsafeBitCast(stop, to: (@convention(c) () -> Int32).self)()
     }
 
     // MARK: LAPACK
