@@ -10,6 +10,28 @@ enum ReplayBench {
     struct VigilRun {
         let seconds: Double
         let output: String
+        /// Every run's seconds, when this is the median of several.
+        var all: [Double] = []
+    }
+
+    /// Runs of each side, interleaved so that a slower minute of the host weighs on both alike.
+    static let repeats = 3
+
+    /// The median vigil run and the R loop's run with the median `total` (empty without R), of `repeats`
+    /// interleaved runs; nil when vigil failed.
+    static func medians(external: Bool, vigil: () -> VigilRun?, r: () -> [String: ExternalFit]?,
+                        total: String) -> (VigilRun, [String: ExternalFit])? {
+        var runs: [VigilRun] = [], loops: [[String: ExternalFit]] = []
+        for _ in 0..<repeats {
+            guard let run = vigil() else { return nil }
+            runs.append(run)
+            if external, let loop = r(), loop[total] != nil { loops.append(loop) }
+        }
+        runs.sort { $0.seconds < $1.seconds }
+        loops.sort { ($0[total]?.seconds ?? 0) < ($1[total]?.seconds ?? 0) }
+        var median = runs[runs.count / 2]
+        median.all = runs.map(\.seconds)
+        return (median, loops.isEmpty ? [:] : loops[loops.count / 2])
     }
 
     /// Writes the panel as SPEC §1 records (periods `YYYY-MM` from 2016-01) and the six model files.
