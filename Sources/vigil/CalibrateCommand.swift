@@ -25,6 +25,7 @@ struct CalibrateCommand: ParsableCommand {
     var columns: String?
 
     func run() throws {
+        keepFreedMemory()
         let replay = try Replay.load(models: models, columns: columns)
         _ = try replay.run(inputs: inputs)
         var failed: [String] = []

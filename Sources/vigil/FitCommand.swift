@@ -54,6 +54,7 @@ struct FitCommand: ParsableCommand {
     }
 
     func run() throws {
+        keepFreedMemory()
         let covariateNames = covariates.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
         var referenceLevels: [String: String] = [:]

@@ -41,6 +41,7 @@ struct ReplayCommand: ParsableCommand {
     var timings = false
 
     func run() throws {
+        keepFreedMemory()
         let replay = try Replay.load(models: models, columns: columns)
         if let facilities {
             do {

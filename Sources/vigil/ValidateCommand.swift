@@ -32,6 +32,7 @@ struct ValidateCommand: ParsableCommand {
     }
 
     func run() throws {
+        keepFreedMemory()
         var problems: [ConfigProblem] = []
         var models: [ModelConfig] = []
         var modelPaths = paths

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VigilCore
 import VigilDaemon
 import VigilStats
@@ -37,4 +38,18 @@ func daemonConfig(_ path: String) throws -> DaemonConfig {
     } catch let error as ConfigErrors {
         throw ReportedFailure(message: error.description)
     }
+}
+
+/// For the commands that read a file whole and exit (replay, fit, calibrate, validate): freed memory stays in
+/// the process instead of going back to the kernel. Their parsed records are freed and allocated again by the
+/// hundred megabytes, and glibc's defaults returned them and faulted them back in — a third of `vigil replay`'s
+/// system time (BENCHMARKS.md). The daemon keeps the defaults: it runs for months.
+/// glibc's `mallopt`, looked up (Swift's Glibc module leaves out malloc.h), with malloc.h's parameter numbers.
+func keepFreedMemory() {
+    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "mallopt") else { return }
+    let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    let trimThreshold: Int32 = -1, topPad: Int32 = -2, mmapThreshold: Int32 = -3
+    _ = mallopt(trimThreshold, 256 << 20)
+    _ = mallopt(topPad, 64 << 20)
+    _ = mallopt(mmapThreshold, 32 << 20)
 }
