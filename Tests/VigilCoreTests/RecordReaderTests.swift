@@ -11,6 +11,57 @@ struct RecordReaderTests {
         return (records, errors)
     }
 
+    /// Plain records are read in place, every other one (quoted, CRLF, non-ASCII, blank, another width) by
+    /// the general scanner: the same rows with every field quoted — none of them plain — give the same
+    /// records and the same row errors on the same lines, and so does a file read in small chunks.
+    @Test func plainRecordsReadInPlaceLikeQuotedOnes() throws {
+        var rows: [[String]] = [["facility_id", "measure", "period", "events", "exposure", "size"]]
+        for i in 0..<400 {
+            var row = ["F\(i % 13)", "CLABSI", "\(2010 + i / 12)-\(String(format: "%02d", i % 12 + 1))", "\(i % 5)", "\(100 + i)", ["small", "medium", "large"][i % 3]]
+            switch i % 29 {
+            case 3: row[0] = "Hôpital \(i)"                       // non-ASCII
+            case 5: row[5] = "large, teaching"                      // needs quotes
+            case 7: row[3] = "-1"                                   // a bad count
+            case 11: row.append("extra")                            // another width
+            case 13: row.removeLast(2)
+            case 17: row = []                                       // a blank line
+            case 19: row[4] = ""                                    // a missing exposure
+            default: break
+            }
+            rows.append(row)
+        }
+        func text(quoting all: Bool, crlfEvery: Int = 0) -> String {
+            var out = ""
+            for (n, row) in rows.enumerated() {
+                out += row.map { all ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : CSVField.quote($0) }.joined(separator: ",")
+                out += crlfEvery > 0 && n % crlfEvery == 0 ? "\r\n" : "\n"
+            }
+            return String(out.dropLast())   // the last record without its line feed
+        }
+        func summary(_ text: String) -> [String] {
+            let (records, errors) = read(text)
+            return records.map { r in
+                guard case let .aggregate(a) = r else { return "patient" }
+                return "\(a.facility)|\(a.measure)|\(a.period)|\(a.events)|\(a.exposure.map { "\($0)" } ?? "-")|\(a.covariates.values)|\(a.origin.line)"
+            } + errors
+        }
+        let plain = summary(text(quoting: false))
+        #expect(plain.count == 400 - 14)   // 14 blank lines skipped
+        #expect(plain.filter { $0.hasPrefix("feed.csv:") }.count == 14 + 14 + 14)
+        #expect(plain == summary(text(quoting: true)))
+        #expect(plain == summary(text(quoting: false, crlfEvery: 7)))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-plain-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try text(quoting: false).write(toFile: path, atomically: true, encoding: .utf8)
+        var chunked = try CSVReader(path: path, source: "feed.csv", chunkSize: 97)
+        var lines: [Int] = []
+        let layout = try RecordReader(mapping: ColumnMapping()).csvLayout(reader: &chunked).get()
+        RecordReader(mapping: ColumnMapping()).readCSVRows(reader: &chunked, layout: layout,
+                                                          accept: { lines.append($0.origin.line) }, reject: { lines.append(-$0.line) })
+        #expect(lines.count == plain.count)
+        #expect(lines.filter { $0 > 0 } == plain.compactMap { $0.split(separator: "|").last.flatMap { Int($0) } })
+    }
+
     /// A spool body read in parts on all cores gives the records and row errors of the sequential read, in
     /// the same order with the same lines, whatever the part size; quoted line feeds stay inside their record.
     @Test func bodiesReadInPartsLikeSequentially() {

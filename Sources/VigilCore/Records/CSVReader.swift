@@ -154,6 +154,54 @@ public struct CSVReader: Sendable {
         }
     }
 
+    /// Hands `body` each plain record from here on — `columns` fields, no quote, carriage return or byte
+    /// ≥ 0x80, not blank — with its line, its fields read in place in the input (`starts` and `ends` are
+    /// reused). Stops before the first record that is not plain, or at the end of what is buffered: the
+    /// caller reads that one with `next(into:)`, which also handles the file's start and comments.
+    mutating func readPlain(columns: Int, starts: inout [Int], ends: inout [Int], _ body: (CSVRow.Fields, _ line: Int) -> Void) {
+        guard !atStart, commentByte == nil, columns > 0 else { return }
+        if starts.count < columns {
+            starts = [Int](repeating: 0, count: columns)
+            ends = starts
+        }
+        let comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n"), quote = UInt8(ascii: "\""), cr = UInt8(ascii: "\r")
+        var line = self.line
+        let taken = input.withUnread { p in
+            starts.withUnsafeMutableBufferPointer { s in
+                ends.withUnsafeMutableBufferPointer { e in
+                    var k = 0   // where the current record starts
+                    records: while k < p.count {
+                        var field = 0, i = k
+                        s[0] = 0
+                        while i < p.count {
+                            let b = p[i]
+                            if b == comma {
+                                guard field + 1 < columns else { break records }   // another width
+                                e[field] = i - k
+                                field += 1
+                                s[field] = i + 1 - k
+                            } else if b == lf {
+                                break
+                            } else if b == quote || b == cr || b >= 0x80 {
+                                break records
+                            }
+                            i += 1
+                        }
+                        guard i < p.count, field + 1 == columns, i > k else { break }
+                        e[field] = i - k
+                        body(CSVRow.Fields(bytes: UnsafeBufferPointer(rebasing: p[k..<i]), starts: UnsafeBufferPointer(rebasing: s[..<columns]),
+                                           ends: UnsafeBufferPointer(rebasing: e[..<columns])), line)
+                        line += 1
+                        k = i + 1
+                    }
+                    return k
+                }
+            }
+        }
+        input.consume(taken)
+        self.line = line
+    }
+
     private struct Scan {
         var newlines = 0
         var malformed: String?

@@ -162,21 +162,24 @@ public struct RecordReader: Sendable {
         }
     }
 
-    /// Reads the rows after the header.
+    /// Reads the rows after the header: plain records in place (`CSVReader.readPlain`), any other by `nextRow`.
     func readCSVRows(reader: inout CSVReader, layout: Layout, accept: (Record) -> Void, reject: (RowError) -> Void) {
         let source = reader.source
         var row = CSVRow()
         var cache = RepeatCache()
-        while Self.nextRow(&reader, into: &row, columns: layout.columnCount, reject: reject) {
-            let origin = RecordOrigin(source: source, line: row.line)
-            let result = row.withFields { fields in
-                layout.record(origin: origin, covariates: cache.covariates(layout, fields), row: fields, cache: &cache)
-            }
-            switch result {
+        var starts: [Int] = [], ends: [Int] = []
+        func take(_ fields: CSVRow.Fields, line: Int) {
+            let origin = RecordOrigin(source: source, line: line)
+            switch layout.record(origin: origin, covariates: cache.covariates(layout, fields), row: fields, cache: &cache) {
             case let .success(record)?: accept(record)
             case let .failure(error)?: reject(error)
             case nil: break
             }
+        }
+        while true {
+            reader.readPlain(columns: layout.columnCount, starts: &starts, ends: &ends, take)
+            guard Self.nextRow(&reader, into: &row, columns: layout.columnCount, reject: reject) else { return }
+            row.withFields { take($0, line: row.line) }
         }
     }
 
