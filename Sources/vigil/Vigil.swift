@@ -42,9 +42,9 @@ func daemonConfig(_ path: String) throws -> DaemonConfig {
 
 /// For the commands that read a file whole and exit (replay, fit, calibrate, validate): freed memory stays in
 /// the process instead of going back to the kernel. Their parsed records are freed and allocated again by the
-/// hundred megabytes, and glibc's defaults returned them and faulted them back in — a third of `vigil replay`'s
-/// system time (BENCHMARKS.md). The daemon keeps the defaults: it runs for months.
-/// glibc's `mallopt`, looked up (Swift's Glibc module leaves out malloc.h), with malloc.h's parameter numbers.
+/// hundred megabytes, and glibc's defaults returned them and faulted them back in (over a third of a
+/// `replay --alerts`'s system time, BENCHMARKS.md). The daemon keeps the defaults: it runs for months.
+/// `mallopt` is looked up, with malloc.h's parameter numbers: Swift's Glibc module leaves malloc.h out.
 func keepFreedMemory() {
     guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "mallopt") else { return }
     let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)

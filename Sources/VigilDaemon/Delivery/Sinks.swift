@@ -89,4 +89,6 @@ extension SinkSettings where Self: Equatable {
 /// Every kind of sink: a new kind is a folder under Delivery/ (its sink and its settings) and a line here.
 enum SinkKinds {
     static let all: [any SinkSettings.Type] = [FileSinkSettings.self, WebhookSinkSettings.self]
+    /// Every kind's own keys, in the list's order, each once.
+    static let keys: [String] = all.reduce(into: []) { keys, kind in keys += kind.keys.filter { !keys.contains($0) } }
 }

@@ -102,18 +102,17 @@ public enum DaemonConfigParser {
             return .failure(ConfigErrors(problems: [ConfigProblem(file: file, line: 1, column: 1, message: "not valid UTF-8")]))
         }
         let files = ConfigPaths(base: (file as NSString).deletingLastPathComponent)
-        let path = files.path, readableFile = files.readableFile
         guard let root = YAMLValue.root(text, file: file, diagnostics: diagnostics),
               let top = root.mapping(allowed: topKeys) else {
             return .failure(ConfigErrors(problems: diagnostics.problems))
         }
         if top["models"] == nil { root.missing("models") }
         if top["state_dir"] == nil { root.missing("state_dir") }
-        let models = path(top["models"])
-        let stateDir = path(top["state_dir"])
-        let columns = top["columns"].flatMap { readableFile($0) }
+        let models = files.path(top["models"])
+        let stateDir = files.path(top["state_dir"])
+        let columns = top["columns"].flatMap { files.readableFile($0) }
         let facilities = top["facilities"].flatMap { v -> String? in
-            guard let p = readableFile(v) else { return nil }
+            guard let p = files.readableFile(v) else { return nil }
             do { _ = try FacilityRegistry(path: p) } catch { v.report("\(error)"); return nil }
             return p
         }
@@ -121,7 +120,7 @@ public enum DaemonConfigParser {
         var spool: DaemonConfig.Spool? = nil
         if let s = top["spool"], let m = s.mapping(allowed: ["dir"]) {
             if m["dir"] == nil { s.missing("dir") }
-            spool = path(m["dir"]).map(DaemonConfig.Spool.init(dir:))
+            spool = files.path(m["dir"]).map(DaemonConfig.Spool.init(dir:))
         }
         var http: DaemonConfig.HTTP? = nil
         if let h = top["http"], let m = h.mapping(allowed: ["listen", "token_file", "max_body_bytes", "header_timeout_seconds",
@@ -130,7 +129,7 @@ public enum DaemonConfigParser {
             if m["token_file"] == nil { h.missing("token_file") }
             let listen = m["listen"].flatMap(address)
             let token = m["token_file"].flatMap { v -> String? in
-                guard let p = readableFile(v) else { return nil }
+                guard let p = files.readableFile(v) else { return nil }
                 let text = (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
                 guard text.utf8.count >= 16 else { v.report("the token in \(p) must be at least 16 characters"); return nil }
                 return p
@@ -165,11 +164,11 @@ public enum DaemonConfigParser {
                 if m["columns"] == nil { item.missing("columns") }
                 let name = m["name"]?.identifier()
                 if let name, !names.insert(name).inserted { m["name"]?.report("name \"\(name)\" is used by another source") }
-                let columns = m["columns"].flatMap { readableFile($0) }
+                let columns = m["columns"].flatMap { files.readableFile($0) }
                 var dir: String? = nil
                 if let sp = m["spool"], let sm = sp.mapping(allowed: ["dir"]) {
                     if sm["dir"] == nil { sp.missing("dir") }
-                    dir = path(sm["dir"])
+                    dir = files.path(sm["dir"])
                     if let d = dir, !spools.insert(d).inserted { sm["dir"]?.report("\(d) is already the spool of another feed") }
                 }
                 if let name, let columns { sources.append(DaemonConfig.Source(name: name, columns: columns, spool: dir)) }
@@ -218,9 +217,7 @@ public enum DaemonConfigParser {
 
     /// The sink, and its name even when the rest is wrong (names must be unique either way).
     static func parseSink(_ item: YAMLValue, files: ConfigPaths) -> (name: String?, sink: DaemonConfig.Sink?) {
-        var ownKeys: [String] = []
-        for kind in SinkKinds.all { ownKeys += kind.keys.filter { !ownKeys.contains($0) } }
-        guard let m = item.mapping(allowed: ["name", "type"] + ownKeys + ["retry", "match", "digest"]) else { return (nil, nil) }
+        guard let m = item.mapping(allowed: ["name", "type"] + SinkKinds.keys + ["retry", "match", "digest"]) else { return (nil, nil) }
         for key in ["name", "type"] where m[key] == nil { item.missing(key) }
         let name = m["name"]?.identifier()
         var kind: (any SinkSettings.Type)? = nil
@@ -230,7 +227,7 @@ public enum DaemonConfigParser {
         }
         var settings: (any SinkSettings)? = nil
         if let kind {
-            for key in ownKeys where !kind.keys.contains(key) { m[key]?.report("not a key of a \(kind.type) sink") }
+            for key in SinkKinds.keys where !kind.keys.contains(key) { m[key]?.report("not a key of a \(kind.type) sink") }
             settings = kind.parse(item, m, files: files)
         }
         var retry = DaemonDefaults.retry

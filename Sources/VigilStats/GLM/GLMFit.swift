@@ -57,11 +57,9 @@ public struct GLMFit: Sendable {
 /// The fits split rows into segments over all cores themselves, so each BLAS call inside a segment runs on
 /// one thread: OpenBLAS's own threads on these thin matrices only contend with the segments.
 public enum GLM {
-    private static let singleThreadedBLAS: Void = LinearAlgebra.useCallingThreadOnly()
-
     public static func fit(_ problem: GLMProblem, family: GLMFit.FamilyKind,
                            control: GLMControl = GLMControl()) throws -> GLMFit {
-        _ = singleThreadedBLAS
+        LinearAlgebra.useCallingThreadOnly()
         switch family {
         case .poisson:
             return try fitFixedFamily(problem, PoissonFamily(), kind: .poisson, control: control)

@@ -86,12 +86,15 @@ public enum LinearAlgebra {
 
     /// BLAS on the calling thread only, OpenBLAS's worker pool stopped: vigil spreads rows over the cores
     /// itself, and the pool's idle workers spin (sched_yield) from process start, taking a core from the work.
-    /// Only the pthreads build of OpenBLAS has a pool (`blas_thread_shutdown_`); the others lack the symbol.
-    public static func useCallingThreadOnly() {
+    /// Done once per process: `openblas_set_num_threads` after the shutdown would start the pool again.
+    public static func useCallingThreadOnly() { _ = callingThreadOnly }
+
+    private static let callingThreadOnly: Void = {
         openblas_set_num_threads(1)
+        // Only the pthreads build of OpenBLAS has a pool; the serial and OpenMP builds lack the symbol.
         guard let process = dlopen(nil, RTLD_NOW), let stop = dlsym(process, "blas_thread_shutdown_") else { return }
         _ = unsafeBitCast(stop, to: (@convention(c) () -> Int32).self)()
-    }
+    }()
 
     // MARK: LAPACK
 
