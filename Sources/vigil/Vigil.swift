@@ -15,7 +15,7 @@ struct Vigil: AsyncParsableCommand {
     static func main() async {
         // First of all: OpenBLAS's idle workers spin from the library's start and would share the cores with
         // the reading and fitting that follow (vigil calls BLAS on one thread per segment of rows).
-        LinearAlgebra.useCallingThreadOnly()
+        LinearAlgebra.stopThreadPool()
         await main(nil)
     }
 }

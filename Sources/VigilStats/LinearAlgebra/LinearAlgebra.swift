@@ -84,17 +84,20 @@ public enum LinearAlgebra {
         openblas_set_num_threads(Int32(n))
     }
 
-    /// BLAS on the calling thread only, OpenBLAS's worker pool stopped: vigil spreads rows over the cores
-    /// itself, and the pool's idle workers spin (sched_yield) from process start, taking a core from the work.
-    /// Done once per process: `openblas_set_num_threads` after the shutdown would start the pool again.
+    /// BLAS on the calling thread only: vigil spreads rows over the cores itself. Once per process, so that it
+    /// never restarts a pool `stopThreadPool` stopped (`openblas_set_num_threads` would).
     public static func useCallingThreadOnly() { _ = callingThreadOnly }
 
-    private static let callingThreadOnly: Void = {
-        openblas_set_num_threads(1)
-        // Only the pthreads build of OpenBLAS has a pool; the serial and OpenMP builds lack the symbol.
+    private static let callingThreadOnly: Void = openblas_set_num_threads(1)
+
+    /// Also stops OpenBLAS's worker pool, whose idle workers spin (sched_yield) from the library's start and take
+    /// a core from the work. Only at process start, before any thread calls BLAS: a call in flight would wait
+    /// forever on a stopped worker. Only the pthreads build has a pool; the serial and OpenMP builds lack the symbol.
+    public static func stopThreadPool() {
+        useCallingThreadOnly()
         guard let process = dlopen(nil, RTLD_NOW), let stop = dlsym(process, "blas_thread_shutdown_") else { return }
         _ = unsafeBitCast(stop, to: (@convention(c) () -> Int32).self)()
-    }()
+    }
 
     // MARK: LAPACK
 
