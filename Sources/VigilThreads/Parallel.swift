@@ -49,6 +49,14 @@ public enum Parallel {
     }
 }
 
+/// Buffers that parallel tasks fill in place, each task its own rows (a file's parts into shared columns).
+// @unchecked: no row of a buffer is written by two tasks (the caller gives each task rows of its own), and
+// the buffers are read only after the `Parallel.map` running the tasks has returned.
+public struct DisjointRows<T>: @unchecked Sendable {
+    public let buffers: [UnsafeMutableBufferPointer<T>]
+    public init(_ buffers: [UnsafeMutableBufferPointer<T>]) { self.buffers = buffers }
+}
+
 /// Tasks that run on the shared pool; `wait` returns when all of them have.
 public final class WorkGroup: Sendable {
     private let group = DispatchGroup()

@@ -85,9 +85,14 @@ struct ReplayCommand: ParsableCommand {
             try writer.close()
         }
         if timings, let peak = Self.peakMemory() { FileHandle.standardError.write(Data("peak resident memory: \(peak)\n".utf8)) }
-        let firing = summary.events.count { $0.status == .firing }
-        let stale = summary.events.count { $0.status == .stale }
-        let resolved = summary.events.count - firing - stale
+        var firing = 0, stale = 0, resolved = 0
+        for i in summary.events.indices {
+            switch summary.events[i].status {
+            case .firing: firing += 1
+            case .stale: stale += 1
+            case .resolved: resolved += 1
+            }
+        }
         var lines = ["replayed \(summary.files) file\(summary.files == 1 ? "" : "s"): \(summary.accepted) records accepted, "
             + "\(summary.rejected.count) rejected, \(summary.suppressed) suppressed, \(summary.unmatched) for measures no model watches"]
         lines.append("alerts: \(firing) raised, \(resolved) resolved, \(replay.engine.firingCount) firing at the end"

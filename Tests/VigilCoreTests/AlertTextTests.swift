@@ -21,6 +21,39 @@ struct AlertTextTests {
         }
     }
 
+    @Test func shortNumbersAsPrintfWritesThem() {
+        // Whole numbers, one to three decimals, values just off them, and seeded random ones over many magnitudes.
+        var values: [Double] = [0, -0.0, 4, 1, 0.5, 2.5, 12.5, 0.125, 0.001, 0.07, 9999, 10_000, 1234.5, 0.0001, 0.00012,
+                                -3.25, 1e-5, 1e20, .infinity, -.infinity, .nan, 4.000000000000001, 0.30000000000000004]
+        var generator = SplitMix(seed: 20261205)
+        for _ in 0..<200_000 {
+            let decimals = Double(generator.next() % 5)
+            let m = Double(generator.next() % 200_001) - 100_000
+            let x = m / pow(10, decimals) * pow(10, Double(generator.next() % 7) - 3)
+            values += [x, x.nextUp, x.nextDown]
+        }
+        for x in values {
+            let s = Alert.printf("%.4g", x)
+            let expected = s.contains(".") || s.contains("e") ? s : s + ".0"
+            #expect(Alert.short(x) == expected, "\(x)")
+        }
+    }
+
+    @Test func timestampsAsFoundationWritesThem() {
+        // Day, month, leap-year and century edges, times before 1970 and fractions (cut toward the past).
+        var times: [Double] = [0, 0.5, 0.9999, -0.5, -1, -1.5, 951_782_400, 951_868_799.99, 4_107_542_400, -2_208_988_800,
+                               -2_208_988_800.5, -2_208_988_801, 253_402_300_799.9, 253_402_300_800, -62_135_596_800,
+                               1_764_881_458.7, 1_798_761_599, 1_798_761_600]
+        var generator = SplitMix(seed: 20261206)
+        for _ in 0..<20_000 {
+            times.append(Double(generator.next() % 260_000_000_000) - 2_300_000_000 + Double(generator.next() % 1000) / 1000)
+        }
+        for t in times {
+            let date = Date(timeIntervalSince1970: t)
+            #expect(Alert.timestamp(date) == date.formatted(Alert.timestampFormat), "\(t)")
+        }
+    }
+
     @Test func stringsEscapedAsJSON() {
         let text = "plain, \"quoted\" \\ back\nline\r\ttab \u{1} é 病院"
         let written = JSON.string(text).serialized()

@@ -116,4 +116,22 @@ struct CSVColumnsTests {
         defer { try? FileManager.default.removeItem(atPath: headerOnly) }
         #expect(try CSVColumns(path: headerOnly, columns: ["a": .number]).rowCount == 0)
     }
+
+    @Test func largeFilesReadInPiecesWhole() throws {
+        // Above 16 MiB the bytes are read in pieces on all cores, and every part's rows go straight to their place.
+        var text = "a,b\n"
+        var i = 0
+        while text.utf8.count < (1 << 24) + 12_345 {
+            text += "\(i),\(i % 9 == 0 ? "" : "\(Double(i) / 8)")\n"
+            if i % 50_000 == 7 { text += "\n" }   // blank lines leave gaps the parts close
+            i += 1
+        }
+        let path = try write(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try CSVColumns.contents(path) == Array(text.utf8))
+        let columns = try CSVColumns(path: path, columns: ["a": .number, "b": .number], partSize: 1 << 20)
+        #expect(columns.numbers["a"]?.values == (0..<i).map(Double.init))
+        #expect(columns.numbers["b"]?.exceptionCount == (i + 8) / 9)
+        #expect(columns.numbers["b"]?.values[8] == 1)
+    }
 }

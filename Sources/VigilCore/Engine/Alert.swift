@@ -188,12 +188,80 @@ public struct Alert: Sendable, Equatable {
         }
     }
 
+    /// x as printf's `%.4g`, with ".0" after a whole number (a threshold reads "4.0").
     public static func short(_ x: Double) -> String {
+        if let s = shortDecimal(x) { return s }
         let s = Self.printf("%.4g", x)
-        return s.contains(".") || s.contains("e") ? s : s + ".0"
+        return s.utf8.contains(UInt8(ascii: ".")) || s.utf8.contains(UInt8(ascii: "e")) ? s : s + ".0"
+    }
+
+    /// `short(x)` from an integer when x·10^d is a whole number m of at most four digits for some d ≤ 3 and
+    /// 10⁻⁴ ≤ |x| < 10⁴: x is then within an ulp of m/10^d, far from a 4-digit rounding tie, so `%.4g`
+    /// writes m's digits (trailing zeros dropped); nil for every other x (printf writes those).
+    static func shortDecimal(_ x: Double) -> String? {
+        let magnitude = x.magnitude
+        guard magnitude >= 1e-4, magnitude < 1e4 else { return nil }
+        var scaled = magnitude, decimals = 0
+        while scaled != scaled.rounded() {
+            guard decimals < 3 else { return nil }
+            scaled *= 10
+            decimals += 1
+        }
+        guard scaled < 1e4 else { return nil }
+        var m = Int(scaled)
+        while decimals > 0 && m % 10 == 0 {
+            m /= 10
+            decimals -= 1
+        }
+        var digits = String(m)
+        if decimals > 0 {
+            digits = String(repeating: "0", count: max(0, decimals + 1 - digits.utf8.count)) + digits
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -decimals))
+        } else {
+            digits += ".0"
+        }
+        return x.sign == .minus ? "-" + digits : digits
     }
 
     public static let timestampFormat: Date.ISO8601FormatStyle = .iso8601
+
+    /// `date` as `timestampFormat` writes it (UTC, whole seconds, cut toward the past). Years 1900–9999 are
+    /// written from the proleptic Gregorian calendar by integer arithmetic (Hinnant's civil-from-days); other
+    /// dates, where Foundation's calendar turns Julian, by Foundation.
+    public static func timestamp(_ date: Date) -> String {
+        let t = date.timeIntervalSince1970
+        guard t >= -2_208_988_800, t < 253_402_300_800 else { return date.formatted(timestampFormat) }
+        let seconds = Int(t.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let time = seconds - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        var text = [UInt8](repeating: 0, count: 20)
+        func put(_ value: Int, at start: Int, width: Int) {
+            var v = value
+            for k in stride(from: start + width - 1, through: start, by: -1) {
+                text[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+        }
+        put(year, at: 0, width: 4)
+        put(month, at: 5, width: 2)
+        put(day, at: 8, width: 2)
+        put(time / 3600, at: 11, width: 2)
+        put(time / 60 % 60, at: 14, width: 2)
+        put(time % 60, at: 17, width: 2)
+        for (k, c) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "Z")] as [(Int, Unicode.Scalar)] {
+            text[k] = UInt8(ascii: c)
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 
     public var json: JSON {
         if let staleness { return staleJSON(staleness) }
@@ -215,7 +283,7 @@ public struct Alert: Sendable, Equatable {
         fields += [
             ("statistic", .finite(statistic)), ("threshold", .finite(threshold)),
             ("severity", .string(severity.rawValue)),
-            ("raised_at", .string(raisedAt.formatted(Self.timestampFormat))),
+            ("raised_at", .string(Self.timestamp(raisedAt))),
             ("summary", .string(summary)),
         ]
         return .object(fields + resolutionFields)
@@ -234,7 +302,7 @@ public struct Alert: Sendable, Equatable {
         fields += [
             ("measure", .string(measure)), ("period", .string(period)), ("newest_period", .string(staleness.newestPeriod)),
             ("stale_after", .integer(staleness.periods)), ("severity", .string(severity.rawValue)),
-            ("raised_at", .string(raisedAt.formatted(Self.timestampFormat))), ("summary", .string(summary)),
+            ("raised_at", .string(Self.timestamp(raisedAt))), ("summary", .string(summary)),
         ]
         return .object(fields + resolutionFields)
     }

@@ -53,7 +53,8 @@ public struct Replay {
             summary.accepted += outcome.accepted
             summary.unmatched += outcome.unmatched
             summary.rejected += outcome.rejected
-            summary.events += outcome.events
+            // The first batch's events are taken whole (appending would copy each alert).
+            if summary.events.isEmpty { summary.events = outcome.events } else { summary.events += outcome.events }
             summary.traceRows += outcome.traceRows
         }
         if let writer {

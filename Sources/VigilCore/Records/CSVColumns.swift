@@ -53,8 +53,33 @@ public struct CSVColumns: Sendable {
         // A comment line can hold anything, so a file with comments is read as one part.
         let parts = commentByte == nil
             ? Self.cut(bytes, from: reader.consumedBytes, firstLine: reader.nextLine, partSize: max(1, partSize))
-            : [Part(range: reader.consumedBytes..<bytes.count, firstLine: reader.nextLine)]
-        let read = Parallel.map(parts) { part in plan.read(bytes, part) }
+            : [Part(range: reader.consumedBytes..<bytes.count, firstLine: reader.nextLine,
+                    lineCount: bytes.withUnsafeBufferPointer { Self.lineFeeds(UnsafeBufferPointer(rebasing: $0[reader.consumedBytes...])) })]
+        // Number columns are parsed straight into their arrays: part p's rows from bases[p] on. A part holds
+        // at most one record per line feed (the last part one more, for a last line without one).
+        let capacities = parts.indices.map { parts[$0].lineCount + ($0 == parts.count - 1 ? 1 : 0) }
+        let ends = capacities.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }
+        let bases = [0] + ends.dropLast(), total = ends.last ?? 0
+        var read: [Plan.Result] = []
+        let columnValues = Self.columns(plan.kinds.map { $0 == .number ? total : 0 }) { buffers in
+            let rows = DisjointRows(buffers)
+            read = Parallel.map(Array(parts.indices)) { p in
+                plan.read(bytes, parts[p], into: rows, base: bases[p], capacity: capacities[p])
+            }
+            // Parts with fewer records than lines (blank or refused lines) leave gaps, closed here.
+            var kept = 0
+            for (p, part) in read.enumerated() {
+                let count = part.lines.count
+                if bases[p] != kept {
+                    for buffer in buffers where buffer.count > 0 {
+                        guard let base = buffer.baseAddress else { continue }
+                        (base + kept).update(from: base + bases[p], count: count)
+                    }
+                }
+                kept += count
+            }
+            return kept
+        }
 
         var problems: [CSVError] = []
         for part in read {
@@ -65,25 +90,12 @@ public struct CSVColumns: Sendable {
         var lines: [Int] = []
         lines.reserveCapacity(read.reduce(0) { $0 + $1.lines.count })
         for part in read { lines += part.lines }
-        // Each number column gathered from the parts' buffers on all cores.
-        let total = lines.count
-        let merged = Parallel.map(Array(wanted.indices)) { c -> [Double] in
-            guard plan.kinds[c] == .number else { return [] }
-            return [Double](unsafeUninitializedCapacity: total) { buffer, count in
-                for part in read {
-                    part.values.withUnsafeBufferPointer { from in
-                        for r in 0..<part.lines.count { buffer[count + r] = from[c * part.stride + r] }
-                    }
-                    count += part.lines.count
-                }
-            }
-        }
         var numbers: [String: Numbers] = [:], texts: [String: [String]] = [:]
         for (c, name) in wanted.enumerated() {
             switch plan.kinds[c] {
             case .number:
                 var column = Numbers()
-                column.values = merged[c]
+                column.values = columnValues[c]
                 var rows = 0
                 for part in read {
                     for e in part.exceptions[c] where column.exceptions.count < exceptionLimit {
@@ -102,6 +114,21 @@ public struct CSVColumns: Sendable {
         self.lines = lines
         self.numbers = numbers
         self.texts = texts
+    }
+
+    /// Arrays of `capacities[c]` doubles, given uninitialized to `fill`, which writes them and returns how many
+    /// leading values each array keeps.
+    private static func columns(_ capacities: [Int], _ fill: ([UnsafeMutableBufferPointer<Double>]) -> Int) -> [[Double]] {
+        func build(_ buffers: [UnsafeMutableBufferPointer<Double>]) -> (columns: [[Double]], count: Int) {
+            guard buffers.count < capacities.count else { return ([], fill(buffers)) }
+            var rest: [[Double]] = [], count = 0
+            let column = [Double](unsafeUninitializedCapacity: capacities[buffers.count]) { buffer, initialized in
+                (rest, count) = build(buffers + [buffer])
+                initialized = min(count, buffer.count)
+            }
+            return ([column] + rest, count)
+        }
+        return build([]).columns
     }
 
     /// The file's bytes, read once into one array.
@@ -124,9 +151,15 @@ public struct CSVColumns: Sendable {
             }
             return got
         }
-        var bytes = [UInt8](unsafeUninitializedCapacity: size + 1) { buffer, count in count = fill(buffer) }
+        var bytes: [UInt8], grew: Bool
+        if size >= 1 << 24, let whole = readInParallel(fd, size: size), lseek(fd, off_t(size), SEEK_SET) == off_t(size) {
+            (bytes, grew) = (whole, true)   // whether it grew is found by reading on
+        } else {
+            bytes = [UInt8](unsafeUninitializedCapacity: size + 1) { buffer, count in count = fill(buffer) }
+            grew = bytes.count > size
+        }
         // A file that grew after fstat is read on to its end.
-        while failure == 0 && bytes.count > size {
+        while failure == 0 && grew {
             let more = [UInt8](unsafeUninitializedCapacity: 1 << 20) { buffer, count in count = fill(buffer) }
             if more.isEmpty { break }
             bytes += more
@@ -135,6 +168,29 @@ public struct CSVColumns: Sendable {
             throw CSVTableError(problems: [CSVError(source: path, line: 0, reason: "cannot read the file: \(String(cString: strerror(failure)))")])
         }
         return bytes
+    }
+
+    /// The first `size` bytes of `fd` read in 8 MiB pieces on all cores (copying a large file out of the page
+    /// cache and faulting in its array were a core's work); nil when a piece came back short or failed.
+    private static func readInParallel(_ fd: Int32, size: Int) -> [UInt8]? {
+        let piece = 1 << 23
+        var complete = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            let target = DisjointRows([buffer])
+            let read = Parallel.map(Array(stride(from: 0, to: size, by: piece))) { start -> Bool in
+                guard let base = target.buffers[0].baseAddress else { return false }
+                var at = start
+                let end = min(size, start + piece)
+                while at < end {
+                    let n = pread(fd, base + at, end - at, off_t(at))
+                    if n > 0 { at += n } else if n < 0 && errno == EINTR { continue } else { return false }
+                }
+                return true
+            }
+            complete = read.allSatisfy { $0 }
+            count = complete ? size : 0
+        }
+        return complete ? bytes : nil
     }
 
     struct Part: Sendable {
@@ -233,11 +289,9 @@ public struct CSVColumns: Sendable {
         let commentByte: UInt8?
         let exceptionLimit: Int
 
-        /// A part's rows: number column c's values at `values[c * stride + row]`.
+        /// A part's rows (their number cells are in the shared columns): texts, exceptions and problems.
         struct Result: Sendable {
             var lines: [Int] = []
-            var values: [Double] = []
-            var stride = 0
             var exceptions: [[(row: Int, text: String)]]
             var exceptionCounts: [Int]
             var texts: [[String]]
@@ -256,16 +310,26 @@ public struct CSVColumns: Sendable {
             }
         }
 
-        func read(_ bytes: [UInt8], _ part: Part) -> Result {
-            if commentByte == nil, let plain = bytes.withUnsafeBufferPointer({ readPlain($0, part) }) { return plain }
-            return readGeneral(bytes, part)
+        /// Reads `part`, writing number column c's value of its row r at `rows.buffers[c][base + r]`; at most
+        /// `capacity` rows (the part's records cannot outnumber them).
+        func read(_ bytes: [UInt8], _ part: Part, into rows: DisjointRows<Double>, base: Int, capacity: Int) -> Result {
+            let out = Destination(buffers: rows.buffers, base: base, capacity: capacity)
+            if commentByte == nil, let plain = bytes.withUnsafeBufferPointer({ readPlain($0, part, out) }) { return plain }
+            return readGeneral(bytes, part, out)
+        }
+
+        /// Where a part's number cells go.
+        struct Destination {
+            let buffers: [UnsafeMutableBufferPointer<Double>]
+            let base: Int
+            let capacity: Int
+            @inline(__always) func set(_ c: Int, _ row: Int, _ value: Double) { buffers[c][base + row] = value }
         }
 
         /// A part read by `CSVReader`: quotes, carriage returns, comments and any UTF-8.
-        func readGeneral(_ bytes: [UInt8], _ part: Part) -> Result {
+        func readGeneral(_ bytes: [UInt8], _ part: Part, _ out: Destination) -> Result {
             let k = indices.count
             var result = Result(columns: k)
-            var numbers = [[Double]](repeating: [], count: k)
             var csv = CSVReader(source: source, part: Array(bytes[part.range]), firstLine: part.firstLine)
             csv.commentByte = commentByte
             var row = CSVRow()
@@ -284,6 +348,10 @@ public struct CSVColumns: Sendable {
                     continue
                 }
                 let r = result.lines.count
+                guard r < out.capacity else {
+                    result.problems.append(CSVError(source: source, line: row.line, reason: "more records than lines in the part read"))
+                    break
+                }
                 result.lines.append(row.line)
                 row.withFields { fields in
                     for c in 0..<k {
@@ -291,9 +359,9 @@ public struct CSVColumns: Sendable {
                         switch kinds[c] {
                         case .number:
                             if let v = Self.number(Layout.trimmed(cell)) {
-                                numbers[c].append(v)
+                                out.set(c, r, v)
                             } else {
-                                numbers[c].append(.nan)
+                                out.set(c, r, .nan)
                                 result.exception(c, row: r, cell, limit: exceptionLimit)
                             }
                         case .text:
@@ -302,8 +370,6 @@ public struct CSVColumns: Sendable {
                     }
                 }
             }
-            result.stride = result.lines.count
-            result.values = Array(numbers.map { $0.isEmpty ? [Double](repeating: .nan, count: result.stride) : $0 }.joined())
             return result
         }
 
@@ -311,7 +377,7 @@ public struct CSVColumns: Sendable {
         /// split at commas, number cells read as they are scanned (plain decimals by Clinger's fast path, as
         /// `Layout.decimal`; any other cell by `number`). nil when the part holds one of those bytes, for
         /// `readGeneral`: the two give the same rows, values and problems.
-        func readPlain(_ p: UnsafeBufferPointer<UInt8>, _ part: Part) -> Result? {
+        func readPlain(_ p: UnsafeBufferPointer<UInt8>, _ part: Part, _ out: Destination) -> Result? {
             let k = indices.count
             let comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n"), quote = UInt8(ascii: "\""), cr = UInt8(ascii: "\r")
             let dot = UInt8(ascii: "."), minus = UInt8(ascii: "-")
@@ -319,12 +385,11 @@ public struct CSVColumns: Sendable {
             var slots = [Int](repeating: -1, count: fieldCount)
             for (c, index) in indices.enumerated() { slots[index] = c }
             let isNumber = kinds.map { $0 == .number }
-            let stride = part.lineCount + 1
             var result = Result(columns: k)
-            result.lines.reserveCapacity(stride)
+            result.lines.reserveCapacity(out.capacity)
             var plain = true
             var excepted: [Int] = []   // number columns with an exception in the current row
-            let values = [Double](unsafeUninitializedCapacity: k * stride) { values, initialized in
+            do {
                 let end = part.range.upperBound
                 var i = part.range.lowerBound, line = part.firstLine, r = 0
                 /// The end of the field from j: the next comma or line feed; false for a byte `readGeneral` must see.
@@ -339,6 +404,7 @@ public struct CSVColumns: Sendable {
                 }
                 rows: while i < end {
                     if p[i] == lf { i += 1; line += 1; continue }   // a blank line
+                    guard r < out.capacity else { plain = false; break rows }
                     var f = 0
                     excepted.removeAll(keepingCapacity: true)
                     while true {
@@ -359,14 +425,14 @@ public struct CSVColumns: Sendable {
                             let digits = j - first - (fraction > 0 || (j > first && p[j - 1] == dot) ? 1 : 0)
                             if digits > 0, digits <= 15, j == end || p[j] == comma || p[j] == lf {
                                 let v = fraction > 0 ? Double(m) / powersOfTen[fraction] : Double(m)
-                                values[c * stride + r] = negative ? -v : v
+                                out.set(c, r, negative ? -v : v)
                             } else {
                                 guard fieldEnd(&j) else { plain = false; break rows }
                                 let cell = Bytes(rebasing: p[i..<j])
                                 if let v = Self.number(Layout.trimmed(cell)) {
-                                    values[c * stride + r] = v
+                                    out.set(c, r, v)
                                 } else {
-                                    values[c * stride + r] = .nan
+                                    out.set(c, r, .nan)
                                     result.exception(c, row: r, cell, limit: exceptionLimit)
                                     excepted.append(c)
                                 }
@@ -397,16 +463,8 @@ public struct CSVColumns: Sendable {
                     }
                     line += 1
                 }
-                // The rows' slots not taken (blank or refused lines) hold NaN, so every value is initialized.
-                for c in 0..<k {
-                    for row in r..<stride { values[c * stride + row] = .nan }
-                    if !isNumber[c] { for row in 0..<r { values[c * stride + row] = .nan } }
-                }
-                initialized = k * stride
             }
             guard plain else { return nil }
-            result.values = values
-            result.stride = stride
             return result
         }
 

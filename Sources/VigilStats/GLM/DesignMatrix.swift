@@ -145,12 +145,32 @@ public struct CategoricalCoding: Sendable {
     public let referenceIndex: Int
 
     public init(name: String, values: [String], reference: String?) throws {
+        // Codes in order of first appearance (a run of equal values — a facility's months — looked up once),
+        // then renumbered by the levels' sorted order.
         var index: [String: Int32] = [:]
-        for v in values where index[v] == nil { index[v] = 0 }
-        let levels = index.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        for (i, level) in levels.enumerated() { index[level] = Int32(i) }
+        var seen: [String] = []
+        var provisional: [Int32] = []
+        provisional.reserveCapacity(values.count)
+        var last = "", lastCode: Int32 = -1
+        for v in values {
+            if lastCode < 0 || v != last {
+                if let code = index[v] {
+                    lastCode = code
+                } else {
+                    lastCode = Int32(seen.count)
+                    index[v] = lastCode
+                    seen.append(v)
+                }
+                last = v
+            }
+            provisional.append(lastCode)
+        }
+        let order = seen.indices.sorted { seen[$0].utf8.lexicographicallyPrecedes(seen[$1].utf8) }
+        var rank = [Int32](repeating: 0, count: seen.count)
+        for (sorted, first) in order.enumerated() { rank[first] = Int32(sorted) }
+        let levels = order.map { seen[$0] }
         self.levels = levels
-        self.codes = values.map { index[$0] ?? 0 }
+        self.codes = provisional.map { rank[Int($0)] }
         if let reference {
             guard let r = levels.firstIndex(of: reference) else {
                 throw DesignMatrix.BuildError.unknownReference(covariate: name, reference: reference, levels: levels)
