@@ -129,17 +129,8 @@ enum FitBench {
     }
 
     static func timedProcess(_ executable: String, _ arguments: [String]) -> (seconds: Double, status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        let start = Date()
-        do { try process.run() } catch { return (.nan, -1, "") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (Date().timeIntervalSince(start), process.terminationStatus, String(decoding: data, as: UTF8.self))
+        guard let run = Spawn.run(executable, arguments) else { return (.nan, -1, "") }
+        return (run.seconds, run.status, run.output)
     }
 
     static func vigilEstimates(_ json: String) -> [Double] {

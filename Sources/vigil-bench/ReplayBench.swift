@@ -121,20 +121,10 @@ enum ReplayBench {
             FileHandle.standardError.write(Data("replay: no vigil binary at \(binary); run `swift build -c release` first\n".utf8))
             return nil
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["replay", "--timings", "--models", models, "--input", input] + (trace.map { ["--trace", $0] } ?? [])
+        let arguments = ["replay", "--timings", "--models", models, "--input", input] + (trace.map { ["--trace", $0] } ?? [])
             + (alerts.map { ["--alerts", $0] } ?? [])
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        let start = Date()
-        do { try process.run() } catch { return nil }
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let seconds = Date().timeIntervalSince(start)
-        guard process.terminationStatus == 0 else { return nil }
-        return VigilRun(seconds: seconds, output: String(decoding: data, as: UTF8.self))
+        guard let run = Spawn.run(binary, arguments, mergeErrors: true), run.status == 0 else { return nil }
+        return VigilRun(seconds: run.seconds, output: run.output)
     }
 
     /// Signals and the sum of the statistic per "model/detector" in a trace CSV.

@@ -72,15 +72,28 @@ struct ReplayCommand: ParsableCommand {
         }
         if let alerts {
             let writer = try LineWriter(path: alerts)
-            // The alerts' objects and lines made on all cores, a window at a time (memory holds one), written in order.
-            let events = summary.events
-            for start in stride(from: 0, to: events.count, by: 65_536) {
-                let lines = Parallel.map(count: min(65_536, events.count - start), chunk: 1024) { i -> [UInt8] in
-                    var line = events[start + i].json.serializedBytes()
-                    line.append(0x0A)
-                    return line
+            // The alerts' lines made on all cores a window at a time (memory holds two), each window written in
+            // order while the next is made.
+            let events = summary.events, window = 65_536
+            @Sendable func lines(from start: Int) -> [[UInt8]] {
+                let chunks = Array(stride(from: start, to: min(events.count, start + window), by: 1024))
+                return Parallel.map(chunks) { first in
+                    var text: [UInt8] = []
+                    text.reserveCapacity(1024 * 640)
+                    for i in first..<min(events.count, first + 1024) {
+                        events[i].json.write(to: &text)
+                        text.append(0x0A)
+                    }
+                    return text
                 }
-                for line in lines { writer.write(bytes: line) }
+            }
+            var current = lines(from: 0)
+            for start in stride(from: 0, to: events.count, by: window) {
+                let taking = current
+                let next = start + window
+                func write() { for text in taking { writer.write(bytes: text) } }
+                guard next < events.count else { write(); break }
+                current = Parallel.alongside({ lines(from: next) }, meanwhile: write)
             }
             try writer.close()
         }

@@ -31,7 +31,8 @@ public indirect enum JSON: Sendable, Equatable {
         return out
     }
 
-    private func write(to out: inout [UInt8]) {
+    /// Appends the UTF-8 of `serialized()` to `out` (many values into one buffer).
+    public func write(to out: inout [UInt8]) {
         switch self {
         case .null: out += "null".utf8
         case let .bool(b): out += (b ? "true" : "false").utf8
