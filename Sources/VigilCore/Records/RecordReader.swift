@@ -164,7 +164,9 @@ public struct RecordReader: Sendable {
 
     /// Reads the rows after the header: plain records in place (`CSVReader.readPlain`), any other by `nextRow`.
     func readCSVRows(reader: inout CSVReader, layout: Layout, accept: (Record) -> Void, reject: (RowError) -> Void) {
-        let source = reader.source
+        // Each part's records share a copy of the path of their own: every record holds it, and one reference
+        // count shared by the parsing threads made them wait on each other's cache line.
+        let source = String(decoding: Array(reader.source.utf8), as: UTF8.self)
         var row = CSVRow()
         var cache = RepeatCache()
         var starts: [Int] = [], ends: [Int] = []
