@@ -122,6 +122,7 @@ struct ReplayCommand: ParsableCommand {
         if strict && !summary.rejected.isEmpty {
             throw ReportedFailure(message: "\(summary.rejected.count) rows rejected (--strict)")
         }
+        exitWithoutFreeing()
     }
 }
 

@@ -53,3 +53,10 @@ func keepFreedMemory() {
     _ = mallopt(topPad, 64 << 20)
     _ = mallopt(mmapThreshold, 32 << 20)
 }
+
+/// Ends a batch command that has written all its output, without freeing what it built: the kernel takes the
+/// memory back at once, while freeing a replayed engine's millions of objects one by one took 0.08 s.
+/// (`exit` flushes stdio's buffers.)
+func exitWithoutFreeing() -> Never {
+    exit(0)
+}
