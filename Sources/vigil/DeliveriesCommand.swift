@@ -29,7 +29,7 @@ struct DeliveriesCommand: ParsableCommand {
         }
         if dead {
             for d in try store.deadDeliveries() {
-                print("\(d.seq)\t\(d.sink)\t\(d.eventID)\t\(d.attempts)\t\(d.createdAt.formatted(Alert.timestampFormat))\t\(d.lastError)")
+                print("\(d.seq)\t\(d.sink)\t\(d.eventID)\t\(d.attempts)\t\(Alert.timestamp(d.createdAt))\t\(d.lastError)")
             }
             return
         }

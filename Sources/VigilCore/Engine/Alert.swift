@@ -226,23 +226,15 @@ public struct Alert: Sendable, Equatable {
     public static let timestampFormat: Date.ISO8601FormatStyle = .iso8601
 
     /// `date` as `timestampFormat` writes it (UTC, whole seconds, cut toward the past). Years 1900–9999 are
-    /// written from the proleptic Gregorian calendar by integer arithmetic (Hinnant's civil-from-days); other
-    /// dates, where Foundation's calendar turns Julian, by Foundation.
+    /// written from the proleptic Gregorian calendar (`CivilDate`); other dates, where Foundation's calendar
+    /// turns Julian, by Foundation.
     public static func timestamp(_ date: Date) -> String {
         let t = date.timeIntervalSince1970
         guard t >= -2_208_988_800, t < 253_402_300_800 else { return date.formatted(timestampFormat) }
         let seconds = Int(t.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let days = seconds.floorDiv(86_400)
         let time = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilDate.civil(days)
         var text = [UInt8](repeating: 0, count: 20)
         func put(_ value: Int, at start: Int, width: Int) {
             var v = value

@@ -36,7 +36,7 @@ public struct Silence: Sendable, Equatable {
     }
 
     public func json(at now: Date) -> JSON {
-        let stamp = { (d: Date) in JSON.string(d.formatted(Alert.timestampFormat)) }
+        let stamp = { (d: Date) in JSON.string(Alert.timestamp(d)) }
         var fields: [(String, JSON)] = [
             ("id", .string(id)), ("state", .string(state(at: now))), ("matchers", matcher.json),
             ("starts_at", stamp(startsAt)), ("ends_at", stamp(endsAt)), ("author", .string(author)),

@@ -90,7 +90,7 @@ public enum Workbench {
         <title>\(esc(c.title)) — workbench</title>
         <style>\(style)</style></head><body>
         <header><h1>\(esc(c.title)) — workbench</h1>
-        <p>\(esc(c.source)); generated \(esc(c.generated.formatted(Alert.timestampFormat))).</p></header>
+        <p>\(esc(c.source)); generated \(esc(Alert.timestamp(c.generated))).</p></header>
         <nav class="controls"><a href="#">Everything</a> · <a href="#view=network">Network</a> · <a href="#view=alerts">Alerts</a> · <a href="#view=facilities">Facilities</a>\(c.silences == nil ? "" : " · <a href=\"#view=silences\">Silences</a>") · <a href="#view=models">Models</a></nav>
 
         """
@@ -227,8 +227,8 @@ public enum Workbench {
                 page += "<table><tr><th>state</th><th>matchers</th><th>from</th><th>until</th><th>author</th><th>comment</th><th>id</th></tr>\n"
                 for s in silences {
                     let matchers = s.matcher.conditions.map { "\($0.key) = \($0.values.sorted().joined(separator: ", "))" }.joined(separator: "; ")
-                    page += "<tr><td>\(s.state(at: c.generated))</td><td>\(esc(matchers))</td><td>\(esc(s.startsAt.formatted(Alert.timestampFormat)))</td>"
-                        + "<td>\(esc(s.effectiveEnd.formatted(Alert.timestampFormat)))</td><td>\(esc(s.author))</td><td>\(esc(s.comment))</td><td><code>\(esc(s.id))</code></td></tr>\n"
+                    page += "<tr><td>\(s.state(at: c.generated))</td><td>\(esc(matchers))</td><td>\(esc(Alert.timestamp(s.startsAt)))</td>"
+                        + "<td>\(esc(Alert.timestamp(s.effectiveEnd)))</td><td>\(esc(s.author))</td><td>\(esc(s.comment))</td><td><code>\(esc(s.id))</code></td></tr>\n"
                 }
                 page += "</table>\n"
             }

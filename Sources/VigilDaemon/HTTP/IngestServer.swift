@@ -167,7 +167,7 @@ enum IngestServer {
             return json(.serviceUnavailable, error: "the acknowledgement could not be stored (\(error))", retryAfter: 5)
         }
         return json(.ok, .object([("alert_id", .string(id)), ("acknowledged", .object([
-            ("by", .string(author)), ("note", .string(note)), ("at", .string(at.formatted(Alert.timestampFormat)))]))]))
+            ("by", .string(author)), ("note", .string(note)), ("at", .string(Alert.timestamp(at)))]))]))
     }
 
     /// `POST /v1/alerts/{id}/resolve` with `{"author": …, "note": …}`: the alert's `resolved` event, with
@@ -225,7 +225,7 @@ enum IngestServer {
                 ("silences", .array(list.map { $0.json(at: now) })),
                 ("held", .array(held.map { .object([("event_id", .string($0.eventID)), ("alert_id", .string($0.alertID)),
                                                     ("reason", .string($0.reason)),
-                                                    ("held_at", .string($0.heldAt.formatted(Alert.timestampFormat)))]) })),
+                                                    ("held_at", .string(Alert.timestamp($0.heldAt)))]) })),
             ]))
         } catch {
             return json(.serviceUnavailable, error: "state database: \(error)", retryAfter: 5)

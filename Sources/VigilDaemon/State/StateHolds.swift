@@ -78,7 +78,7 @@ extension StateStore {
     static func enqueue(_ events: [Outgoing], sinks: [any AlertSink], routing: SinkRouting, now: Date, db: Database) throws {
         guard !events.isEmpty else { return }
         let time = now.timeIntervalSince1970
-        let stamp = now.formatted(Alert.timestampFormat)
+        let stamp = Alert.timestamp(now)
         // Per sink, the payload of each event routed to it (nil: not routed, or gathered into a digest).
         let payloads = Parallel.map(count: events.count, chunk: 64) { i -> [[UInt8]?] in
             let e = events[i]
@@ -142,7 +142,7 @@ extension StateStore {
             SELECT DISTINCT sink, interval_start, interval_end FROM digest_items WHERE interval_end <= ? ORDER BY interval_start, sink
             """, arguments: [now.timeIntervalSince1970])
         guard !due.isEmpty else { return [] }
-        let stamp = now.formatted(Alert.timestampFormat)
+        let stamp = Alert.timestamp(now)
         var ids: [String] = []
         for row in due {
             let sinkName: String = row["sink"], start: Double = row["interval_start"], end: Double = row["interval_end"]
@@ -155,7 +155,7 @@ extension StateStore {
             let schedule = routing.digests[sinkName]
             func label(_ t: Double) -> String {
                 let date = Date(timeIntervalSince1970: t)
-                return schedule?.label(date) ?? date.formatted(Alert.timestampFormat)
+                return schedule?.label(date) ?? Alert.timestamp(date)
             }
             let id = "digest:\(sinkName):\(label(start))"
             var lists: [String: [JSON]] = ["firing": [], "stale": [], "resolved": []]

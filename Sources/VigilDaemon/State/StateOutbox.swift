@@ -25,7 +25,7 @@ extension StateStore {
                 let body: String = row[0]
                 guard let author: String = row[1], let note: String = row[2], let at: Double = row[3], body.hasSuffix("}") else { return body }
                 let ack = JSON.object([("by", .string(author)), ("note", .string(note)),
-                                       ("at", .string(Date(timeIntervalSince1970: at).formatted(Alert.timestampFormat)))])
+                                       ("at", .string(Alert.timestamp(Date(timeIntervalSince1970: at))))])
                 return String(body.dropLast()) + ",\"acknowledged\":" + ack.serialized() + "}"
             }
         }
