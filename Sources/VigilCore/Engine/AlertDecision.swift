@@ -8,7 +8,8 @@ extension Engine {
         let fresh = result.alerts
         let id = SeriesID(model: job.model, facility: result.facility)
         if fresh.isEmpty && firing[id] == nil { return }
-        var current = firing[id] ?? [:]
+        // Taken out of `firing` while it changes, so it is changed in place rather than copied.
+        var current = firing.removeValue(forKey: id) ?? [:]
         let freshIDs = Set(fresh.map(\.id))
         for alert in fresh {
             if let held = current[alert.id] {
@@ -20,11 +21,14 @@ extension Engine {
                 events.append(alert)
             }
         }
-        for (key, alert) in current.sorted(by: { $0.key < $1.key }) where !freshIDs.contains(key) {
-            var resolved = alert
-            resolved.status = .resolved
-            current[key] = nil
-            events.append(resolved)
+        // Every fresh id is in `current` now: more keys means some were withdrawn.
+        if current.count > freshIDs.count {
+            for (key, alert) in current.sorted(by: { $0.key < $1.key }) where !freshIDs.contains(key) {
+                var resolved = alert
+                resolved.status = .resolved
+                current[key] = nil
+                events.append(resolved)
+            }
         }
         firing[id] = current.isEmpty ? nil : current
     }

@@ -73,7 +73,7 @@ public struct CSVColumns: Sendable {
                 if bases[p] != kept {
                     for buffer in buffers where buffer.count > 0 {
                         guard let base = buffer.baseAddress else { continue }
-                        (base + kept).update(from: base + bases[p], count: count)
+                        (base + kept).moveInitialize(from: base + bases[p], count: count)   // regions may overlap
                     }
                 }
                 kept += count
