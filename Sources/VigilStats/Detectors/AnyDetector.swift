@@ -13,9 +13,10 @@ public enum Detectors {
 
     public static var types: [String] { all.map { $0.type } }
 
-    public static func named(_ type: String) -> (any Detector.Type)? {
-        all.first { $0.type == type }
-    }
+    public static func named(_ type: String) -> (any Detector.Type)? { byType[type] }
+
+    /// Looked up for every alert's summary.
+    private static let byType: [String: any Detector.Type] = Dictionary(all.map { ($0.type, $0) }) { first, _ in first }
 }
 
 /// Any detector, for code that holds a model's detectors together and persists their state.
