@@ -34,6 +34,19 @@ public enum Parallel {
         return value
     }
 
+    /// Windows made and taken in order: `make(w + 1)` runs on a thread of its own (and from there on all
+    /// cores) while this thread takes window w with `consume`, so memory holds two windows' results. The last
+    /// window (a small job's only one) is taken here, with no thread started for it.
+    public static func pipeline<R: Sendable>(windows: Int, make: @escaping @Sendable (Int) -> R, consume: (Int, R) -> Void) {
+        guard windows > 0 else { return }
+        var current = make(0)
+        for w in 0..<windows {
+            let taking = current
+            guard w + 1 < windows else { consume(w, taking); break }
+            current = alongside({ make(w + 1) }, meanwhile: { consume(w, taking) })
+        }
+    }
+
     /// A long-lived thread running `body` (the ingest loop, the checkpoint loop, a file's reader).
     public static func thread(named name: String, stackSize: Int = 8 << 20, _ body: @escaping @Sendable () -> Void) {
         let thread = Foundation.Thread(block: body)

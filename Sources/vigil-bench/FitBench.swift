@@ -45,12 +45,11 @@ enum FitBench {
                      r: rScript(logit30, "glm(outcome ~ ., family = binomial, data = d)"),
                      python: pythonLogit(logit30)),
         ]
-        let here = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent()
-        let vigilBinary = here.appendingPathComponent("vigil").path
+        let vigilBinary = DaemonBench.vigilURL.path
         let rscript = external ? External.which("Rscript") : nil
         let python = external ? External.which("python3") : nil
         if external, let rscript {
-            let setup = timedProcess(rscript, ["-e", Self.rSetup]).output
+            let setup = Spawn.run(rscript, ["-e", Self.rSetup])?.output ?? ""
             print("R set-up:\n\n```\n\(setup.trimmingCharacters(in: .whitespacesAndNewlines))\n```\n")
         }
         print("## `vigil fit`, whole process (CSV to answer; median of \(repeats) runs, each its own process)\n")
@@ -63,15 +62,17 @@ enum FitBench {
             try w.python.write(toFile: pyPath, atomically: true, encoding: .utf8)
             // Interleaved, so that a slower minute of the host weighs on all three alike.
             for _ in 0..<repeats {
-                let v = timedProcess(vigilBinary, w.vigil)
-                if v.status == 0 { mine.seconds.append(v.seconds); mine.estimates = vigilEstimates(v.output) }
-                if let rscript {
-                    let r = timedProcess(rscript, [rPath])
-                    if r.status == 0 { theirs.seconds.append(r.seconds); theirs.estimates = numbers(r.output) }
+                if let v = Spawn.run(vigilBinary, w.vigil), v.status == 0 {
+                    mine.seconds.append(v.seconds)
+                    mine.estimates = vigilEstimates(v.output)
                 }
-                if let python {
-                    let p = timedProcess(python, [pyPath])
-                    if p.status == 0 { snake.seconds.append(p.seconds); snake.estimates = numbers(p.output) }
+                if let rscript, let r = Spawn.run(rscript, [rPath]), r.status == 0 {
+                    theirs.seconds.append(r.seconds)
+                    theirs.estimates = numbers(r.output)
+                }
+                if let python, let p = Spawn.run(python, [pyPath]), p.status == 0 {
+                    snake.seconds.append(p.seconds)
+                    snake.estimates = numbers(p.output)
                 }
             }
             let size = ((try? FileManager.default.attributesOfItem(atPath: w.file)[.size] as? Int) ?? 0)
@@ -126,11 +127,6 @@ enum FitBench {
         fit = sm.Logit(d.outcome.values, X).fit(disp=0)
         print(" ".join(repr(float(v)) for v in fit.params.values))
         """
-    }
-
-    static func timedProcess(_ executable: String, _ arguments: [String]) -> (seconds: Double, status: Int32, output: String) {
-        guard let run = Spawn.run(executable, arguments) else { return (.nan, -1, "") }
-        return (run.seconds, run.status, run.output)
     }
 
     static func vigilEstimates(_ json: String) -> [Double] {

@@ -115,8 +115,7 @@ enum ReplayBench {
 
     /// Runs the `vigil` binary built next to this one; nil when it is not there.
     static func runVigil(input: String, models: String, trace: String?, alerts: String? = nil) -> VigilRun? {
-        let here = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = here.appendingPathComponent("vigil").path
+        let binary = DaemonBench.vigilURL.path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             FileHandle.standardError.write(Data("replay: no vigil binary at \(binary); run `swift build -c release` first\n".utf8))
             return nil

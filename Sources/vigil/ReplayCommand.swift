@@ -72,12 +72,11 @@ struct ReplayCommand: ParsableCommand {
         }
         if let alerts {
             let writer = try LineWriter(path: alerts)
-            // The alerts' lines made on all cores a window at a time (memory holds two), each window written in
+            // The alerts' lines made on all cores, 1,024 to a buffer, a window at a time, each window written in
             // order while the next is made.
             let events = summary.events, window = 65_536
-            @Sendable func lines(from start: Int) -> [[UInt8]] {
-                let chunks = Array(stride(from: start, to: min(events.count, start + window), by: 1024))
-                return Parallel.map(chunks) { first in
+            Parallel.pipeline(windows: (events.count + window - 1) / window, make: { w in
+                Parallel.map(Array(stride(from: w * window, to: min(events.count, (w + 1) * window), by: 1024))) { first in
                     var text: [UInt8] = []
                     text.reserveCapacity(1024 * 640)
                     for i in first..<min(events.count, first + 1024) {
@@ -86,15 +85,9 @@ struct ReplayCommand: ParsableCommand {
                     }
                     return text
                 }
-            }
-            var current = lines(from: 0)
-            for start in stride(from: 0, to: events.count, by: window) {
-                let taking = current
-                let next = start + window
-                func write() { for text in taking { writer.write(bytes: text) } }
-                guard next < events.count else { write(); break }
-                current = Parallel.alongside({ lines(from: next) }, meanwhile: write)
-            }
+            }, consume: { _, texts in
+                for text in texts { writer.write(bytes: text) }
+            })
             try writer.close()
         }
         if timings, let peak = Self.peakMemory() { FileHandle.standardError.write(Data("peak resident memory: \(peak)\n".utf8)) }

@@ -227,23 +227,15 @@ public final class Engine {
                           consume: (SeriesJob, SeriesResult, [UInt8]?) -> Void) {
         let window = 512
         let windows = stride(from: 0, to: jobs.count, by: window).map { Array(jobs[$0..<min(jobs.count, $0 + window)]) }
-        guard !windows.isEmpty else { return }
         let view = self.view
-        @Sendable func compute(_ part: [SeriesJob]) -> [Evaluated] {
-            Parallel.map(part) { job in
+        Parallel.pipeline(windows: windows.count, make: { w in
+            Parallel.map(windows[w]) { job in
                 let result = view.evaluate(job, now: now)
                 return Evaluated(result: result, text: format.map { $0.text(job.model, facility: result.facility, result) })
             }
-        }
-        var current = compute(windows[0])
-        for w in windows.indices {
-            let taking = current
-            func take() { for (k, job) in windows[w].enumerated() { consume(job, taking[k].result, taking[k].text) } }
-            // The last window (a small batch's only one) is taken here: no thread to start for it.
-            guard w + 1 < windows.count else { take(); break }
-            let next = windows[w + 1]
-            current = Parallel.alongside({ compute(next) }, meanwhile: take)
-        }
+        }, consume: { w, evaluated in
+            for (k, job) in windows[w].enumerated() { consume(job, evaluated[k].result, evaluated[k].text) }
+        })
     }
 
     private struct Evaluated: Sendable {

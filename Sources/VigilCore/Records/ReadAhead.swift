@@ -132,9 +132,8 @@ public final class ReadAhead: @unchecked Sendable {
             guard let index = reserve() else { return false }
             var csv: CSVReader
             if let layout {
-                // Its own copy of the name: every record's origin holds it, and a string longer than 15
-                // bytes is reference-counted; a count shared by two cores contends.
-                csv = CSVReader(source: String(decoding: Array(source.utf8), as: UTF8.self), part: part, firstLine: firstLine)
+                // Its own copy of the name (every record's origin holds it): `independentCopy`.
+                csv = CSVReader(source: source.independentCopy, part: part, firstLine: firstLine)
                 parse(index, reader, &csv, layout, workers)
             } else {
                 csv = CSVReader(source: source, contents: part)

@@ -100,8 +100,8 @@ public struct RecordReader: Sendable {
         }
         let parts = CSVColumns.cut(bytes, from: reader.consumedBytes, firstLine: reader.nextLine, partSize: max(1, partSize))
         let parsed = Parallel.map(parts) { part -> [ReadAhead.Row] in
-            // Each part its own copy of the name and layout: shared reference counts contend across cores.
-            var csv = CSVReader(source: String(decoding: Array(source.utf8), as: UTF8.self), part: Array(bytes[part.range]),
+            // Each part its own copy of the name and layout (`independentCopy`).
+            var csv = CSVReader(source: source.independentCopy, part: Array(bytes[part.range]),
                                 firstLine: part.firstLine)
             return rows(&csv, layout: layout.independentCopy())
         }
@@ -164,9 +164,7 @@ public struct RecordReader: Sendable {
 
     /// Reads the rows after the header: plain records in place (`CSVReader.readPlain`), any other by `nextRow`.
     func readCSVRows(reader: inout CSVReader, layout: Layout, accept: (Record) -> Void, reject: (RowError) -> Void) {
-        // Each part's records share a copy of the path of their own: every record holds it, and one reference
-        // count shared by the parsing threads made them wait on each other's cache line.
-        let source = String(decoding: Array(reader.source.utf8), as: UTF8.self)
+        let source = reader.source
         var row = CSVRow()
         var cache = RepeatCache()
         var starts: [Int] = [], ends: [Int] = []
@@ -306,14 +304,14 @@ struct Layout: Sendable {
     /// The same layout in new storage. Threads parsing parts of one file each take their own: reference
     /// counts of objects that several cores retain at once contend.
     func independentCopy() -> Layout {
-        var copy = Layout(kind: kind, facility: facility, measure: measure, constantMeasure: constantMeasure.map { String(decoding: Array($0.utf8), as: UTF8.self) },
+        var copy = Layout(kind: kind, facility: facility, measure: measure, constantMeasure: constantMeasure.map(\.independentCopy),
                           period: period, events: events, exposure: exposure,
-                          covariateNames: CovariateNames(covariateNames.names.map { String(decoding: Array($0.utf8), as: UTF8.self) }),
+                          covariateNames: CovariateNames(covariateNames.names.map(\.independentCopy)),
                           covariateColumns: covariateColumns.map { $0 }, columnCount: columnCount)
         (copy.joinedFacility, copy.joinedMeasure, copy.joinedEpisode) = (joinedFacility, joinedMeasure, joinedEpisode)
         (copy.computedEvents, copy.computedExposure, copy.computedTrials) = (computedEvents, computedExposure, computedTrials)
         copy.trials = trials
-        copy.computedCovariates = computedCovariates.map { (String(decoding: Array($0.name.utf8), as: UTF8.self), $0.how) }
+        copy.computedCovariates = computedCovariates.map { ($0.name.independentCopy, $0.how) }
         copy.filters = filters
         copy.missing = missing
         copy.names = names
@@ -673,6 +671,12 @@ struct RepeatCache {
         lastCovariates = covariates
         return covariates
     }
+}
+
+extension String {
+    /// The same text in storage of its own. What every record of a part holds (its file's name, the layout's
+    /// strings) is copied per part: a reference count that several cores change at once contends.
+    var independentCopy: String { String(decoding: Array(utf8), as: UTF8.self) }
 }
 
 /// Bytes of one field, valid inside `CSVRow.withFields`.
