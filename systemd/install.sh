@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "run as root" >&2; exit 1; }
 scripts/setup-system
-swift build -c release --product vigil
+scripts/build --product vigil
 install -m 0755 "$(swift build -c release --show-bin-path)/vigil" /usr/local/bin/vigil
 install -m 0644 systemd/vigil.service /etc/systemd/system/vigil.service
 install -m 0644 systemd/vigil.sysusers /usr/lib/sysusers.d/vigil.conf

@@ -117,7 +117,7 @@ enum ReplayBench {
     static func runVigil(input: String, models: String, trace: String?, alerts: String? = nil) -> VigilRun? {
         let binary = DaemonBench.vigilURL.path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            FileHandle.standardError.write(Data("replay: no vigil binary at \(binary); run `swift build -c release` first\n".utf8))
+            FileHandle.standardError.write(Data("replay: no vigil binary at \(binary); run `scripts/build` first\n".utf8))
             return nil
         }
         let arguments = ["replay", "--timings", "--models", models, "--input", input] + (trace.map { ["--trace", $0] } ?? [])

@@ -94,24 +94,36 @@ public struct DesignMatrix: Sendable {
     public func fill(_ block: inout Matrix, rows range: Range<Int>, scaledBy scale: [Double]? = nil) {
         let ld = block.rows
         // IRLS sizes the block and the scale from this design, so these bounds never cut anything.
-        let count = min(range.count, ld, scale?.count ?? ld)
+        let count = max(0, min(range.count, ld, scale?.count ?? ld, rowCount - range.lowerBound))
         let start = range.lowerBound
+        let width = min(block.columns, columns.count)
+        guard count > 0 else { return }
+        // Loops over raw pointers, which the compiler vectorizes (indexing the arrays checks every element).
         block.elements.withUnsafeMutableBufferPointer { out in
-            for (j, column) in columns.prefix(block.columns).enumerated() {
-                let base = j * ld
-                switch (column, scale) {
-                case (.intercept, nil):
-                    for i in 0..<count { out[base + i] = 1 }
-                case let (.intercept, s?):
-                    for i in 0..<count { out[base + i] = s[i] }
-                case let (.numeric(values), nil):
-                    for i in 0..<count { out[base + i] = values[start + i] }
-                case let (.numeric(values), s?):
-                    for i in 0..<count { out[base + i] = values[start + i] * s[i] }
-                case let (.indicator(codes, level), nil):
-                    for i in 0..<count { out[base + i] = codes[start + i] == level ? 1 : 0 }
-                case let (.indicator(codes, level), s?):
-                    for i in 0..<count { out[base + i] = codes[start + i] == level ? s[i] : 0 }
+            guard let base = out.baseAddress else { return }
+            Self.withScale(scale) { s in
+                for j in 0..<width {
+                    let o = base + j * ld
+                    switch columns[j] {
+                    case .intercept:
+                        if let s { for i in 0..<count { o[i] = s[i] } } else { for i in 0..<count { o[i] = 1 } }
+                    case let .numeric(values):
+                        values.withUnsafeBufferPointer { v in
+                            guard let v = v.baseAddress.map({ $0 + start }) else { return }
+                            let count = max(0, min(count, values.count - start))
+                            if let s { for i in 0..<count { o[i] = v[i] * s[i] } } else { for i in 0..<count { o[i] = v[i] } }
+                        }
+                    case let .indicator(codes, level):
+                        codes.withUnsafeBufferPointer { c in
+                            guard let c = c.baseAddress.map({ $0 + start }) else { return }
+                            let count = max(0, min(count, codes.count - start))
+                            if let s {
+                                for i in 0..<count { o[i] = c[i] == level ? s[i] : 0 }
+                            } else {
+                                for i in 0..<count { o[i] = c[i] == level ? 1 : 0 }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -120,21 +132,33 @@ public struct DesignMatrix: Sendable {
     /// η = Xβ for rows `range` into `eta[0..<range.count]`, straight from the stored columns.
     public func linearPredictor(rows range: Range<Int>, coefficients beta: [Double], into eta: inout [Double]) {
         // IRLS sizes eta and β from this design, so these bounds never cut anything.
-        let count = min(range.count, eta.count)
+        let count = max(0, min(range.count, eta.count, rowCount - range.lowerBound))
         let start = range.lowerBound
         eta.withUnsafeMutableBufferPointer { out in
-            for i in 0..<count { out[i] = 0 }
+            guard let o = out.baseAddress, count > 0 else { return }
+            for i in 0..<count { o[i] = 0 }
             for (column, b) in zip(columns, beta) {
                 switch column {
                 case .intercept:
-                    for i in 0..<count { out[i] += b }
+                    for i in 0..<count { o[i] += b }
                 case let .numeric(values):
-                    for i in 0..<count { out[i] += values[start + i] * b }
+                    values.withUnsafeBufferPointer { v in
+                        guard let v = v.baseAddress.map({ $0 + start }) else { return }
+                        for i in 0..<max(0, min(count, values.count - start)) { o[i] += v[i] * b }
+                    }
                 case let .indicator(codes, level):
-                    for i in 0..<count where codes[start + i] == level { out[i] += b }
+                    codes.withUnsafeBufferPointer { c in
+                        guard let c = c.baseAddress.map({ $0 + start }) else { return }
+                        for i in 0..<max(0, min(count, codes.count - start)) { o[i] += c[i] == level ? b : 0 }
+                    }
                 }
             }
         }
+    }
+
+    private static func withScale(_ scale: [Double]?, _ body: (UnsafePointer<Double>?) -> Void) {
+        guard let scale else { return body(nil) }
+        scale.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
 

@@ -85,6 +85,8 @@ public struct BinomialFamily: Family {
     /// ln of dbinom(w y, w, μ), as R's binomial `aic`.
     public func logLikelihood(_ y: Double, _ mu: Double, weight n: Double) -> Double {
         let events = (n * y).rounded()
+        // A 0/1 outcome: the binomial coefficient is 1 (R's dbinom gives the same), and ln Γ costs 3 calls a row.
+        if n == 1, events == 0 || events == 1 { return events > 0 ? Foundation.log(mu) : Foundation.log1p(-mu) }
         let choose = SpecialFunctions.logGamma(n + 1) - SpecialFunctions.logGamma(events + 1) - SpecialFunctions.logGamma(n - events + 1)
         return choose + (events > 0 ? events * Foundation.log(mu) : 0) + (n - events > 0 ? (n - events) * Foundation.log1p(-mu) : 0)
     }

@@ -156,7 +156,21 @@ public enum GLM {
             var weighted = 0.0, total = 0.0
             for i in y.indices { weighted += problem.weight(i) * y[i]; total += problem.weight(i) }
             let mean = weighted / total
-            return y.indices.reduce(0.0) { $0 + problem.weight($1) * family.unitDeviance(y[$1], mean) }
+            // One mean for every row, so a row's unit deviance depends on y alone: a 0/1 outcome or a small
+            // count is computed once (the same terms summed in the same order as computing each).
+            var known = [Double](repeating: .nan, count: 256)
+            var deviance = 0.0
+            for i in y.indices {
+                let unit: Double
+                if let k = Int(exactly: y[i]), k >= 0, k < known.count {
+                    if known[k].isNaN { known[k] = family.unitDeviance(y[i], mean) }
+                    unit = known[k]
+                } else {
+                    unit = family.unitDeviance(y[i], mean)
+                }
+                deviance += problem.weight(i) * unit
+            }
+            return deviance
         }
         var total = 0.0
         for i in y.indices {
