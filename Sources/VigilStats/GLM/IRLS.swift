@@ -9,6 +9,8 @@ public struct GLMControl: Sendable {
     public var aliasingTolerance: Double = AliasingCholesky.defaultTolerance
     /// Solve every iteration by the QR (tests compare the two routes).
     var alwaysQR = false
+    /// Skip accumulating the problem of a pass that likely ends the fit (tests compare with and without).
+    var skipsLikelyLastProblem = true
     /// Told the seconds each step of a fit took ("IRLS", "theta"), for `vigil fit --timings`.
     public var timings: (@Sendable (String, Double) -> Void)? = nil
     public init() {}
@@ -113,6 +115,8 @@ struct IRLS<F: Family>: Sendable {
         var rhs: [Double]
         var qr: TallSkinnyQR?
         var fitted: [[Double]] = []
+        /// Whether the pass accumulated its least-squares problem (`gram`, `rhs` or `qr`).
+        var accumulated = true
     }
 
     func run(start: [Double]? = nil) throws -> IRLSResult {
@@ -134,6 +138,7 @@ struct IRLS<F: Family>: Sendable {
         var fitted = current.fitted
         var iterations = 0
         var converged = false
+        var change = Double.infinity, previousChange = Double.infinity
         repeat {
             iterations += 1
             var solved: (LeastSquaresFactor, [Double])? = nil
@@ -148,7 +153,13 @@ struct IRLS<F: Family>: Sendable {
             }
             (factorization, coefficients) = try solved ?? solveByQR(current)
             guard !factorization.kept.isEmpty else { throw GLMError.allColumnsAliased }
-            var next = try pass(coefficients: coefficients, segments, route)
+            // The pass that ends the fit has its problem never solved: skip it when the next change will likely
+            // be below ε — the changes shrink at least as fast as their last ratio (Fisher scoring converges
+            // linearly or better) — and accumulate it by one more pass if the fit goes on after all.
+            let likelyLast = iterations == control.maxIterations
+                || (previousChange.isFinite && change * (change / previousChange) < control.epsilon)
+            let accumulate = !(control.skipsLikelyLastProblem && likelyLast)
+            var next = try pass(coefficients: coefficients, segments, route, accumulate: accumulate)
             // Step halving when the deviance is not finite or the means leave the family's range.
             var halvings = 0
             while !(next.valid && next.deviance.isFinite) {
@@ -158,13 +169,18 @@ struct IRLS<F: Family>: Sendable {
                 halvings += 1
                 boundary = true
                 coefficients = zip(coefficients, old).map { ($0 + $1) / 2 }
-                next = try pass(coefficients: coefficients, segments, route)
+                next = try pass(coefficients: coefficients, segments, route, accumulate: accumulate)
             }
             deviance = next.deviance
             fitted = next.fitted
-            if abs(deviance - devianceOld) / (abs(deviance) + 0.1) < control.epsilon {
+            previousChange = change
+            change = abs(deviance - devianceOld) / (abs(deviance) + 0.1)
+            if change < control.epsilon {
                 converged = true
                 break
+            }
+            if !next.accumulated && iterations < control.maxIterations {
+                next = try pass(coefficients: coefficients, segments, route)
             }
             devianceOld = deviance
             coefficientsOld = coefficients
@@ -187,14 +203,16 @@ struct IRLS<F: Family>: Sendable {
 
     /// One pass: fitted means and deviance at `coefficients` (or at the family's starting means when nil),
     /// and the working weights' least-squares problem by `route`, summed over segments in order.
-    private func pass(coefficients: [Double]?, _ segments: RowSegments, _ route: Route) throws -> Pass {
-        let parts = segments.map { _, rows in self.pass(coefficients: coefficients, rows: rows, route) }
+    private func pass(coefficients: [Double]?, _ segments: RowSegments, _ route: Route, accumulate: Bool = true) throws -> Pass {
+        let parts = segments.map { _, rows in self.pass(coefficients: coefficients, rows: rows, route, accumulate: accumulate) }
         var total = Pass(gram: parts[0].gram, rhs: parts[0].rhs, qr: parts[0].qr)
         total.deviance = parts[0].deviance
         total.valid = parts[0].valid
+        total.accumulated = accumulate
         for part in parts.dropFirst() {
             total.deviance += part.deviance
             total.valid = total.valid && part.valid
+            guard accumulate else { continue }
             switch route {
             case .gram:
                 for k in total.gram.elements.indices { total.gram.elements[k] += part.gram.elements[k] }
@@ -208,7 +226,7 @@ struct IRLS<F: Family>: Sendable {
         return total
     }
 
-    private func pass(coefficients: [Double]?, rows: Range<Int>, _ route: Route) -> Pass {
+    private func pass(coefficients: [Double]?, rows: Range<Int>, _ route: Route, accumulate: Bool) -> Pass {
         let design = problem.design
         let p = design.columnCount
         let blockSize = min(control.blockSize, rows.count)
@@ -256,6 +274,10 @@ struct IRLS<F: Family>: Sendable {
             }
             result.deviance += deviance
             result.valid = result.valid && valid
+            guard accumulate else {
+                start = end
+                continue
+            }
             design.fill(&block, rows: start..<end, scaledBy: rootWeight)
             switch route {
             case .gram:
