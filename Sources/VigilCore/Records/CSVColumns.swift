@@ -123,7 +123,6 @@ public struct CSVColumns: Sendable {
             guard buffers.count < capacities.count else { return ([], fill(buffers)) }
             var rest: [[Double]] = [], count = 0
             let column = [Double](unsafeUninitializedCapacity: capacities[buffers.count]) { buffer, initialized in
-                adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
                 (rest, count) = build(buffers + [buffer])
                 initialized = min(count, buffer.count)
             }
@@ -177,7 +176,6 @@ public struct CSVColumns: Sendable {
         let piece = 1 << 23
         var complete = false
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             let target = DisjointRows([buffer])
             let read = Parallel.map(Array(stride(from: 0, to: size, by: piece))) { start -> Bool in
                 guard let base = target.buffers[0].baseAddress else { return false }
@@ -478,18 +476,4 @@ public struct CSVColumns: Sendable {
             return v
         }
     }
-}
-
-/// Asks Linux to back the 2 MiB-aligned pages inside `buffer` (still untouched) with transparent huge pages:
-/// faulting in a large file's bytes and columns 4 KiB at a time was a sixth of `vigil fit`'s CPU time on
-/// 1M × 30. Advice only: where the kernel has THP off or no huge page free, nothing changes.
-private func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-    #if os(Linux)
-    let huge = 2 << 20
-    guard let base = buffer.baseAddress, buffer.count >= 2 * huge else { return }
-    let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
-    let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
-    guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
-    _ = madvise(aligned, end - start, 14)   // MADV_HUGEPAGE
-    #endif
 }
