@@ -90,7 +90,10 @@ enum BaselineFit {
         let fit: GLMFit
         do {
             let response = weights.map { n in zip(y, n).map { $0 / $1 } } ?? y
-            fit = try GLM.fit(GLMProblem(response: response, offset: offset, weights: weights, design: design), family: family)
+            var control = GLMControl()
+            control.nullDeviance = false   // nothing here reports it, and with an offset it is a second fit
+            fit = try GLM.fit(GLMProblem(response: response, offset: offset, weights: weights, design: design), family: family,
+                              control: control)
         } catch {
             throw Failure(description: "model \(model): baseline fit failed: \(error)")
         }

@@ -11,6 +11,9 @@ public struct GLMControl: Sendable {
     var alwaysQR = false
     /// Skip accumulating the problem of a pass that likely ends the fit (tests compare with and without).
     var skipsLikelyLastProblem = true
+    /// Whether to fit the null model for the null deviance; a caller that reports no deviance (a baseline fit)
+    /// skips it, and the fit's `nullDeviance` is NaN.
+    public var nullDeviance = true
     /// Told the seconds each step of a fit took ("IRLS", "theta"), for `vigil fit --timings`.
     public var timings: (@Sendable (String, Double) -> Void)? = nil
     public init() {}
