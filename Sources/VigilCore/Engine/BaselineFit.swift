@@ -108,7 +108,7 @@ enum BaselineFit {
                 let prefix = "\(name)["
                 var table: [String: Double] = [:]
                 for case let .categorical(n, values, _) in covariates where n == name {
-                    for level in Set(values) { table[level] = estimate["\(prefix)\(level)]"] ?? 0 }
+                    for level in Self.levels(values) { table[level] = estimate["\(prefix)\(level)]"] ?? 0 }
                 }
                 terms.append(.levels(name, table))
             }
@@ -131,14 +131,26 @@ enum BaselineFit {
 
     /// Levels of categorical covariates whose baseline rows have no events (or, for patients, only events):
     /// their coefficient runs off to ∓∞ and their expectation to ~0 (or 1), as in R, which does not warn.
+    /// The distinct values of a categorical covariate.
+    static func levels(_ values: [String]) -> [String] {
+        (try? CategoricalCoding(name: "", values: values, reference: nil).levels) ?? Array(Set(values))
+    }
+
     static func levelsWithoutEvents(_ covariates: [DesignMatrix.Covariate], y: [Double], binomial: Bool) -> [String] {
         var warnings: [String] = []
         for case let .categorical(name, values, _) in covariates {
-            var rows: [String: Int] = [:]
-            var events: [String: Double] = [:]
-            for (v, outcome) in zip(values, y) {
-                rows[v, default: 0] += 1
-                events[v, default: 0] += outcome
+            // Counted by level code (a dictionary of strings per baseline row cost as much as the design).
+            guard let coding = try? CategoricalCoding(name: name, values: values, reference: nil) else { continue }
+            var counts = [Int](repeating: 0, count: coding.levels.count)
+            var sums = [Double](repeating: 0, count: coding.levels.count)
+            for (code, outcome) in zip(coding.codes, y) {
+                counts[Int(code)] += 1
+                sums[Int(code)] += outcome
+            }
+            var rows: [String: Int] = [:], events: [String: Double] = [:]
+            for (level, (count, sum)) in zip(coding.levels, zip(counts, sums)) {
+                rows[level, default: 0] += count
+                events[level, default: 0] += sum
             }
             let none = rows.keys.filter { events[$0, default: 0] == 0 }.sorted()
             if !none.isEmpty {
