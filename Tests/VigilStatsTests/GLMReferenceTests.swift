@@ -138,6 +138,17 @@ struct GLMReferenceTests {
         }
     }
 
+    /// A baseline fit skips the null model: the same estimates, no null deviance.
+    @Test func withoutTheNullModelTheEstimatesAreTheSame() throws {
+        var noNull = GLMControl()
+        noNull.fitsNullModel = false
+        for c in Self.cases {
+            let a = try Self.fit(c), b = try Self.fit(c, control: noNull)
+            #expect(a.estimates == b.estimates && a.deviance == b.deviance && a.theta == b.theta, "\(c.fit)")
+            #expect(a.nullDeviance.isFinite && b.nullDeviance.isNaN, "\(c.fit)")
+        }
+    }
+
     @Test func aliasedColumnIsNamedAndWarned() throws {
         let fit = try Self.fit(Self.cases[6])
         #expect(fit.aliasedNames == ["x3"])

@@ -91,7 +91,7 @@ enum BaselineFit {
         do {
             let response = weights.map { n in zip(y, n).map { $0 / $1 } } ?? y
             var control = GLMControl()
-            control.nullDeviance = false   // nothing here reports it, and with an offset it is a second fit
+            control.fitsNullModel = false   // nothing here reports it, and with an offset it is a second fit
             fit = try GLM.fit(GLMProblem(response: response, offset: offset, weights: weights, design: design), family: family,
                               control: control)
         } catch {

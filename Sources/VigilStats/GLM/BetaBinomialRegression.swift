@@ -78,7 +78,7 @@ struct BetaBinomialRegression: Sendable {
               current.logLikelihood.isFinite, gamma.isFinite else {
             throw GLMError.notFinite("beta-binomial estimates")
         }
-        let null = control.nullDeviance ? try Self.interceptOnlyLogLikelihood(rows, start: gamma) : .nan
+        let null = control.fitsNullModel ? try Self.interceptOnlyLogLikelihood(rows, start: gamma) : .nan
         let n = problem.rowCount
         var fit = GLMFit(family: .betaBinomial, link: .logit, n: n, coefficients: coefficients, covariance: keptCovariance,
                          keptColumns: kept, deviance: -2 * current.logLikelihood, nullDeviance: -2 * null,

@@ -30,7 +30,7 @@ public struct GLMFit: Sendable {
     public let covariance: Matrix
     public let keptColumns: [Int]
     public let deviance: Double
-    /// NaN when `GLMControl.nullDeviance` is false.
+    /// NaN when `GLMControl.fitsNullModel` is false.
     public let nullDeviance: Double
     public let residualDegreesOfFreedom: Int
     public let nullDegreesOfFreedom: Int
@@ -148,7 +148,7 @@ public enum GLM {
     /// R's null deviance: the intercept-only model (fitted by IRLS when there is an offset), or μ = g⁻¹(offset)
     /// without an intercept.
     static func nullDeviance<F: Family>(_ problem: GLMProblem, family: F, control: GLMControl) throws -> Double {
-        guard control.nullDeviance else { return .nan }
+        guard control.fitsNullModel else { return .nan }
         let y = problem.response
         if problem.design.hasIntercept {
             if problem.offset != nil {

@@ -13,7 +13,7 @@ public struct GLMControl: Sendable {
     var skipsLikelyLastProblem = true
     /// Whether to fit the null model for the null deviance; a caller that reports no deviance (a baseline fit)
     /// skips it, and the fit's `nullDeviance` is NaN.
-    public var nullDeviance = true
+    public var fitsNullModel = true
     /// Told the seconds each step of a fit took ("IRLS", "theta"), for `vigil fit --timings`.
     public var timings: (@Sendable (String, Double) -> Void)? = nil
     public init() {}
