@@ -82,6 +82,10 @@ public final class LineWriter {
                 failure = errno
                 continue
             }
+            if n == 0 {   // no progress on a regular file: a failure, not a loop
+                failure = EIO
+                continue
+            }
             offset += n
             if let start {
                 let elapsed = ContinuousClock.now - start
