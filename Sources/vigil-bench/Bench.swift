@@ -1,7 +1,7 @@
 import Foundation
 import VigilStats
 
-/// `swift run -c release vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only]
+/// `scripts/build && .build/release/vigil-bench [--data-dir DIR] [--skip-external] [--scale F] [--replay-only] [--calibration-only]
 /// [--daemon-only] [--storm [--kills N] [--seed S]] [--outage [--hours H]] [--abuse [--seconds S]]`
 ///
 /// Generates, with fixed seeds, a national panel (6,000 facilities × 6 measures × 120 months of NB2
@@ -11,6 +11,11 @@ import VigilStats
 /// BENCHMARKS.md.
 @main
 struct Bench {
+    /// The release `vigil` beside this benchmark binary: every benchmark runs it as a user would.
+    static var vigilURL: URL {
+        URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vigil")
+    }
+
     static func main() async throws {
         var dataDir = "bench-data"
         var external = true

@@ -109,11 +109,6 @@ enum DaemonBench {
         try await client.shutdown()
     }
 
-    /// The release `vigil` beside this benchmark binary.
-    static var vigilURL: URL {
-        URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vigil")
-    }
-
     /// The daemon's config (`vigil.yaml`), token and webhook secret in `dir`: a file sink and a webhook sink.
     static func writeConfig(dir: String, models: String, port: Int, hookPort: Int, hookRetry: String? = nil) throws {
         try token.write(toFile: "\(dir)/token", atomically: true, encoding: .utf8)
@@ -134,7 +129,7 @@ enum DaemonBench {
         let port = 18480
         try writeConfig(dir: dir, models: models, port: port, hookPort: hookPort)
         let process = Process()
-        process.executableURL = vigilURL
+        process.executableURL = Bench.vigilURL
         process.arguments = ["run", "--config", "\(dir)/vigil.yaml"]
         var environment = ProcessInfo.processInfo.environment
         environment["VIGIL_LOG_LEVEL"] = environment["VIGIL_LOG_LEVEL"] ?? "debug"

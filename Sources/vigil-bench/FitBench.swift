@@ -45,7 +45,7 @@ enum FitBench {
                      r: rScript(logit30, "glm(outcome ~ ., family = binomial, data = d)"),
                      python: pythonLogit(logit30)),
         ]
-        let vigilBinary = DaemonBench.vigilURL.path
+        let vigilBinary = Bench.vigilURL.path
         let rscript = external ? External.which("Rscript") : nil
         let python = external ? External.which("python3") : nil
         if external, let rscript {

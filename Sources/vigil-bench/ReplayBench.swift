@@ -115,7 +115,7 @@ enum ReplayBench {
 
     /// Runs the `vigil` binary built next to this one; nil when it is not there.
     static func runVigil(input: String, models: String, trace: String?, alerts: String? = nil) -> VigilRun? {
-        let binary = DaemonBench.vigilURL.path
+        let binary = Bench.vigilURL.path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             FileHandle.standardError.write(Data("replay: no vigil binary at \(binary); run `scripts/build` first\n".utf8))
             return nil

@@ -87,7 +87,7 @@ enum Storm {
         // What replay raises on the same records.
         let replayFile = "\(dir)/replay-alerts.jsonl"
         let replay = Process()
-        replay.executableURL = DaemonBench.vigilURL
+        replay.executableURL = Bench.vigilURL
         replay.arguments = ["replay", "--models", models, "--input", input, "--alerts", replayFile]
         replay.standardOutput = FileHandle.nullDevice
         try replay.run()
@@ -239,7 +239,7 @@ enum Storm {
             let log = "\(dir)/daemon-\(starts).log"
             FileManager.default.createFile(atPath: log, contents: nil)
             let process = Process()
-            process.executableURL = DaemonBench.vigilURL
+            process.executableURL = Bench.vigilURL
             process.arguments = ["run", "--config", "\(dir)/vigil.yaml"]
             process.standardError = FileHandle(forWritingAtPath: log)
             try process.run()
