@@ -107,6 +107,20 @@ struct DegenerateBaselineTests {
         #expect(engine.apply(records(csv)).suppressed.isEmpty)
     }
 
+    /// Rows counted per distinct covariate set, then per level: a level of patients who all had the outcome
+    /// and a level without events are both named, and a level with some of each is not.
+    @Test func levelsAllOrNoneAreNamedFromTheirSets() {
+        // Sets 0 and 2 are icu (3 rows, 1 event), set 1 is ped (2 rows, 2 events); by ward, set 2 (east) has none.
+        let levels: [(name: String, ofSet: [String])] = [("unit", ["icu", "ped", "icu"]), ("ward", ["west", "west", "east"])]
+        let warnings = BaselineFit.levelsWithoutEvents(levels, distinctOf: [0, 1, 2, 0, 1], sets: 3, y: [1, 1, 0, 0, 1],
+                                                       binomial: true)
+        #expect(warnings.count == 2, "\(warnings)")
+        #expect(warnings.contains { $0.hasPrefix("unit: every baseline patient at level ped had the outcome") })
+        #expect(warnings.contains { $0.hasPrefix("ward: no events in the baseline at level east:") })
+        #expect(BaselineFit.levelsWithoutEvents(levels, distinctOf: [0, 1, 2, 0, 1], sets: 3, y: [1, 1, 0, 0, 1],
+                                                binomial: false).count == 1)
+    }
+
     @Test func sirOnlyWhereNHSNReportsOne() {
         func alert(expected: Double) -> Alert {
             Alert(id: "x", status: .firing, model: "m", modelVersion: "v", detector: "d", detectorType: "poisson_cusum",

@@ -62,6 +62,7 @@ enum BaselineFit {
         }
         var covariates: [DesignMatrix.Covariate] = []
         var numeric: [String: Bool] = [:]
+        var levels: [(name: String, ofSet: [String])] = []   // each categorical covariate's level per distinct set
         for name in spec.covariates {
             let values = firstRows.map { rows[$0].covariates[name]?.trimmingSpaces ?? "" }
             let numbers = values.map { Double($0) }
@@ -71,6 +72,7 @@ enum BaselineFit {
             } else {
                 covariates.append(.categorical(name: name, values: distinctOf.map { values[$0] }, reference: spec.references[name]))
                 numeric[name] = false
+                levels.append((name, values))
             }
         }
         // Serfling terms after the covariates, as R's `y ~ … + sin(2*pi*u) + cos(2*pi*u)`.
@@ -97,7 +99,8 @@ enum BaselineFit {
         } catch {
             throw Failure(description: "model \(model): baseline fit failed: \(error)")
         }
-        let warnings = fit.warnings + levelsWithoutEvents(covariates, y: y, binomial: family == .binomial && !proportion)
+        let warnings = fit.warnings + levelsWithoutEvents(levels, distinctOf: distinctOf, sets: firstRows.count, y: y,
+                                                          binomial: family == .binomial && !proportion)
         var estimate: [String: Double] = [:]
         for c in fit.coefficients { estimate[c.name] = c.estimate ?? 0 }   // aliased: 0, as R's predict
         var terms: [LinearPredictor.Term] = []
@@ -107,8 +110,8 @@ enum BaselineFit {
             } else {
                 let prefix = "\(name)["
                 var table: [String: Double] = [:]
-                for case let .categorical(n, values, _) in covariates where n == name {
-                    for level in Self.levels(values) { table[level] = estimate["\(prefix)\(level)]"] ?? 0 }
+                for (n, ofSet) in levels where n == name {
+                    for level in Set(ofSet) { table[level] = estimate["\(prefix)\(level)]"] ?? 0 }
                 }
                 terms.append(.levels(name, table))
             }
@@ -131,26 +134,21 @@ enum BaselineFit {
 
     /// Levels of categorical covariates whose baseline rows have no events (or, for patients, only events):
     /// their coefficient runs off to ∓∞ and their expectation to ~0 (or 1), as in R, which does not warn.
-    /// The distinct values of a categorical covariate.
-    static func levels(_ values: [String]) -> [String] {
-        (try? CategoricalCoding(name: "", values: values, reference: nil).levels) ?? Array(Set(values))
-    }
-
-    static func levelsWithoutEvents(_ covariates: [DesignMatrix.Covariate], y: [Double], binomial: Bool) -> [String] {
+    /// Rows and events are counted per distinct covariate set (`distinctOf[i]` is row i's), then per level.
+    static func levelsWithoutEvents(_ levels: [(name: String, ofSet: [String])], distinctOf: [Int], sets: Int, y: [Double],
+                                    binomial: Bool) -> [String] {
+        guard !levels.isEmpty else { return [] }
+        var setRows = [Int](repeating: 0, count: sets), setEvents = [Double](repeating: 0, count: sets)
+        for (d, outcome) in zip(distinctOf, y) {
+            setRows[d] += 1
+            setEvents[d] += outcome
+        }
         var warnings: [String] = []
-        for case let .categorical(name, values, _) in covariates {
-            // Counted by level code (a dictionary of strings per baseline row cost as much as the design).
-            guard let coding = try? CategoricalCoding(name: name, values: values, reference: nil) else { continue }
-            var counts = [Int](repeating: 0, count: coding.levels.count)
-            var sums = [Double](repeating: 0, count: coding.levels.count)
-            for (code, outcome) in zip(coding.codes, y) {
-                counts[Int(code)] += 1
-                sums[Int(code)] += outcome
-            }
+        for (name, ofSet) in levels {
             var rows: [String: Int] = [:], events: [String: Double] = [:]
-            for (level, (count, sum)) in zip(coding.levels, zip(counts, sums)) {
-                rows[level, default: 0] += count
-                events[level, default: 0] += sum
+            for (d, level) in ofSet.enumerated() {
+                rows[level, default: 0] += setRows[d]
+                events[level, default: 0] += setEvents[d]
             }
             let none = rows.keys.filter { events[$0, default: 0] == 0 }.sorted()
             if !none.isEmpty {

@@ -118,7 +118,7 @@ extension Engine {
         return nil
     }
 
-    /// Takes the expectation, not its model: copying a `ModelRuntime` for every record cost the intake a tenth.
+    /// Takes the expectation, not its model: a `ModelRuntime` argument was a copy of the whole model per record.
     static func expectationProblem(_ expectation: Expectation?, _ covariates: Covariates) -> FieldProblem? {
         guard let expectation, case let .failure(problem) = expectation.factor(covariates: covariates) else { return nil }
         return problem

@@ -221,8 +221,7 @@ public struct ModelRuntime: Sendable {
 /// The median (the mean of the middle two for an even count), nil for no values.
 func median(_ values: [Double]) -> Double? {
     guard !values.isEmpty else { return nil }
-    // By selection, not a sort: a refit takes the median of every baseline row's E (sorting 144,000 of them
-    // was a tenth of a national model's refit).
+    // By selection, not a sort: a refit takes the median of every baseline row's E.
     var v = values
     let k = v.count / 2
     let upper = nthSmallest(&v, k)

@@ -3,11 +3,10 @@ import Foundation
 /// Buffered writing of text lines to a new file (or `-` for standard output).
 ///
 /// A regular file is written from one page-aligned buffer with O_DIRECT while the device takes such writes at
-/// 1 GB/s or more: a replay's half-gigabyte trace written through the page cache kept a core copying into
-/// newly allocated cache pages (0.17–0.5 GB/s on a VM whose host had taken back the free memory), where the
-/// disk took direct writes at 2.4 GB/s with no copy. Where direct writes are refused (tmpfs, some network file
-/// systems) or slower than that (a slow volume, where the page cache absorbs the writes), and for the last
-/// partial block, the file is written through the page cache.
+/// 1 GB/s or more: through the page cache, a replay's half-gigabyte trace kept a core copying into newly
+/// allocated cache pages (BENCHMARKS.md). Where direct writes are refused (tmpfs, some network file systems)
+/// or slower than that (a slow volume, where the page cache absorbs the writes), and for the last partial
+/// block, the file is written through the page cache.
 public final class LineWriter {
     private let fd: Int32
     private let ownsFile: Bool
@@ -74,7 +73,7 @@ public final class LineWriter {
         if direct && count % Self.alignment != 0 { leaveDirect() }
         var offset = 0
         while offset < count && failure == nil {
-            let start = direct ? ContinuousClock.now : nil
+            var clock = Stopwatch()
             let n = Foundation.write(fd, buffer + offset, count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
@@ -87,10 +86,9 @@ public final class LineWriter {
                 continue
             }
             offset += n
-            if let start {
-                let elapsed = ContinuousClock.now - start
+            if direct {
                 directBytes += n
-                directSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                directSeconds += clock.lap()
                 // A short write leaves the offset unaligned; a device slower than the page cache is left to it.
                 if offset % Self.alignment != 0 || (directBytes >= 4 * Self.capacity && Double(directBytes) / directSeconds < 1e9) {
                     leaveDirect()

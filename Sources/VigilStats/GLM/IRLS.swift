@@ -118,8 +118,6 @@ struct IRLS<F: Family>: Sendable {
         var rhs: [Double]
         var qr: TallSkinnyQR?
         var fitted: [[Double]] = []
-        /// Whether the pass accumulated its least-squares problem (`gram`, `rhs` or `qr`).
-        var accumulated = true
     }
 
     func run(start: [Double]? = nil) throws -> IRLSResult {
@@ -182,7 +180,7 @@ struct IRLS<F: Family>: Sendable {
                 converged = true
                 break
             }
-            if !next.accumulated && iterations < control.maxIterations {
+            if !accumulate && iterations < control.maxIterations {
                 next = try pass(coefficients: coefficients, segments, route)
             }
             devianceOld = deviance
@@ -211,7 +209,6 @@ struct IRLS<F: Family>: Sendable {
         var total = Pass(gram: parts[0].gram, rhs: parts[0].rhs, qr: parts[0].qr)
         total.deviance = parts[0].deviance
         total.valid = parts[0].valid
-        total.accumulated = accumulate
         for part in parts.dropFirst() {
             total.deviance += part.deviance
             total.valid = total.valid && part.valid
