@@ -49,6 +49,53 @@ struct LineWriterTests {
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
     }
 
+    /// A large previous file (sparse here) is replaced by the new text with its permission bits; a hard-linked
+    /// one is truncated in place, so its other name sees the new text too; a symbolic link is written through.
+    @Test func aLargePreviousFileIsReplaced() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-replace-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func large(_ path: String, mode: mode_t) {
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
+            #expect(fd >= 0 && ftruncate(fd, off_t(LineWriter.backgroundRemovalSize)) == 0)
+            close(fd)
+            chmod(path, mode)
+        }
+        func write(_ text: String, to path: String) throws {
+            let writer = try LineWriter(path: path)
+            writer.write(text)
+            try writer.close()
+        }
+        func text(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+        func status(_ path: String) -> stat {
+            var info = stat()
+            stat(path, &info)
+            return info
+        }
+
+        let trace = directory + "/trace.csv"
+        large(trace, mode: 0o640)
+        let previous = status(trace).st_ino
+        try write("new trace\n", to: trace)
+        #expect(try text(trace) == "new trace\n")
+        #expect(status(trace).st_mode & 0o7777 == 0o640)
+        #expect(status(trace).st_ino != previous)   // a new file, not the old one truncated
+
+        let linked = directory + "/linked.csv", other = directory + "/other-name.csv"
+        large(linked, mode: 0o644)
+        #expect(link(linked, other) == 0)
+        let linkedInode = status(linked).st_ino
+        try write("through both names\n", to: linked)
+        #expect(try text(other) == "through both names\n")
+        #expect(status(linked).st_ino == linkedInode)
+
+        let target = directory + "/target.csv", symbolic = directory + "/symbolic.csv"
+        large(target, mode: 0o644)
+        #expect(symlink(target, symbolic) == 0)
+        try write("into the target\n", to: symbolic)
+        #expect(try text(target) == "into the target\n")
+    }
+
     @Test func aFileThatCannotBeCreatedIsAnError() {
         #expect(throws: (any Error).self) { try LineWriter(path: "/nonexistent-dir-\(UUID().uuidString)/trace.csv") }
     }

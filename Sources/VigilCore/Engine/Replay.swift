@@ -94,12 +94,12 @@ struct TraceFormat: Sendable {
         var ends: [Int] = []
         ends.reserveCapacity(result.observations.count)
         result.observations.withUnsafeBufferPointer { observations in
-            for o in observations {
-                columns.append(o.label)
+            for k in observations.indices {
+                columns.append(observations[k].label)
                 columns.comma()
-                columns.append(o.observed)
+                columns.append(observations[k].observed)
                 columns.comma()
-                o.input.expected.write(to: &columns)
+                observations[k].input.expected.write(to: &columns)
                 columns.comma()
                 ends.append(columns.bytes.count)
             }
@@ -227,7 +227,12 @@ struct ByteText: TextOutputStream {
     }
 
     /// An observation's label, quoted for CSV when it needs it (a patient's episode id may hold a comma).
-    mutating func append(_ label: SeriesView.Label) { write(CSVField.quote(label.text)) }
+    mutating func append(_ label: SeriesView.Label) {
+        switch label {
+        case let .period(p): p.withText { bytes.append(contentsOf: $0) }   // digits, '-', 'Q', 'W': never quoted
+        case .patient: write(CSVField.quote(label.text))
+        }
+    }
 }
 
 /// CSV quoting for fields that hold a comma, quote or line break (RFC 4180).

@@ -206,11 +206,12 @@ struct SeriesView: Sendable {
             var steps: [DetectorStep] = []
             steps.reserveCapacity(observations.count)
             var lastAlert: Int? = nil
-            for (i, o) in observations.enumerated() {
+            for i in observations.indices {
                 if i == switchAt, let h = own[d] { detector.setThreshold(h) }
-                let step = detector.update(o.input)
+                let step = detector.update(observations[i].input)
                 steps.append(step)
                 guard step.signal else { continue }
+                let o = observations[i]   // a copy (its label's strings retained) only where a signal needs it
                 if let lastAlert, o.position - lastAlert <= config.alert.cooldown { continue }
                 let start = min(step.runStart - 1, i)
                 var runObserved = 0

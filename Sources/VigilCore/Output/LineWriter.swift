@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 
 /// Buffered writing of text lines to a new file (or `-` for standard output).
 ///
@@ -34,6 +35,7 @@ public final class LineWriter {
             (fd, ownsFile, direct) = (STDOUT_FILENO, false, false)
             return
         }
+        let previousMode = Self.removeInBackground(path)
         let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
         var file = Self.directFlag == 0 ? -1 : open(path, flags | Self.directFlag, 0o666)
         direct = file >= 0
@@ -43,7 +45,30 @@ public final class LineWriter {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path,
                                                            NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
         }
+        if let previousMode { _ = fchmod(file, previousMode) }
         (fd, ownsFile) = (file, true)
+    }
+
+    /// Files from this size on are replaced by `removeInBackground`, not truncated.
+    static let backgroundRemovalSize = 64 << 20
+
+    /// Frees a large previous file at `path` off the caller's path: truncating a replay's half-gigabyte trace
+    /// held the start of the next replay for 60–90 ms (BENCHMARKS.md). Its name is unlinked at once and its
+    /// blocks freed when a descriptor held open is closed on another thread. Only a regular file with one link
+    /// qualifies (a symbolic link or a hard-linked file is truncated in place, as before), and only one this
+    /// process may write; its permission bits, returned, go to the new file. Nil, with nothing done, otherwise.
+    private static func removeInBackground(_ path: String) -> mode_t? {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1,
+              info.st_size >= backgroundRemovalSize, access(path, W_OK) == 0 else { return nil }
+        let old = open(path, O_RDONLY | O_CLOEXEC)
+        guard old >= 0 else { return nil }
+        guard unlink(path) == 0 else {
+            Foundation.close(old)
+            return nil
+        }
+        Parallel.thread(named: "vigil-free-old-file", stackSize: 64 << 10) { Foundation.close(old) }
+        return info.st_mode & 0o7777
     }
 
     deinit { buffer.deallocate() }

@@ -151,10 +151,15 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
-    /// The canonical text of the period: `2025-03`, `2025-W09`, `2025-Q1`, `2025`, `2025-03-01`. Written into
-    /// a buffer on the stack, then made a string, which holds up to 15 bytes in itself (made in place with room
-    /// for more, every period's string was a heap allocation; the trace prints one per observation).
+    /// The canonical text of the period: `2025-03`, `2025-W09`, `2025-Q1`, `2025`, `2025-03-01`. A string holds
+    /// up to 15 bytes in itself: made from the stack buffer, not in place with room for more, it is no heap block.
     public var description: String {
+        withText { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `body` given the canonical text's bytes, written into a buffer on the stack (the trace prints one per
+    /// observation, and needs no string of it).
+    func withText<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
             var n = 0
             func put(_ b: UInt8) { buffer[n] = b; n += 1 }
@@ -190,7 +195,7 @@ public struct Period: Sendable, Hashable, Comparable, CustomStringConvertible {
                 let (y, m, d) = CivilDate.civil(ordinal)
                 number(y, width: 4); put(UInt8(ascii: "-")); number(m, width: 2); put(UInt8(ascii: "-")); number(d, width: 2)
             }
-            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<n]), as: UTF8.self)
+            return body(UnsafeBufferPointer(rebasing: buffer[..<n]))
         }
     }
 }

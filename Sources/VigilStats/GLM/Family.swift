@@ -18,11 +18,43 @@ public protocol Family: Sendable {
     func initialMean(_ y: Double, weight: Double) -> Double
     /// Log density of a row with prior weight w (what R's `family$aic` sums).
     func logLikelihood(_ y: Double, _ mu: Double, weight: Double) -> Double
+    /// Adds a row's prior·d(y, μ) to `sum`.
+    func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum)
+    /// The deviance `sum` holds: its terms and, for a family that puts logarithms into its slots, those weighed.
+    func deviance(_ sum: DevianceSum) -> Double
 }
 
 extension Family {
     public func initialMean(_ y: Double, weight: Double) -> Double { initialMean(y) }
     public func logLikelihood(_ y: Double, _ mu: Double, weight: Double) -> Double { weight * logLikelihood(y, mu) }
+    @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
+        sum.terms += prior * unitDeviance(y, mu)
+    }
+    public func deviance(_ sum: DevianceSum) -> Double { sum.terms }
+}
+
+/// A deviance summed over rows. Most unit deviances are a count's multiple of a logarithm (−2 ln μ for a 0/1
+/// outcome; for a count k, 2k·ln(k/μ) and the like): a family puts such logarithms' arguments into the slot of
+/// their multiple, which takes one logarithm for them all, and weighs the slots in `Family.deviance(_:)`; other
+/// rows' unit deviances are added to `terms` as they are.
+public struct DevianceSum: Sendable {
+    public static let slots = 64
+    public var terms = 0.0
+    public var logs = InlineArray<64, LogSum>(repeating: LogSum())
+
+    public init() {}
+
+    public static func += (sum: inout DevianceSum, other: DevianceSum) {
+        sum.terms += other.terms
+        for k in 0..<slots where !other.logs[k].isEmpty { sum.logs[k] += other.logs[k] }
+    }
+
+    /// Σ over slots k of weight(k)·(Σ ln of slot k's arguments), slots with nothing in them left out.
+    public func weighed(_ weight: (Int) -> Double) -> Double {
+        var total = terms
+        for k in 0..<Self.slots where !logs[k].isEmpty { total += weight(k) * logs[k].value }
+        return total
+    }
 }
 
 @inline(__always) func yLogY(_ y: Double, _ mu: Double) -> Double {
@@ -39,6 +71,13 @@ public struct PoissonFamily: Family {
     }
     public func initialMean(_ y: Double) -> Double { y + 0.1 }
     @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }
+    /// A count k below 64 has unit deviance 2k·ln(k/μ) − 2(k − μ): slot k holds k/μ.
+    @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
+        guard prior == 1, y >= 0, y < 64, let k = Int(exactly: y) else { sum.terms += prior * unitDeviance(y, mu); return }
+        if k > 0 { sum.logs[k].add(y / mu) }
+        sum.terms -= 2 * (y - mu)
+    }
+    public func deviance(_ sum: DevianceSum) -> Double { sum.weighed { 2 * Double($0) } }
     public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
         (y > 0 ? y * Foundation.log(mu) : 0) - mu - SpecialFunctions.logGamma(y + 1)
     }
@@ -58,6 +97,16 @@ public struct NegativeBinomialFamily: Family {
     }
     public func initialMean(_ y: Double) -> Double { y == 0 ? 1.0 / 6 : y }
     @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }
+    /// A count k below 32 has unit deviance 2k·ln(k/μ) − 2(k + θ)·ln((k + θ)/(μ + θ)): slot k holds k/μ, slot
+    /// 32 + k holds (k + θ)/(μ + θ).
+    @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
+        guard prior == 1, y >= 0, y < 32, let k = Int(exactly: y) else { sum.terms += prior * unitDeviance(y, mu); return }
+        if k > 0 { sum.logs[k].add(y / mu) }
+        sum.logs[32 + k].add((y + theta) / (mu + theta))
+    }
+    public func deviance(_ sum: DevianceSum) -> Double {
+        sum.weighed { $0 < 32 ? 2 * Double($0) : -2 * (Double($0 - 32) + theta) }
+    }
     public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
         SpecialFunctions.logGamma(theta + y) - SpecialFunctions.logGamma(theta) - SpecialFunctions.logGamma(y + 1)
             + theta * Foundation.log(theta) + (y > 0 ? y * Foundation.log(mu) : 0)
@@ -77,6 +126,13 @@ public struct BinomialFamily: Family {
     }
     public func initialMean(_ y: Double) -> Double { (y + 0.5) / 2 }
     @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 && mu < 1 }
+    /// A 0/1 outcome's unit deviance is −2 ln(1 − μ) or −2 ln μ: slot y holds the argument.
+    @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
+        if prior == 1 && y == 1 { sum.logs[1].add(mu) } else if prior == 1 && y == 0 { sum.logs[0].add(1 - mu) } else {
+            sum.terms += prior * unitDeviance(y, mu)
+        }
+    }
+    public func deviance(_ sum: DevianceSum) -> Double { sum.weighed { _ in -2 } }
     public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
         y > 0.5 ? Foundation.log(mu) : Foundation.log(1 - mu)
     }

@@ -112,7 +112,9 @@ struct IRLS<F: Family>: Sendable {
     private enum Route { case gram, qr }
 
     private struct Pass: Sendable {
-        var deviance = 0.0
+        var devianceSum = DevianceSum()
+        /// The family's deviance of `devianceSum`, once the segments' sums are added up.
+        var deviance = Double.nan
         var valid = true
         var gram: Matrix
         var rhs: [Double]
@@ -206,11 +208,10 @@ struct IRLS<F: Family>: Sendable {
     /// and the working weights' least-squares problem by `route`, summed over segments in order.
     private func pass(coefficients: [Double]?, _ segments: RowSegments, _ route: Route, accumulate: Bool = true) throws -> Pass {
         let parts = segments.map { _, rows in self.pass(coefficients: coefficients, rows: rows, route, accumulate: accumulate) }
-        var total = Pass(gram: parts[0].gram, rhs: parts[0].rhs, qr: parts[0].qr)
-        total.deviance = parts[0].deviance
+        var total = Pass(devianceSum: parts[0].devianceSum, gram: parts[0].gram, rhs: parts[0].rhs, qr: parts[0].qr)
         total.valid = parts[0].valid
         for part in parts.dropFirst() {
-            total.deviance += part.deviance
+            total.devianceSum += part.devianceSum
             total.valid = total.valid && part.valid
             guard accumulate else { continue }
             switch route {
@@ -223,6 +224,7 @@ struct IRLS<F: Family>: Sendable {
             }
         }
         total.fitted = parts.map { $0.fitted[0] }
+        total.deviance = family.deviance(total.devianceSum)
         return total
     }
 
@@ -256,7 +258,6 @@ struct IRLS<F: Family>: Sendable {
             } else {
                 for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i], weight: weights?[start + i] ?? 1)) }
             }
-            var deviance = 0.0
             var valid = true
             for i in 0..<count {
                 let y = response[start + i]
@@ -265,14 +266,13 @@ struct IRLS<F: Family>: Sendable {
                 fitted[start - rows.lowerBound + i] = mu
                 valid = valid && family.isValidMean(mu)
                 let prior = weights?[start + i] ?? 1
-                deviance += prior * family.unitDeviance(y, mu)
+                family.addDeviance(y, mu, prior: prior, to: &result.devianceSum)
                 let w = prior * d * d / family.variance(mu)
                 let off = offset?[start + i] ?? 0
                 let sw = w.squareRoot()
                 rootWeight[i] = sw
                 scaledResponse[i] = (e - off + (y - mu) / d) * sw
             }
-            result.deviance += deviance
             result.valid = result.valid && valid
             guard accumulate else {
                 start = end

@@ -1,0 +1,54 @@
+import Foundation
+
+/// Σ ln xᵢ by one logarithm at the end: the arguments' binary exponents are summed apart and their significands
+/// multiplied, so the product neither overflows nor underflows. Each factor rounds the product once (relative
+/// error n·u over n factors, an absolute error in the sum no larger than that of adding n rounded logarithms),
+/// and an argument costs a multiply where a logarithm took most of a deviance pass.
+public struct LogSum: Sendable {
+    private var significand = 1.0
+    private var exponent = 0
+    /// ln of the arguments that are no positive normal number (0, subnormal, ∞, NaN), as `log` gives them.
+    private var others = 0.0
+
+    public init() {}
+
+    @inline(__always) public mutating func add(_ x: Double) {
+        let bits = x.bitPattern
+        // Sign and exponent field: a positive normal number has 1 ... 0x7FE there.
+        guard (bits >> 52) &- 1 < 0x7FE else { others += Foundation.log(x); return }
+        exponent += Self.unbiasedExponent(bits)
+        significand *= Self.significand(bits)
+        // Factors in [1, 2): the product reaches 2⁵¹² after 512 of them at the earliest. Renormalizing only then
+        // leaves one multiply per argument on the chain of dependent operations.
+        if significand >= 0x1p512 { renormalize() }
+    }
+
+    private mutating func renormalize() {
+        let bits = significand.bitPattern
+        exponent += Self.unbiasedExponent(bits)
+        significand = Self.significand(bits)
+    }
+
+    /// Σ ln xᵢ of the arguments added.
+    public var value: Double {
+        var sum = self
+        sum.renormalize()
+        // ln 2 in two parts (fdlibm's): the exponent times the first is exact for |exponent| < 2²⁰.
+        let e = Double(sum.exponent)
+        return e * 6.93147180369123816490e-01 + (e * 1.90821492927058770002e-10 + Foundation.log(sum.significand)) + others
+    }
+
+    /// Whether the sum is 0 with no logarithm to take (nothing added, or only ones).
+    public var isEmpty: Bool { significand == 1 && exponent == 0 && others == 0 }
+
+    public static func += (sum: inout LogSum, other: LogSum) {
+        sum.add(other.significand)
+        sum.exponent += other.exponent
+        sum.others += other.others
+    }
+
+    @inline(__always) private static func unbiasedExponent(_ bits: UInt64) -> Int { Int(truncatingIfNeeded: bits >> 52) - 1023 }
+    @inline(__always) private static func significand(_ bits: UInt64) -> Double {
+        Double(bitPattern: bits & 0x000F_FFFF_FFFF_FFFF | 0x3FF0_0000_0000_0000)
+    }
+}
