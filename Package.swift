@@ -24,7 +24,7 @@ let package = Package(
     targets: [
         // BLAS (OpenBLAS) and LAPACKE: apt-get install libopenblas-dev liblapacke-dev
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
-        // Every thread and parallel map: @Sendable closures in, values out.
+        // Every thread and parallel map (@Sendable closures in, values out), and the stopwatch that times them.
         .target(name: "VigilThreads"),
         // Pure numerics: no I/O. Only LinearAlgebra/ touches CLAPACK's pointers.
         .target(name: "VigilStats", dependencies: ["CLAPACK", "VigilThreads"]),
@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "vigil-bench", dependencies: [
-            "VigilStats", "VigilCore",
+            "VigilStats", "VigilCore", "VigilThreads",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),

@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 
 /// A program run to its exit and timed whole: spawned, its output read to the end, reaped. Foundation's
 /// `Process.waitUntilExit` polls its run loop every 50 ms on Linux, which added up to 50 ms to each time —
@@ -25,7 +26,7 @@ enum Spawn {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let start = ContinuousClock.now
+        let start = Stopwatch()
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
         close(pipe[1])
         defer { close(pipe[0]) }
@@ -38,8 +39,7 @@ enum Spawn {
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = start.elapsed
         // waitpid's status: exited normally when its low 7 bits are 0, with the exit code in the next 8.
         let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
         return Finished(seconds: seconds, status: code, output: String(decoding: output, as: UTF8.self))

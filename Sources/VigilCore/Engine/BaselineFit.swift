@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 import VigilStats
 
 /// Fits a model's `poisson`, `negative_binomial` or `logistic` expectation on its baseline rows across all
@@ -24,7 +25,7 @@ enum BaselineFit {
     /// The expectation and what the fit gave, or a `Failure` when the baseline cannot give a usable
     /// expectation: no rows, no events (or only events), a fit that fails or is not finite.
     static func fit(_ spec: ExpectedSpec, family: GLMFit.FamilyKind, rows: [Row], model: String) throws -> (Expectation, FitSummary) {
-        let clock = ContinuousClock.now
+        let clock = Stopwatch()
         guard !rows.isEmpty else {
             throw Failure(description: "model \(model): no records in the baseline window, nothing to fit")
         }
@@ -124,8 +125,7 @@ enum BaselineFit {
                                       theta: family == .negbin ? fit.theta : nil)
         expectation.proportion = proportion
         expectation.rho = fit.rho
-        let elapsed = ContinuousClock.now - clock
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = clock.elapsed
         var summary = FitSummary(family: family, coefficients: fit.coefficients, theta: fit.theta, warnings: warnings,
                                  baselineRows: n, baselineEvents: events, seconds: seconds)
         summary.rho = fit.rho

@@ -288,16 +288,3 @@ struct DirtySlots {
     }
 }
 
-/// Wall-clock seconds between laps.
-struct Stopwatch {
-    private var last = DispatchTime.now().uptimeNanoseconds
-
-    init() {}
-
-    mutating func lap() -> Double {
-        let now = DispatchTime.now().uptimeNanoseconds
-        defer { last = now }
-        return Double(now - last) / 1e9
-    }
-}
-

@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 import VigilStats
 
 /// Problems found while turning a CSV into a GLM problem: each names file, line, column and reason.
@@ -31,11 +32,10 @@ public enum GLMDataSet {
                             trials: String? = nil,
                             covariates: [String], references: [String: String] = [:], seasonal: SeasonalColumn? = nil,
                             commentByte: UInt8? = nil, timings: ((String, Double) -> Void)? = nil) throws -> GLMProblem {
-        var clock = ContinuousClock.now
+        var clock = Stopwatch()
         func lap(_ step: String) {
-            let now = ContinuousClock.now, elapsed = now - clock
-            timings?(step, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-            clock = now
+            let seconds = clock.lap()
+            timings?(step, seconds)
         }
         if trials != nil && !family.isProportion {
             throw DataSetError(problems: ["--trials gives events out of n: the family must be binomial or beta_binomial"])

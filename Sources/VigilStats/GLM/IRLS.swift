@@ -1,4 +1,5 @@
 import Foundation
+import VigilThreads
 
 /// Settings of the IRLS loop; the defaults are R's `glm.control()`.
 public struct GLMControl: Sendable {
@@ -21,11 +22,8 @@ public struct GLMControl: Sendable {
     /// Runs `body`, telling `timings` how long it took under `step`.
     func timed<T>(_ step: String, _ body: () throws -> T) rethrows -> T {
         guard let timings else { return try body() }
-        let start = ContinuousClock.now
-        defer {
-            let elapsed = ContinuousClock.now - start
-            timings(step, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-        }
+        let clock = Stopwatch()
+        defer { timings(step, clock.elapsed) }
         return try body()
     }
 }
