@@ -91,6 +91,9 @@ struct TraceFormat: Sendable {
         // "period,observed,expected," (one buffer, `ends` marking each) and each detector's
         // "model,detector,facility,measure,".
         var columns = ByteText()
+        // Room for a label, a count and a number of up to 24 characters each: grown by doubling, the
+        // columns were copied several times a series.
+        columns.bytes.reserveCapacity(result.observations.count * 48)
         var ends: [Int] = []
         ends.reserveCapacity(result.observations.count)
         result.observations.withUnsafeBufferPointer { observations in
@@ -109,8 +112,13 @@ struct TraceFormat: Sendable {
         // appending them to a growing array checked capacity and uniqueness for every piece.
         let rows = result.observations.count
         let prefixes = result.steps.indices.map { d in
-            model.name + [UInt8(ascii: ",")] + model.detectors[d] + [UInt8(ascii: ",")] + facility
-                + [UInt8(ascii: ",")] + model.measure + [UInt8(ascii: ",")]
+            var prefix: [UInt8] = []
+            prefix.reserveCapacity(model.name.count + model.detectors[d].count + facility.count + model.measure.count + 4)
+            for part in [model.name, model.detectors[d], facility, model.measure] {
+                prefix += part
+                prefix.append(UInt8(ascii: ","))
+            }
+            return prefix
         }
         let capacity = prefixes.reduce(0) { $0 + rows * ($1.count + 2 * 33 + 2) + columns.bytes.count }
         // No rows, no text: and `unsafeUninitializedCapacity: 0` would write the count of the shared empty array.
