@@ -64,6 +64,23 @@ struct LogSumTests {
         expectClose(first.value, Self.reference(xs), relative: 0, absolute: Self.tolerance(xs))
     }
 
+    /// Arguments added two at a time give the sum of adding them one by one, special values included.
+    @Test func pairsSumAsSingles() {
+        var random = SplitMix64(seed: 3)
+        let xs = (0..<20_001).map { _ in 1e-5 + random.nextUniform() * 1e5 }
+        var pairs = LogSum()
+        var k = 0
+        while k + 1 < xs.count { pairs.add(xs[k], xs[k + 1]); k += 2 }
+        pairs.add(xs[k])
+        expectClose(pairs.value, Self.reference(xs), relative: 0, absolute: Self.tolerance(xs))
+        var special = LogSum()
+        special.add(3, 0)
+        #expect(special.value == -.infinity)
+        special = LogSum()
+        special.add(Double.leastNonzeroMagnitude, 2)
+        expectClose(special.value, Foundation.log(Double.leastNonzeroMagnitude) + Foundation.log(2), relative: 1e-15)
+    }
+
     /// Each family's deviance by slots equals Σ prior·d(y, μ) row by row: counts in and beyond the slots,
     /// fractional outcomes, prior weights other than 1.
     @Test func familiesDevianceBySlotsIsTheSumOfUnitDeviances() {

@@ -23,6 +23,16 @@ public struct LogSum: Sendable {
         if significand >= 0x1p512 { renormalize() }
     }
 
+    /// Two arguments at once: their significands are multiplied first, off the chain of dependent multiplies
+    /// (a loop adding one argument a row waits on that chain).
+    @inline(__always) public mutating func add(_ a: Double, _ b: Double) {
+        let x = a.bitPattern, y = b.bitPattern
+        guard (x >> 52) &- 1 < 0x7FE && (y >> 52) &- 1 < 0x7FE else { add(a); add(b); return }
+        exponent += Self.unbiasedExponent(x) + Self.unbiasedExponent(y)
+        significand *= Self.significand(x) * Self.significand(y)
+        if significand >= 0x1p512 { renormalize() }
+    }
+
     private mutating func renormalize() {
         let bits = significand.bitPattern
         exponent += Self.unbiasedExponent(bits)

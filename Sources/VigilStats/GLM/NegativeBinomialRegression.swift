@@ -110,14 +110,27 @@ struct NegativeBinomialRegression: Sendable {
             info -= n / th
             // Σ over rows of log(μ + θ) + (y + θ)/(μ + θ) and 2/(μ + θ) − (y + θ)/(μ + θ)², per segment.
             for part in segments.map({ s, rows -> (Double, Double) in
-                var scoreTerms = 0.0, infoTerms = 0.0
-                for (i, m) in zip(rows, mu.parts[s]) {
-                    let sum = m + th
-                    let r = (y[i] + th) / sum
-                    scoreTerms += log(sum) + r
+                var logs = LogSum()
+                var ratios = 0.0, infoTerms = 0.0
+                let means = mu.parts[s]
+                // Rows two at a time: the logarithms' product then waits on one multiply per pair.
+                var k = 0
+                while k + 1 < means.count {
+                    let sum0 = means[k] + th, sum1 = means[k + 1] + th
+                    let r0 = (y[rows.lowerBound + k] + th) / sum0, r1 = (y[rows.lowerBound + k + 1] + th) / sum1
+                    logs.add(sum0, sum1)
+                    ratios += r0 + r1
+                    infoTerms += (2 - r0) / sum0 + (2 - r1) / sum1
+                    k += 2
+                }
+                if k < means.count {
+                    let sum = means[k] + th
+                    let r = (y[rows.lowerBound + k] + th) / sum
+                    logs.add(sum)
+                    ratios += r
                     infoTerms += (2 - r) / sum
                 }
-                return (scoreTerms, infoTerms)
+                return (logs.value + ratios, infoTerms)
             }) {
                 score -= part.0
                 info += part.1
@@ -145,11 +158,13 @@ struct NegativeBinomialRegression: Sendable {
         }
         total += n * (theta * log(theta) - SpecialFunctions.logGamma(theta))
         total += RowSegments(count: y.count).sum { s, rows in
+            // A zero count's term is −θ·ln(θ + μ): those logarithms are taken as one.
             var part = 0.0
+            var zeros = LogSum()
             for (i, m) in zip(rows, mu.parts[s]) {
-                part += (y[i] > 0 ? y[i] * log(m) : 0) - (theta + y[i]) * log(theta + m)
+                if y[i] > 0 { part += y[i] * log(m) - (theta + y[i]) * log(theta + m) } else { zeros.add(theta + m) }
             }
-            return part
+            return part - theta * zeros.value
         }
         return total
     }
