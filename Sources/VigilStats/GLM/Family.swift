@@ -38,7 +38,6 @@ extension Family {
 /// their multiple, which takes one logarithm for them all, and weighs the slots in `Family.deviance(_:)`; other
 /// rows' unit deviances are added to `terms` as they are.
 public struct DevianceSum: Sendable {
-    public static let slots = 64
     public var terms = 0.0
     public var logs = InlineArray<64, LogSum>(repeating: LogSum())
 
@@ -46,13 +45,13 @@ public struct DevianceSum: Sendable {
 
     public static func += (sum: inout DevianceSum, other: DevianceSum) {
         sum.terms += other.terms
-        for k in 0..<slots where !other.logs[k].isEmpty { sum.logs[k] += other.logs[k] }
+        for k in other.logs.indices where !other.logs[k].isEmpty { sum.logs[k] += other.logs[k] }
     }
 
     /// Σ over slots k of weight(k)·(Σ ln of slot k's arguments), slots with nothing in them left out.
     public func weighed(_ weight: (Int) -> Double) -> Double {
         var total = terms
-        for k in 0..<Self.slots where !logs[k].isEmpty { total += weight(k) * logs[k].value }
+        for k in logs.indices where !logs[k].isEmpty { total += weight(k) * logs[k].value }
         return total
     }
 }
