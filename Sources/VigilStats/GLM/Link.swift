@@ -34,7 +34,11 @@ public enum Link: String, Sendable, Codable {
             let m = max(Foundation.exp(eta), Self.epsilon)
             return (m, m)
         case .logit:
-            return (mean(eta), derivative(eta))
+            // Beyond the guards as `mean` and `derivative`; within them the same operations on one exp(η).
+            if eta < -Self.threshold || eta > Self.threshold { return (mean(eta), Self.epsilon) }
+            let e = Foundation.exp(eta)
+            let onePlus = 1 + e
+            return (e / onePlus, e / (onePlus * onePlus))
         }
     }
 
