@@ -17,7 +17,7 @@ public struct Stopwatch: Sendable {
     /// Seconds since the last lap (or the start).
     public var elapsed: Double { Self.seconds(ContinuousClock.now - last) }
 
-    public static func seconds(_ d: Duration) -> Double {
+    private static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }

@@ -70,17 +70,19 @@ public struct Replay {
 /// Trace rows of SPEC §5 as CSV text, written straight into bytes (numbers in Swift's shortest round-trip
 /// form, the same digits as `description`).
 struct TraceFormat: Sendable {
+    /// A row's prefix around its facility, made once per model: "model,detector," per detector and ",measure,".
     private struct Model: Sendable {
-        let name: [UInt8]
-        let measure: [UInt8]
-        let detectors: [[UInt8]]
+        let heads: [[UInt8]]
+        let tail: [UInt8]
     }
     private let models: [Model]
 
     init(models: [ModelRuntime]) {
+        func field(_ text: String) -> [UInt8] { Array(CSVField.quote(text).utf8) }
+        let comma = UInt8(ascii: ",")
         self.models = models.map { m in
-            Model(name: Array(CSVField.quote(m.config.name).utf8), measure: Array(CSVField.quote(m.config.measure).utf8),
-                  detectors: m.config.detectors.map { Array(CSVField.quote($0.id).utf8) })
+            Model(heads: m.config.detectors.map { field(m.config.name) + [comma] + field($0.id) + [comma] },
+                  tail: [comma] + field(m.config.measure) + [comma])
         }
     }
 
@@ -91,8 +93,8 @@ struct TraceFormat: Sendable {
         // "period,observed,expected," (one buffer, `ends` marking each) and each detector's
         // "model,detector,facility,measure,".
         var columns = ByteText()
-        // Room for a label, a count and a number of up to 24 characters each: grown by doubling, the
-        // columns were copied several times a series.
+        // Room for typical rows (a month, a count, a number of up to 24 characters) at once: grown by doubling,
+        // the columns were copied several times a series.
         columns.bytes.reserveCapacity(result.observations.count * 48)
         var ends: [Int] = []
         ends.reserveCapacity(result.observations.count)
@@ -111,15 +113,7 @@ struct TraceFormat: Sendable {
         // each, the signal and the line feed), so the rows go through a pointer into one array sized once:
         // appending them to a growing array checked capacity and uniqueness for every piece.
         let rows = result.observations.count
-        let prefixes = result.steps.indices.map { d in
-            var prefix: [UInt8] = []
-            prefix.reserveCapacity(model.name.count + model.detectors[d].count + facility.count + model.measure.count + 4)
-            for part in [model.name, model.detectors[d], facility, model.measure] {
-                prefix += part
-                prefix.append(UInt8(ascii: ","))
-            }
-            return prefix
-        }
+        let prefixes = result.steps.indices.map { d in model.heads[d] + facility + model.tail }
         let capacity = prefixes.reduce(0) { $0 + rows * ($1.count + 2 * 33 + 2) + columns.bytes.count }
         // No rows, no text: and `unsafeUninitializedCapacity: 0` would write the count of the shared empty array.
         guard capacity > 0 else { return [] }

@@ -33,10 +33,7 @@ public enum GLMDataSet {
                             covariates: [String], references: [String: String] = [:], seasonal: SeasonalColumn? = nil,
                             commentByte: UInt8? = nil, timings: ((String, Double) -> Void)? = nil) throws -> GLMProblem {
         var clock = Stopwatch()
-        func lap(_ step: String) {
-            let seconds = clock.lap()
-            timings?(step, seconds)
-        }
+        func lap(_ step: String) { timings?(step, clock.lap()) }
         if trials != nil && !family.isProportion {
             throw DataSetError(problems: ["--trials gives events out of n: the family must be binomial or beta_binomial"])
         }

@@ -3,7 +3,7 @@ import Foundation
 /// Σ ln xᵢ by one logarithm at the end: the arguments' binary exponents are summed apart and their significands
 /// multiplied, so the product neither overflows nor underflows. Each factor rounds the product once (relative
 /// error n·u over n factors, an absolute error in the sum no larger than that of adding n rounded logarithms),
-/// and an argument costs a multiply where a logarithm took most of a deviance pass.
+/// and an argument costs a multiply, not a logarithm.
 public struct LogSum: Sendable {
     private var significand = 1.0
     private var exponent = 0

@@ -111,25 +111,17 @@ struct NegativeBinomialRegression: Sendable {
             // Σ over rows of log(μ + θ) + (y + θ)/(μ + θ) and 2/(μ + θ) − (y + θ)/(μ + θ)², per segment.
             for part in segments.map({ s, rows -> (Double, Double) in
                 var logs = LogSum()
-                var ratios = 0.0, infoTerms = 0.0
+                var ratios = 0.0, infoTerms = 0.0, waiting = 0.0
                 let means = mu.parts[s]
-                // Rows two at a time: the logarithms' product then waits on one multiply per pair.
-                var k = 0
-                while k + 1 < means.count {
-                    let sum0 = means[k] + th, sum1 = means[k + 1] + th
-                    let r0 = (y[rows.lowerBound + k] + th) / sum0, r1 = (y[rows.lowerBound + k + 1] + th) / sum1
-                    logs.add(sum0, sum1)
-                    ratios += r0 + r1
-                    infoTerms += (2 - r0) / sum0 + (2 - r1) / sum1
-                    k += 2
-                }
-                if k < means.count {
+                for k in means.indices {
                     let sum = means[k] + th
                     let r = (y[rows.lowerBound + k] + th) / sum
-                    logs.add(sum)
                     ratios += r
                     infoTerms += (2 - r) / sum
+                    // The logarithms' arguments in pairs: the product then waits on one multiply per pair.
+                    if k % 2 == 0 { waiting = sum } else { logs.add(waiting, sum) }
                 }
+                if means.count % 2 == 1 { logs.add(waiting) }
                 return (logs.value + ratios, infoTerms)
             }) {
                 score -= part.0
