@@ -62,6 +62,23 @@ struct RecordReaderTests {
         #expect(lines.filter { $0 > 0 } == plain.compactMap { $0.split(separator: "|").last.flatMap { Int($0) } })
     }
 
+    /// A row's covariates are the previous row's when their adjacent fields repeat, compared as one run of
+    /// bytes with each field's bounds: quoted fields are kept without separators, so "12","3" and "1","23"
+    /// are the same bytes cut differently and must stay apart.
+    @Test func repeatedCovariatesAreComparedFieldByField() {
+        for quoted in [false, true] {
+            let rows = [["F1", "2020-01", "12", "3"], ["F1", "2020-02", "1", "23"], ["F1", "2020-03", "1", "23"],
+                        ["F1", "2020-04", "12", "3"], ["F2", "2020-01", "12", "3"], ["F2", "2020-02", "", "123"]]
+            let text = "facility_id,period,beds,icu\n" + rows.map { row in
+                row.enumerated().map { quoted && $0.offset >= 2 ? "\"\($0.element)\"" : $0.element }.joined(separator: ",")
+                    + ",CLABSI,1,100"
+            }.joined(separator: "\n")
+            let (records, errors) = read(text.replacingOccurrences(of: "icu\n", with: "icu,measure,events,exposure\n"))
+            #expect(errors.isEmpty)
+            #expect(records.map(\.covariates.values) == rows.map { Array($0[2...]) }, "quoted: \(quoted)")
+        }
+    }
+
     /// A spool body read in parts on all cores gives the records and row errors of the sequential read, in
     /// the same order with the same lines, whatever the part size; quoted line feeds stay inside their record.
     @Test func bodiesReadInPartsLikeSequentially() {

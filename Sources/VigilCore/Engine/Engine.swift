@@ -51,14 +51,16 @@ public final class Engine {
     public var timings: ((_ step: String, _ seconds: Double) -> Void)?
     let routes: [String: [Int]]
     let covariates = CovariateTable()
-    var facts: [TupleFacts]
-    var counts: [String: SeriesStore<CountSeries>] = [:]
-    var patients: [String: SeriesStore<PatientSeries>] = [:]
+    // The state a record goes into is unchecked for exclusivity at run time: only the thread applying a batch
+    // touches it (an `Engine` is not Sendable), and the checks were a sixth of that thread's time.
+    @exclusivity(unchecked) var facts: [TupleFacts]
+    @exclusivity(unchecked) var counts: [String: SeriesStore<CountSeries>] = [:]
+    @exclusivity(unchecked) var patients: [String: SeriesStore<PatientSeries>] = [:]
     /// What the per-record path needs of each model, copied out once (a `ModelRuntime` is large to copy).
     let hot: [HotModel]
-    var lastMeasure: (measure: String, routes: [Int], store: SeriesStore<CountSeries>?)?
+    @exclusivity(unchecked) var lastMeasure: (measure: String, routes: [Int], store: SeriesStore<CountSeries>?)?
     /// Patient records taken so far: orders patients with equal times.
-    var arrivals = 0
+    @exclusivity(unchecked) var arrivals = 0
     var firing: [SeriesID: [String: Alert]] = [:]
     /// Stale feeds (StaleFeeds.swift): where each series ends, each model's newest end, the stale alerts.
     var seriesEnds: [SeriesID: SeriesEnd] = [:]

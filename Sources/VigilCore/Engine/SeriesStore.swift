@@ -3,10 +3,11 @@ import Foundation
 /// Covariate value sets interned to small ids: a facility writes the same covariates period after period, so
 /// the engine stores one id per record and evaluates a model's expectation once per distinct set.
 final class CovariateTable {
-    private(set) var tuples: [Covariates] = []
-    private var index: [Key: Int32] = [:]
-    private var namesIDs: [[String]: Int32] = [:]
-    private var lastNames: (names: CovariateNames, id: Int32)?
+    // Unchecked for exclusivity at run time, as the engine's intake state that owns it.
+    @exclusivity(unchecked) private(set) var tuples: [Covariates] = []
+    @exclusivity(unchecked) private var index: [Key: Int32] = [:]
+    @exclusivity(unchecked) private var namesIDs: [[String]: Int32] = [:]
+    @exclusivity(unchecked) private var lastNames: (names: CovariateNames, id: Int32)?
 
     private struct Key: Hashable {
         let names: Int32
@@ -91,10 +92,11 @@ struct CountSeries {
 
 /// The series of one measure, by facility, each facility given a slot number in order of arrival.
 final class SeriesStore<Series> {
-    private(set) var facilities: [String] = []
-    var series: [Series] = []
-    private var index: [String: Int] = [:]
-    private var last = -1
+    // Unchecked for exclusivity at run time, as the engine's intake state that owns it.
+    @exclusivity(unchecked) private(set) var facilities: [String] = []
+    @exclusivity(unchecked) var series: [Series] = []
+    @exclusivity(unchecked) private var index: [String: Int] = [:]
+    @exclusivity(unchecked) private var last = -1
     private let empty: Series
 
     init(empty: Series) { self.empty = empty }

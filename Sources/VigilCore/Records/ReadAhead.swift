@@ -9,7 +9,8 @@ public final class ReadAhead: @unchecked Sendable {
     // State is shared between the reading threads and the consumer under `condition`.
     public enum Row: Sendable {
         case record(Record)
-        case rejected(RowError)
+        /// Boxed: rejections are rare, and inline they made every row eight times a record's reference.
+        indirect case rejected(RowError)
     }
 
     public static let blockSize = 4096
@@ -128,19 +129,19 @@ public final class ReadAhead: @unchecked Sendable {
         var cutter = RecordCutter()
         let workers = WorkGroup()
         defer { workers.wait() }
-        func dispatch(_ part: [UInt8], firstLine: Int) -> Bool {
+        func dispatch(_ part: [UInt8], firstLine: Int, lines: Int) -> Bool {
             guard let index = reserve() else { return false }
             var csv: CSVReader
             if let layout {
                 // Its own copy of the name (every record's origin holds it): `independentCopy`.
                 csv = CSVReader(source: source.independentCopy, part: part, firstLine: firstLine)
-                parse(index, reader, &csv, layout, workers)
+                parse(index, reader, &csv, layout, lines, workers)
             } else {
                 csv = CSVReader(source: source, contents: part)
                 switch reader.csvLayout(reader: &csv) {
                 case let .success(l):
                     layout = l
-                    parse(index, reader, &csv, l, workers)
+                    parse(index, reader, &csv, l, lines, workers)
                 case let .failure(error):
                     put(index, [.rejected(error)])
                     return false
@@ -174,18 +175,19 @@ public final class ReadAhead: @unchecked Sendable {
             }
             pending = Array(part[cut.end...])
             part.removeSubrange(cut.end...)
-            guard dispatch(part, firstLine: line) else { return }
+            guard dispatch(part, firstLine: line, lines: cut.lines) else { return }
             line += cut.lines
         }
-        if !pending.isEmpty || layout == nil { _ = dispatch(pending, firstLine: line) }
+        if !pending.isEmpty || layout == nil { _ = dispatch(pending, firstLine: line, lines: 0) }
     }
 
-    private func parse(_ index: Int, _ reader: RecordReader, _ csv: inout CSVReader, _ layout: Layout, _ group: WorkGroup) {
+    private func parse(_ index: Int, _ reader: RecordReader, _ csv: inout CSVReader, _ layout: Layout, _ lines: Int,
+                       _ group: WorkGroup) {
         let start = csv
         let layout = layout.independentCopy()
         group.run { [self] in
             var csv = start
-            put(index, reader.rows(&csv, layout: layout))
+            put(index, reader.rows(&csv, layout: layout, lines: lines))
         }
     }
 }

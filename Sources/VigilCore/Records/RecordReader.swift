@@ -103,7 +103,7 @@ public struct RecordReader: Sendable {
             // Each part its own copy of the name and layout (`independentCopy`).
             var csv = CSVReader(source: source.independentCopy, part: Array(bytes[part.range]),
                                 firstLine: part.firstLine)
-            return rows(&csv, layout: layout.independentCopy())
+            return rows(&csv, layout: layout.independentCopy(), lines: part.lineCount)
         }
         for rows in parsed {
             for row in rows {
@@ -115,9 +115,11 @@ public struct RecordReader: Sendable {
         }
     }
 
-    /// The rows of a part of a CSV, records and rejections in file order (a worker's share of a file or body).
-    func rows(_ csv: inout CSVReader, layout: Layout) -> [ReadAhead.Row] {
+    /// The rows of a part of a CSV, records and rejections in file order (a worker's share of a file or body);
+    /// `lines`: the part's line feeds, room for its rows at once.
+    func rows(_ csv: inout CSVReader, layout: Layout, lines: Int = 0) -> [ReadAhead.Row] {
         var rows: [ReadAhead.Row] = []
+        rows.reserveCapacity(lines + 1)
         readCSVRows(reader: &csv, layout: layout, accept: { rows.append(.record($0)) }, reject: { rows.append(.rejected($0)) })
         return rows
     }
@@ -524,9 +526,11 @@ struct Layout: Sendable {
                 let bytes = text(exposure)
                 if !bytes.isEmpty {
                     if let suppressed = withheld("exposure", exposure) { return suppressed }
-                    let text = string(bytes)
-                    guard let v = Self.decimal(bytes) ?? Double(text), v.isFinite else { return fail("exposure", "\"\(text)\" is not a number") }
-                    guard v > 0 else { return fail("exposure", "\"\(text)\" is not > 0") }
+                    // The text is made only for a value that is not a plain decimal or for a message.
+                    guard let v = Self.decimal(bytes) ?? Double(string(bytes)), v.isFinite else {
+                        return fail("exposure", "\"\(string(bytes))\" is not a number")
+                    }
+                    guard v > 0 else { return fail("exposure", "\"\(string(bytes))\" is not > 0") }
                     exposureValue = v
                 }
             }
@@ -648,6 +652,11 @@ struct RepeatCache {
             guard a.count == b.count else { return false }
             return b.withUnsafeBufferPointer { b in
                 guard let x = a.baseAddress, let y = b.baseAddress else { return true }   // both empty
+                // Ids and codes are short: a loop beats a call to memcmp for them.
+                guard a.count > 16 else {
+                    for i in 0..<a.count where x[i] != y[i] { return false }
+                    return true
+                }
                 return memcmp(x, y, a.count) == 0
             }
         }
@@ -656,20 +665,54 @@ struct RepeatCache {
     var facility = Remembered()
     var measure = Remembered()
     private var covariateFields: [[UInt8]] = []
+    /// When the covariate columns are adjacent: their bytes as one run and each field's bounds in it.
+    private var covariateRun: [UInt8] = []
+    private var covariateBounds: [Int] = []
     private var lastCovariates: Covariates?
 
     /// The row's covariates, the previous row's own when every covariate field repeats.
     mutating func covariates(_ layout: Layout, _ row: CSVRow.Fields) -> Covariates {
-        if let last = lastCovariates, last.names === layout.covariateNames,
-           zip(layout.covariateColumns, covariateFields).allSatisfy({ Remembered.same(row.field($0), $1) }) {
-            return last
-        }
+        if let last = lastCovariates, last.names === layout.covariateNames, repeats(layout, row) { return last }
         let covariates = Covariates(names: layout.covariateNames, values: layout.covariateValues(row))
         // Computed covariates may read field columns the comparison above does not see: no reuse then.
         guard layout.computedCovariates.isEmpty else { lastCovariates = nil; return covariates }
-        covariateFields = layout.covariateColumns.map { Array(row.field($0)) }
+        if let (run, bounds) = Self.run(layout.covariateColumns, row) {
+            covariateRun = Array(run)
+            covariateBounds = bounds
+            covariateFields = []
+        } else {
+            covariateFields = layout.covariateColumns.map { Array(row.field($0)) }
+            covariateBounds = []
+        }
         lastCovariates = covariates
         return covariates
+    }
+
+    /// Whether the row's covariate fields are those remembered: adjacent columns by one comparison of their
+    /// run (the bounds too, so that fields stored without separators cannot match at other cuts).
+    private func repeats(_ layout: Layout, _ row: CSVRow.Fields) -> Bool {
+        guard !covariateBounds.isEmpty else {
+            return zip(layout.covariateColumns, covariateFields).allSatisfy { Remembered.same(row.field($0), $1) }
+        }
+        guard let first = layout.covariateColumns.first, let last = layout.covariateColumns.last else { return false }
+        let origin = row.starts[first]
+        guard row.ends[last] - origin == covariateRun.count else { return false }
+        var b = 0
+        for c in first...last {
+            guard row.starts[c] - origin == covariateBounds[b], row.ends[c] - origin == covariateBounds[b + 1] else { return false }
+            b += 2
+        }
+        return Remembered.same(UnsafeBufferPointer(rebasing: row.bytes[origin..<row.ends[last]]), covariateRun)
+    }
+
+    /// The run of bytes of `columns` and each one's bounds in it, when they are consecutive columns.
+    private static func run(_ columns: [Int], _ row: CSVRow.Fields) -> (Bytes, [Int])? {
+        guard let first = columns.first, let last = columns.last, columns.count > 1,
+              last - first == columns.count - 1, zip(columns, columns.dropFirst()).allSatisfy({ $1 == $0 + 1 }),
+              row.ends[last] >= row.starts[first] else { return nil }
+        let origin = row.starts[first]
+        let bounds = columns.flatMap { [row.starts[$0] - origin, row.ends[$0] - origin] }
+        return (UnsafeBufferPointer(rebasing: row.bytes[origin..<row.ends[last]]), bounds)
     }
 }
 
