@@ -239,6 +239,7 @@ struct IRLS<F: Family>: Sendable {
         var eta = [Double](repeating: 0, count: blockSize)
         var scaledResponse = [Double](repeating: 0, count: blockSize)
         var rootWeight = [Double](repeating: 0, count: blockSize)
+        var derivative = [Double](repeating: 0, count: blockSize)
         var fitted = [Double](repeating: 0, count: rows.count)
         var result = Pass(gram: Matrix(rows: route == .gram ? p : 0, columns: route == .gram ? p : 0),
                           rhs: [Double](repeating: 0, count: route == .gram ? p : 0),
@@ -257,24 +258,29 @@ struct IRLS<F: Family>: Sendable {
                 for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i], weight: weights?[start + i] ?? 1)) }
             }
             var valid = true
+            let first = start - rows.lowerBound
             for i in 0..<count {
-                let y = response[start + i]
-                let e = eta[i]
-                let (mu, d) = link.meanAndDerivative(e)
-                fitted[start - rows.lowerBound + i] = mu
+                let (mu, d) = link.meanAndDerivative(eta[i])
+                fitted[first + i] = mu
+                derivative[i] = d
                 valid = valid && family.isValidMean(mu)
-                let prior = weights?[start + i] ?? 1
-                family.addDeviance(y, mu, prior: prior, to: &result.devianceSum)
-                let w = prior * d * d / family.variance(mu)
-                let off = offset?[start + i] ?? 0
-                let sw = w.squareRoot()
-                rootWeight[i] = sw
-                scaledResponse[i] = (e - off + (y - mu) / d) * sw
+                family.addDeviance(response[start + i], mu, prior: weights?[start + i] ?? 1, to: &result.devianceSum)
             }
             result.valid = result.valid && valid
             guard accumulate else {
                 start = end
                 continue
+            }
+            // Working weights and responses in a loop of their own: with no call to exp between them, the
+            // divisions and square roots of successive rows overlap.
+            for i in 0..<count {
+                let y = response[start + i], mu = fitted[first + i], d = derivative[i]
+                let prior = weights?[start + i] ?? 1
+                let w = prior * d * d / family.variance(mu)
+                let off = offset?[start + i] ?? 0
+                let sw = w.squareRoot()
+                rootWeight[i] = sw
+                scaledResponse[i] = (eta[i] - off + (y - mu) / d) * sw
             }
             design.fill(&block, rows: start..<end, scaledBy: rootWeight)
             switch route {
