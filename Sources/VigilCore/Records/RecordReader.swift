@@ -708,8 +708,7 @@ struct RepeatCache {
     /// The run of bytes of `columns` and each one's bounds in it, when they are consecutive columns.
     private static func run(_ columns: [Int], _ row: CSVRow.Fields) -> (Bytes, [Int])? {
         guard let first = columns.first, let last = columns.last, columns.count > 1,
-              last - first == columns.count - 1, zip(columns, columns.dropFirst()).allSatisfy({ $1 == $0 + 1 }),
-              row.ends[last] >= row.starts[first] else { return nil }
+              zip(columns, columns.dropFirst()).allSatisfy({ $1 == $0 + 1 }) else { return nil }
         let origin = row.starts[first]
         let bounds = columns.flatMap { [row.starts[$0] - origin, row.ends[$0] - origin] }
         return (UnsafeBufferPointer(rebasing: row.bytes[origin..<row.ends[last]]), bounds)

@@ -271,8 +271,8 @@ struct IRLS<F: Family>: Sendable {
                 start = end
                 continue
             }
-            // Working weights and responses in a loop of their own: with no call to exp between them, the
-            // divisions and square roots of successive rows overlap.
+            // Working weights and responses in a loop of their own: without the link's mean (an exp for log and
+            // logit) between them, the divisions and square roots of successive rows overlap.
             for i in 0..<count {
                 let y = response[start + i], mu = fitted[first + i], d = derivative[i]
                 let prior = weights?[start + i] ?? 1
