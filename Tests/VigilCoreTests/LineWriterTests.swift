@@ -6,9 +6,10 @@ import Testing
 /// cache alone where direct writes are refused; every byte in order whatever the pieces' sizes.
 struct LineWriterTests {
     /// 9 MiB + a partial block in pieces of varied sizes (some above the 4 MiB buffer), as text and as bytes.
-    private func written(to path: String) throws -> [UInt8] {
+    private func written(to path: String, _ configure: (LineWriter) -> Void = { _ in }) throws -> [UInt8] {
         var expected: [UInt8] = []
         let writer = try LineWriter(path: path)
+        configure(writer)
         let source = [UInt8](unsafeUninitializedCapacity: 6 << 20) { bytes, count in
             var x: UInt64 = 20261204
             for k in bytes.indices {
@@ -38,6 +39,41 @@ struct LineWriterTests {
         let expected = try written(to: path)
         #expect(expected.count % 4096 != 0)
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+    }
+
+    /// A block through the page cache, then one direct (as a measured choice may go back to direct writes),
+    /// then the tail through the page cache: every byte in order.
+    @Test func everyByteInOrderWhenTheWaySwitches() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-lines-\(UUID().uuidString).txt").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var used: LineWriter?
+        var blocks = 0
+        let expected = try written(to: path) { writer in
+            used = writer
+            writer.choosesDirect = { _, _ in
+                blocks += 1
+                return blocks % 2 == 0
+            }
+        }
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        let writer = try #require(used)
+        #expect(blocks == (writer.openedDirect ? 2 : 0))
+        #expect(writer.cachedWrites.bytes >= (writer.openedDirect ? 4 << 20 : expected.count))
+        #expect(writer.directWrites.bytes == (writer.openedDirect ? 4 << 20 : 0))
+    }
+
+    /// Direct until direct writes are measured slower than 1 GB/s; then the page cache until it is measured,
+    /// and from then on the faster way.
+    @Test func theFasterWayIsChosen() {
+        typealias T = LineWriter.Throughput
+        let measured = LineWriter.measuredBytes
+        let fast = T(bytes: measured, seconds: Double(measured) / 2e9), slow = T(bytes: measured, seconds: Double(measured) / 5e8)
+        #expect(LineWriter.prefersDirect(direct: T(), cached: T()))
+        #expect(LineWriter.prefersDirect(direct: T(bytes: measured - 1, seconds: 10), cached: T()))
+        #expect(LineWriter.prefersDirect(direct: fast, cached: T()))
+        #expect(!LineWriter.prefersDirect(direct: slow, cached: T()))
+        #expect(LineWriter.prefersDirect(direct: slow, cached: T(bytes: measured, seconds: Double(measured) / 2e8)))
+        #expect(!LineWriter.prefersDirect(direct: slow, cached: T(bytes: measured, seconds: Double(measured) / 3e9)))
     }
 
     /// tmpfs refuses O_DIRECT: the same bytes through the page cache.

@@ -5,15 +5,25 @@ import VigilThreads
 ///
 /// A regular file is written from one page-aligned buffer with O_DIRECT while the device takes such writes at
 /// 1 GB/s or more: through the page cache, a replay's half-gigabyte trace kept a core copying into newly
-/// allocated cache pages (BENCHMARKS.md). Where direct writes are refused (tmpfs, some network file systems)
-/// or slower than that (a slow volume, where the page cache absorbs the writes), and for the last partial
-/// block, the file is written through the page cache.
+/// allocated cache pages (BENCHMARKS.md). Below that (a slow volume, where the page cache may absorb the
+/// writes) each block goes whichever way has been faster so far: the page cache is not always the faster —
+/// on a virtual machine whose host took back the guest's free memory it took 200 MB/s against 2 GB/s direct.
+/// Where direct writes are refused (tmpfs, some network file systems), and for the last partial block, the
+/// file is written through the page cache.
 public final class LineWriter {
     private let fd: Int32
     private let ownsFile: Bool
+    /// Whether the descriptor has O_DIRECT now, and whether it may (opened so, never refused).
     private var direct: Bool
-    /// Direct writes so far: bytes and seconds, to leave direct writing on a slow device.
-    private var directBytes = 0, directSeconds = 0.0
+    private var directAllowed: Bool
+    /// Bytes written so far (direct writes need an aligned offset).
+    private var offset = 0
+    /// Bytes and seconds written each way so far.
+    private(set) var directWrites = Throughput(), cachedWrites = Throughput()
+    /// Whether the file took O_DIRECT when it was opened.
+    let openedDirect: Bool
+    /// Chooses the way of the next block (tests force a choice).
+    var choosesDirect: (_ direct: Throughput, _ cached: Throughput) -> Bool = LineWriter.prefersDirect
     private static let alignment = 4096
     /// Linux's O_DIRECT (Glibc's module leaves it out: it needs _GNU_SOURCE); 0 where it is not known.
     #if os(Linux) && (arch(x86_64) || arch(i386))
@@ -32,13 +42,14 @@ public final class LineWriter {
 
     public init(path: String) throws {
         if path == "-" {
-            (fd, ownsFile, direct) = (STDOUT_FILENO, false, false)
+            (fd, ownsFile, direct, directAllowed, openedDirect) = (STDOUT_FILENO, false, false, false, false)
             return
         }
         let previousMode = Self.removeInBackground(path)
         let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
         var file = Self.directFlag == 0 ? -1 : open(path, flags | Self.directFlag, 0o666)
         direct = file >= 0
+        (directAllowed, openedDirect) = (direct, direct)
         if file < 0 { file = open(path, flags, 0o666) }
         guard file >= 0 else {
             buffer.deallocate()
@@ -93,16 +104,40 @@ public final class LineWriter {
         }
     }
 
+    /// Bytes written one way and the seconds they took.
+    struct Throughput {
+        var bytes = 0
+        var seconds = 0.0
+        var rate: Double { seconds > 0 ? Double(bytes) / seconds : .infinity }
+        mutating func add(_ n: Int, _ elapsed: Double) { (bytes, seconds) = (bytes + n, seconds + elapsed) }
+    }
+
+    /// Bytes each way must have taken before their rate is trusted.
+    static let measuredBytes = 4 * capacity
+
+    /// Direct while the device takes direct writes at 1 GB/s or more (or they are not measured yet); below
+    /// that, the page cache until it is measured, then whichever way has been faster.
+    static func prefersDirect(direct: Throughput, cached: Throughput) -> Bool {
+        guard direct.bytes >= measuredBytes, direct.rate < 1e9 else { return true }
+        guard cached.bytes >= measuredBytes else { return false }
+        return direct.rate > cached.rate
+    }
+
     /// Writes the buffer's bytes and empties it.
     private func flush() {
-        if direct && count % Self.alignment != 0 { leaveDirect() }
-        var offset = 0
-        while offset < count && failure == nil {
-            var clock = Stopwatch()
-            let n = Foundation.write(fd, buffer + offset, count - offset)
+        let aligned = count % Self.alignment == 0 && offset % Self.alignment == 0
+        setDirect(directAllowed && aligned && choosesDirect(directWrites, cachedWrites))
+        var written = 0
+        while written < count && failure == nil {
+            let clock = Stopwatch()
+            let n = Foundation.write(fd, buffer + written, count - written)
             if n < 0 {
                 if errno == EINTR { continue }
-                if direct && errno == EINVAL { leaveDirect(); continue }
+                if direct && errno == EINVAL {
+                    directAllowed = false
+                    setDirect(false)
+                    continue
+                }
                 failure = errno
                 continue
             }
@@ -110,23 +145,23 @@ public final class LineWriter {
                 failure = EIO
                 continue
             }
+            written += n
             offset += n
-            if direct {
-                directBytes += n
-                directSeconds += clock.lap()
-                // A short write leaves the offset unaligned; a device slower than the page cache is left to it.
-                if offset % Self.alignment != 0 || (directBytes >= 4 * Self.capacity && Double(directBytes) / directSeconds < 1e9) {
-                    leaveDirect()
-                }
-            }
+            if direct { directWrites.add(n, clock.elapsed) } else { cachedWrites.add(n, clock.elapsed) }
+            // A short direct write leaves the offset unaligned: the rest goes through the page cache.
+            if direct && offset % Self.alignment != 0 { setDirect(false) }
         }
         count = 0
     }
 
-    private func leaveDirect() {
-        direct = false
+    /// Sets or clears O_DIRECT; a descriptor that will not take it is written through the page cache from then on.
+    private func setDirect(_ on: Bool) {
+        guard on != direct else { return }
         let flags = fcntl(fd, F_GETFL)
-        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~Self.directFlag) }
+        if flags < 0 || fcntl(fd, F_SETFL, on ? flags | Self.directFlag : flags & ~Self.directFlag) != 0 {
+            directAllowed = false
+        }
+        direct = on && directAllowed
     }
 
     public func close() throws {
