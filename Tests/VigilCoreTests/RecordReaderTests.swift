@@ -62,9 +62,8 @@ struct RecordReaderTests {
         #expect(lines.filter { $0 > 0 } == plain.compactMap { $0.split(separator: "|").last.flatMap { Int($0) } })
     }
 
-    /// A row's covariates are the previous row's when their adjacent fields repeat, compared as one run of
-    /// bytes with each field's bounds: quoted fields are kept without separators, so "12","3" and "1","23"
-    /// are the same bytes cut differently and must stay apart.
+    /// A row's covariates are the previous row's only when every covariate field repeats: quoted fields are
+    /// kept without separators, so "12","3" and "1","23" are the same bytes cut differently and must stay apart.
     @Test func repeatedCovariatesAreComparedFieldByField() {
         for quoted in [false, true] {
             let rows = [["F1", "2020-01", "12", "3"], ["F1", "2020-02", "1", "23"], ["F1", "2020-03", "1", "23"],

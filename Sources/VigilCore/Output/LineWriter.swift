@@ -7,7 +7,7 @@ import VigilThreads
 /// 1 GB/s or more: through the page cache, a replay's half-gigabyte trace kept a core copying into newly
 /// allocated cache pages (BENCHMARKS.md). Below that (a slow volume, where the page cache may absorb the
 /// writes) each block goes whichever way has been faster so far: the page cache is not always the faster —
-/// on a virtual machine whose host took back the guest's free memory it took 200 MB/s against 2 GB/s direct.
+/// on a virtual machine, with memory not touched lately, `dd` wrote 200 MB/s through it against 2 GB/s direct.
 /// Where direct writes are refused (tmpfs, some network file systems), and for the last partial block, the
 /// file is written through the page cache.
 public final class LineWriter {

@@ -665,53 +665,20 @@ struct RepeatCache {
     var facility = Remembered()
     var measure = Remembered()
     private var covariateFields: [[UInt8]] = []
-    /// When the covariate columns are adjacent: their bytes as one run and each field's bounds in it.
-    private var covariateRun: [UInt8] = []
-    private var covariateBounds: [Int] = []
     private var lastCovariates: Covariates?
 
     /// The row's covariates, the previous row's own when every covariate field repeats.
     mutating func covariates(_ layout: Layout, _ row: CSVRow.Fields) -> Covariates {
-        if let last = lastCovariates, last.names === layout.covariateNames, repeats(layout, row) { return last }
+        if let last = lastCovariates, last.names === layout.covariateNames,
+           zip(layout.covariateColumns, covariateFields).allSatisfy({ Remembered.same(row.field($0), $1) }) {
+            return last
+        }
         let covariates = Covariates(names: layout.covariateNames, values: layout.covariateValues(row))
         // Computed covariates may read field columns the comparison above does not see: no reuse then.
         guard layout.computedCovariates.isEmpty else { lastCovariates = nil; return covariates }
-        if let (run, bounds) = Self.run(layout.covariateColumns, row) {
-            covariateRun = Array(run)
-            covariateBounds = bounds
-            covariateFields = []
-        } else {
-            covariateFields = layout.covariateColumns.map { Array(row.field($0)) }
-            covariateBounds = []
-        }
+        covariateFields = layout.covariateColumns.map { Array(row.field($0)) }
         lastCovariates = covariates
         return covariates
-    }
-
-    /// Whether the row's covariate fields are those remembered: adjacent columns by one comparison of their
-    /// run (the bounds too, so that fields stored without separators cannot match at other cuts).
-    private func repeats(_ layout: Layout, _ row: CSVRow.Fields) -> Bool {
-        guard !covariateBounds.isEmpty else {
-            return zip(layout.covariateColumns, covariateFields).allSatisfy { Remembered.same(row.field($0), $1) }
-        }
-        guard let first = layout.covariateColumns.first, let last = layout.covariateColumns.last else { return false }
-        let origin = row.starts[first]
-        guard row.ends[last] - origin == covariateRun.count else { return false }
-        var b = 0
-        for c in first...last {
-            guard row.starts[c] - origin == covariateBounds[b], row.ends[c] - origin == covariateBounds[b + 1] else { return false }
-            b += 2
-        }
-        return Remembered.same(UnsafeBufferPointer(rebasing: row.bytes[origin..<row.ends[last]]), covariateRun)
-    }
-
-    /// The run of bytes of `columns` and each one's bounds in it, when they are consecutive columns.
-    private static func run(_ columns: [Int], _ row: CSVRow.Fields) -> (Bytes, [Int])? {
-        guard let first = columns.first, let last = columns.last, columns.count > 1,
-              zip(columns, columns.dropFirst()).allSatisfy({ $1 == $0 + 1 }) else { return nil }
-        let origin = row.starts[first]
-        let bounds = columns.flatMap { [row.starts[$0] - origin, row.ends[$0] - origin] }
-        return (UnsafeBufferPointer(rebasing: row.bytes[origin..<row.ends[last]]), bounds)
     }
 }
 

@@ -48,6 +48,13 @@ public struct DevianceSum: Sendable {
         for k in other.logs.indices where !other.logs[k].isEmpty { sum.logs[k] += other.logs[k] }
     }
 
+    /// The slot count y of prior weight 1 goes with when y is a whole number below `limit`; nil otherwise (the row's
+    /// unit deviance then goes to `terms`).
+    @inline(__always) static func slot(_ y: Double, prior: Double, below limit: Int) -> Int? {
+        guard prior == 1, y >= 0, y < Double(limit) else { return nil }
+        return Int(exactly: y)
+    }
+
     /// Σ over slots k of weight(k)·(Σ ln of slot k's arguments), slots with nothing in them left out.
     public func weighed(_ weight: (Int) -> Double) -> Double {
         var total = terms
@@ -72,7 +79,7 @@ public struct PoissonFamily: Family {
     @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }
     /// A count k below 64 has unit deviance 2k·ln(k/μ) − 2(k − μ): slot k holds k/μ.
     @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
-        guard prior == 1, y >= 0, y < 64, let k = Int(exactly: y) else { sum.terms += prior * unitDeviance(y, mu); return }
+        guard let k = DevianceSum.slot(y, prior: prior, below: 64) else { sum.terms += prior * unitDeviance(y, mu); return }
         if k > 0 { sum.logs[k].add(y / mu) }
         sum.terms -= 2 * (y - mu)
     }
@@ -99,7 +106,7 @@ public struct NegativeBinomialFamily: Family {
     /// A count k below 32 has unit deviance 2k·ln(k/μ) − 2(k + θ)·ln((k + θ)/(μ + θ)): slot k holds k/μ, slot
     /// 32 + k holds (k + θ)/(μ + θ).
     @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
-        guard prior == 1, y >= 0, y < 32, let k = Int(exactly: y) else { sum.terms += prior * unitDeviance(y, mu); return }
+        guard let k = DevianceSum.slot(y, prior: prior, below: 32) else { sum.terms += prior * unitDeviance(y, mu); return }
         if k > 0 { sum.logs[k].add(y / mu) }
         sum.logs[32 + k].add((y + theta) / (mu + theta))
     }
@@ -127,9 +134,8 @@ public struct BinomialFamily: Family {
     @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 && mu < 1 }
     /// A 0/1 outcome's unit deviance is −2 ln(1 − μ) or −2 ln μ: slot y holds the argument.
     @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
-        if prior == 1 && y == 1 { sum.logs[1].add(mu) } else if prior == 1 && y == 0 { sum.logs[0].add(1 - mu) } else {
-            sum.terms += prior * unitDeviance(y, mu)
-        }
+        guard let k = DevianceSum.slot(y, prior: prior, below: 2) else { sum.terms += prior * unitDeviance(y, mu); return }
+        sum.logs[k].add(k == 1 ? mu : 1 - mu)
     }
     public func deviance(_ sum: DevianceSum) -> Double { sum.weighed { _ in -2 } }
     public func logLikelihood(_ y: Double, _ mu: Double) -> Double {
