@@ -5,16 +5,31 @@ import VigilStats
 /// Fits a model's `poisson`, `negative_binomial` or `logistic` expectation on its baseline rows across all
 /// facilities, with the statistical core's GLMs, and turns the estimates into a predictor for new records.
 enum BaselineFit {
-    struct Row {
-        let y: Double
-        let exposure: Double?
+    /// The baseline's rows, one array per field: the fit takes its response, offset and weights whole, and
+    /// reading a row's number never copies (retains) its covariates.
+    struct Rows {
+        private(set) var y: [Double] = []
+        private(set) var exposure: [Double?] = []
         /// n of events out of trials (proportion models).
-        var trials: Double? = nil
-        let covariates: Covariates
+        private(set) var trials: [Double?] = []
+        private(set) var covariates: [Covariates] = []
         /// Rows with the same group have the same covariates (an interned covariate set), read once.
-        var group: Int32? = nil
+        private(set) var group: [Int32?] = []
         /// The period's first day (the patient's day): what seasonal terms read.
-        var day: Int = 0
+        private(set) var day: [Int] = []
+
+        var count: Int { y.count }
+        var isEmpty: Bool { y.isEmpty }
+
+        mutating func append(y: Double, exposure: Double?, trials: Double? = nil, covariates: Covariates, group: Int32? = nil,
+                             day: Int = 0) {
+            self.y.append(y)
+            self.exposure.append(exposure)
+            self.trials.append(trials)
+            self.covariates.append(covariates)
+            self.group.append(group)
+            self.day.append(day)
+        }
     }
 
     /// Why a baseline leaves its model unfitted.
@@ -24,20 +39,20 @@ enum BaselineFit {
 
     /// The expectation and what the fit gave, or a `Failure` when the baseline cannot give a usable
     /// expectation: no rows, no events (or only events), a fit that fails or is not finite.
-    static func fit(_ spec: ExpectedSpec, family: GLMFit.FamilyKind, rows: [Row], model: String) throws -> (Expectation, FitSummary) {
+    static func fit(_ spec: ExpectedSpec, family: GLMFit.FamilyKind, rows: Rows, model: String) throws -> (Expectation, FitSummary) {
         let clock = Stopwatch()
         guard !rows.isEmpty else {
             throw Failure(description: "model \(model): no records in the baseline window, nothing to fit")
         }
         let n = rows.count
-        let y = rows.map(\.y)
+        let y = rows.y
         let events = y.reduce(0, +)
         guard events > 0 else {
             throw Failure(description: "model \(model): the baseline has no events (\(n) rows, 0 events): there is no rate to expect; "
                 + "the model starts when the baseline has events")
         }
         let proportion = spec.kind.isProportion
-        let weights: [Double]? = proportion ? rows.map { $0.trials ?? 1 } : nil
+        let weights: [Double]? = proportion ? rows.trials.map { $0 ?? 1 } : nil
         if proportion, events == weights?.reduce(0, +) {
             throw Failure(description: "model \(model): every trial of the \(n) baseline periods was an event: there is no proportion to estimate")
         }
@@ -46,18 +61,18 @@ enum BaselineFit {
         }
         var offset: [Double]? = nil
         if spec.offset {
-            offset = rows.map { Foundation.log($0.exposure ?? 1) }
+            offset = rows.exposure.map { Foundation.log($0 ?? 1) }
         }
         // Each distinct covariate set is read once; `distinctOf[i]` is row i's.
         var firstRows: [Int] = []
         var distinctOf = [Int](repeating: 0, count: n)
         var seen: [Int32: Int] = [:]
-        for (i, row) in rows.enumerated() {
-            if let group = row.group, let d = seen[group] {
+        for (i, group) in rows.group.enumerated() {
+            if let group, let d = seen[group] {
                 distinctOf[i] = d
                 continue
             }
-            if let group = row.group { seen[group] = firstRows.count }
+            if let group { seen[group] = firstRows.count }
             distinctOf[i] = firstRows.count
             firstRows.append(i)
         }
@@ -65,7 +80,7 @@ enum BaselineFit {
         var numeric: [String: Bool] = [:]
         var levels: [(name: String, ofSet: [String])] = []   // each categorical covariate's level per distinct set
         for name in spec.covariates {
-            let values = firstRows.map { rows[$0].covariates[name]?.trimmingSpaces ?? "" }
+            let values = firstRows.map { rows.covariates[$0][name]?.trimmingSpaces ?? "" }
             let numbers = values.map { Double($0) }
             if spec.references[name] == nil, numbers.allSatisfy({ $0?.isFinite == true }) {
                 covariates.append(.numeric(name: name, values: distinctOf.map { numbers[$0] ?? 0 }))
@@ -80,7 +95,7 @@ enum BaselineFit {
         var seasonalValues: [String: [Double]] = [:]
         for name in Seasonal.names(harmonics: spec.harmonics) {
             guard let term = Seasonal.term(name) else { continue }
-            let values = rows.map { Seasonal.value(k: term.k, sine: term.sine, day: $0.day) }
+            let values = rows.day.map { Seasonal.value(k: term.k, sine: term.sine, day: $0) }
             seasonalValues[name] = values
             covariates.append(.numeric(name: name, values: values))
         }

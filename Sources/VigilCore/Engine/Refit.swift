@@ -8,7 +8,7 @@ extension SeriesView {
         var model = models[m]
         let config = model.config
         model.problem = nil
-        var rows: [BaselineFit.Row] = []
+        var rows = BaselineFit.Rows()
         var seriesWithBaseline = 0
         var patientsPerYear: [Double] = []
         let baselineYears = config.expected.baseline.map { Double($0.to.ordinal - $0.from.ordinal + 1) / 365.25 } ?? 1
@@ -19,7 +19,7 @@ extension SeriesView {
             if config.isPatientLevel {
                 for r in orderedPatients(job)
                 where hot[m].inBaseline(Period(unit: .day, ordinal: r.time.day)) && config.selects(r.covariates) {
-                    rows.append(.init(y: r.outcome ? 1 : 0, exposure: nil, covariates: r.covariates, day: r.time.day))
+                    rows.append(y: r.outcome ? 1 : 0, exposure: nil, covariates: r.covariates, day: r.time.day)
                 }
                 if rows.count > before { patientsPerYear.append(Double(rows.count - before) / baselineYears) }
             } else {
@@ -28,9 +28,9 @@ extension SeriesView {
                     guard hot[m].inBaseline(bucket.period), config.selects(covariates) else { return }
                     // A proportion's period without trials (or with none) says nothing about p.
                     if hot[m].needsTrials && bucket.trials < 1 { return }
-                    rows.append(.init(y: Double(bucket.events), exposure: bucket.exposure.isNaN ? nil : bucket.exposure,
-                                      trials: bucket.trials < 0 ? nil : Double(bucket.trials),
-                                      covariates: covariates, group: bucket.tuple, day: bucket.period.firstDay))
+                    rows.append(y: Double(bucket.events), exposure: bucket.exposure.isNaN ? nil : bucket.exposure,
+                                trials: bucket.trials < 0 ? nil : Double(bucket.trials),
+                                covariates: covariates, group: bucket.tuple, day: bucket.period.firstDay)
                 }
             }
         }
@@ -52,23 +52,25 @@ extension SeriesView {
         guard let expectation = model.expectation else { return model }
         var baselineExpected: [Double] = []
         if config.isPatientLevel {
-            baselineExpected = rows.compactMap { try? expectation.value(covariates: $0.covariates, exposure: $0.exposure, day: $0.day).get() }
+            baselineExpected = rows.covariates.indices.compactMap {
+                try? expectation.value(covariates: rows.covariates[$0], exposure: rows.exposure[$0], day: rows.day[$0]).get()
+            }
         } else {
             // The factor is computed once per covariate set.
             var factors: [Int32: Double?] = [:]
-            for row in rows {
+            for (i, group) in rows.group.enumerated() {
                 let factor: Double?
-                if let group = row.group, let known = factors[group] { factor = known } else {
-                    factor = try? expectation.factor(covariates: row.covariates).get()
-                    if let group = row.group { factors[group] = factor }
+                if let group, let known = factors[group] { factor = known } else {
+                    factor = try? expectation.factor(covariates: rows.covariates[i]).get()
+                    if let group { factors[group] = factor }
                 }
-                if let factor, let e = expectation.expected(factor: expectation.seasonal(factor, day: row.day), exposure: row.exposure,
-                                                            trials: row.trials) {
+                if let factor, let e = expectation.expected(factor: expectation.seasonal(factor, day: rows.day[i]),
+                                                            exposure: rows.exposure[i], trials: rows.trials[i]) {
                     baselineExpected.append(e)
                 }
             }
         }
-        model.calibrate(baselineExpected: baselineExpected, baselineTrials: rows.compactMap(\.trials))
+        model.calibrate(baselineExpected: baselineExpected, baselineTrials: rows.trials.compactMap { $0 })
         return model
     }
 }
