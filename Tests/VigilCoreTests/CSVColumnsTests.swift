@@ -40,23 +40,29 @@ struct CSVColumnsTests {
     }
 
     /// Parts without quotes or carriage returns take the one-pass reader: the same rows, values, exceptions
-    /// and problems as the streaming reader, a part with a quote among them read the general way.
-    @Test func plainPartsReadLikeTheStreamingReader() throws {
-        var text = "id,x,y,z\n"
-        var short: [Int] = []
+    /// and problems as the streaming reader, a part with a quote, a carriage return or UTF-8 among them read the
+    /// general way. With a quote the file is read whole and cut by the quote-following cutter; without one it
+    /// is read in pieces, cut after their first line feeds (lines longer than a piece included).
+    @Test(arguments: [true, false]) func plainPartsReadLikeTheStreamingReader(quoted: Bool) throws {
+        // `text` has short rows (on lines `short`); `keptText` is the same file without them.
+        var text = quoted ? "id,x,y,z\n" : "\u{FEFF}id,x,y,z\r\n", keptText = text
+        var short: [Int] = [], line = 1
         for i in 0..<400 {
             let x = ["\(i)", "-\(i).5", " \(i) ", "1e-\(i % 5)", "", "+3", "12345678901234567", "0.1", "-0", "7."][i % 10]
             let y = i % 17 == 0 ? "n/a" : "\(Double(i) / 8)"
-            if i % 53 == 0 { text += "F\(i),\(x)\n"; short.append(text.filter { $0 == "\n" }.count); continue }
-            if i % 41 == 0 { text += "\n" }
-            let id = i == 250 ? "\"F,\(i)\"" : "F\(i)"
-            text += "\(id),\(x),\(y),\(i % 3)\n"
+            if i % 53 == 0 { text += "F\(i),\(x)\n"; line += 1; short.append(line); continue }
+            if i % 41 == 0 { text += "\n"; keptText += "\n"; line += 1 }
+            let id = i == 250 ? (quoted ? "\"F,\(i)\"" : "F·\(i)") : (i == 300 ? String(repeating: "L", count: 1500) : "F\(i)")
+            let row = "\(id),\(x),\(y),\(i % 3)\(!quoted && i % 29 == 0 ? "\r" : "")\n"
+            text += row
+            keptText += row
+            line += 1
         }
         text += "F400,4,5,6"   // the last line without a line feed
+        keptText += "F400,4,5,6"
         let path = try write(text)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let kept = try write(text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            .filter { !short.contains($0.offset + 1) }.map { String($0.element) }.joined(separator: "\n"))
+        let kept = try write(keptText)
         defer { try? FileManager.default.removeItem(atPath: kept) }
         let table = try CSVTable(path: kept)
         for partSize in [1, 9, 100, 1000, 1 << 21] {

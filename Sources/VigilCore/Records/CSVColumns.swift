@@ -2,7 +2,7 @@ import Foundation
 import VigilThreads
 
 /// The columns a command asks for from a whole CSV file, read on all cores: the file is cut into parts at
-/// record boundaries (`cut`) and each part is parsed on its own thread — in one pass when it has no quote,
+/// record boundaries (`Input`) and each part is parsed on its own thread — in one pass when it has no quote,
 /// carriage return or non-ASCII byte (`readPlain`), by `CSVReader` otherwise. Number columns are read
 /// straight from the bytes into doubles, so a million-row design makes no string per cell; text columns
 /// keep each cell without its surrounding spaces.
@@ -32,14 +32,9 @@ public struct CSVColumns: Sendable {
     /// about `partSize` bytes, so the cuts do not depend on the number of cores.
     public init(path: String, columns: [String: Kind], commentByte: UInt8? = nil, limit: Int = 20,
                 exceptionLimit: Int = 20, partSize: Int = 1 << 21) throws {
-        let bytes = try Self.contents(path)
-        var reader = CSVReader(source: path, contents: bytes, commentByte: commentByte)
-        let head: CSVRecord?
-        do { head = try reader.next() } catch let error as CSVError { throw CSVTableError(problems: [error]) }
-        guard let head else {
-            throw CSVTableError(problems: [CSVError(source: path, line: 1, reason: "the file is empty (no header row)")])
-        }
-        let header = head.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        let input = try Input(path: path, commentByte: commentByte, partSize: max(1, partSize))
+        defer { input.close() }
+        let header = input.header
         let wanted = columns.keys.sorted()
         var indices: [Int] = []
         for name in wanted {
@@ -50,11 +45,7 @@ public struct CSVColumns: Sendable {
         }
         let plan = Plan(source: path, fieldCount: header.count, indices: indices,
                         kinds: wanted.map { columns[$0] ?? .text }, commentByte: commentByte, exceptionLimit: exceptionLimit)
-        // A comment line can hold anything, so a file with comments is read as one part.
-        let parts = commentByte == nil
-            ? Self.cut(bytes, from: reader.consumedBytes, firstLine: reader.nextLine, partSize: max(1, partSize))
-            : [Part(range: reader.consumedBytes..<bytes.count, firstLine: reader.nextLine,
-                    lineCount: bytes.withUnsafeBufferPointer { Self.lineFeeds(UnsafeBufferPointer(rebasing: $0[reader.consumedBytes...])) })]
+        let parts = input.parts
         // Number columns are parsed straight into their arrays: part p's rows from bases[p] on. A part holds
         // at most one record per line feed (the last part one more, for a last line without one).
         let capacities = parts.indices.map { parts[$0].lineCount + ($0 == parts.count - 1 ? 1 : 0) }
@@ -64,7 +55,9 @@ public struct CSVColumns: Sendable {
         let columnValues = Self.columns(plan.kinds.map { $0 == .number ? total : 0 }) { buffers in
             let rows = DisjointRows(buffers)
             read = Parallel.map(Array(parts.indices)) { p in
-                plan.read(bytes, parts[p], into: rows, base: bases[p], capacity: capacities[p])
+                input.withPart(p) { bytes, part in plan.read(bytes, part, into: rows, base: bases[p], capacity: capacities[p]) }
+                    ?? Plan.Result(failed: CSVError(source: path, line: parts[p].firstLine,
+                                                    reason: "cannot read the file (it changed while it was read)"), columns: plan.indices.count)
             }
             // Parts with fewer records than lines (blank or refused lines) leave gaps, closed here.
             var kept = 0
@@ -129,6 +122,122 @@ public struct CSVColumns: Sendable {
             return ([column] + rest, count)
         }
         return build([]).columns
+    }
+
+    /// Where the parts' bytes come from. A file with no quote after its header (and no comments) is read twice
+    /// by `pread`, in pieces of the part size: once to count its line feeds and cut it, once to parse each part;
+    /// no array of the whole file is made (its fresh pages cost more than reading the page cache twice). Any
+    /// other file is read whole into one array and cut by `cut`; so is a file whose pieces came back short.
+    private struct Input: Sendable {
+        let header: [String]
+        let parts: [Part]
+        private let whole: [UInt8]?
+        private let file: Int32
+
+        /// The file stays open until `close`, for the parts' reads (up to its size when it was opened).
+        init(path: String, commentByte: UInt8?, partSize: Int) throws {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else {
+                throw CSVTableError(problems: [CSVError(source: path, line: 0, reason: "cannot open the file (missing or not readable)")])
+            }
+            file = fd
+            let plain: ([String], [Part])?
+            do { plain = commentByte == nil ? try Self.plainParts(fd, path: path, partSize: partSize) : nil } catch {
+                Foundation.close(fd)
+                throw error
+            }
+            if let (header, parts) = plain {
+                (self.header, self.parts, whole) = (header, parts, nil)
+                return
+            }
+            let bytes: [UInt8]
+            do { bytes = try CSVColumns.contents(path) } catch { Foundation.close(fd); throw error }
+            var reader = CSVReader(source: path, contents: bytes, commentByte: commentByte)
+            do { header = try Self.header(&reader, path: path) } catch { Foundation.close(fd); throw error }
+            // A comment line can hold anything, so a file with comments is read as one part.
+            parts = commentByte == nil
+                ? CSVColumns.cut(bytes, from: reader.consumedBytes, firstLine: reader.nextLine, partSize: partSize)
+                : [Part(range: reader.consumedBytes..<bytes.count, firstLine: reader.nextLine,
+                        lineCount: bytes.withUnsafeBufferPointer { lineFeeds(UnsafeBufferPointer(rebasing: $0[reader.consumedBytes...])) })]
+            whole = bytes
+        }
+
+        func close() { _ = Foundation.close(file) }
+
+        /// `body` on part p's bytes and the part within them; nil when its bytes could not all be read.
+        func withPart<R>(_ p: Int, _ body: ([UInt8], Part) -> R) -> R? {
+            let part = parts[p]
+            if let whole { return body(whole, part) }
+            guard let bytes = Self.read(file, part.range) else { return nil }
+            return body(bytes, Part(range: 0..<bytes.count, firstLine: part.firstLine, lineCount: part.lineCount))
+        }
+
+        /// The header's names (surrounding spaces trimmed).
+        static func header(_ reader: inout CSVReader, path: String) throws -> [String] {
+            let head: CSVRecord?
+            do { head = try reader.next() } catch let error as CSVError { throw CSVTableError(problems: [error]) }
+            guard let head else {
+                throw CSVTableError(problems: [CSVError(source: path, line: 1, reason: "the file is empty (no header row)")])
+            }
+            return head.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+
+        /// The header and the parts of a file with no quote after its header, cut after the first line feed of
+        /// each piece of `partSize` bytes; nil when the file has a quote, its header does not end in its first
+        /// 64 KiB, or a piece came back short.
+        private static func plainParts(_ fd: Int32, path: String, partSize: Int) throws -> ([String], [Part])? {
+            var status = stat()
+            guard fstat(fd, &status) == 0 else { return nil }
+            let size = max(0, Int(status.st_size))
+            guard let head = read(fd, 0..<min(size, 1 << 16)) else { return nil }
+            var reader = CSVReader(source: path, contents: head)
+            // A header cut off by the 64 KiB fails here but not in the whole file: that file is read whole.
+            let header: [String]
+            do { header = try Self.header(&reader, path: path) } catch { if head.count == size { throw error } else { return nil } }
+            let start = reader.consumedBytes
+            guard start < head.count || head.count == size else { return nil }
+            struct Piece: Sendable { var feeds = 0, firstFeed: Int? = nil, quoted = false, complete = true }
+            let pieces = Parallel.map(Array(stride(from: start, to: size, by: partSize))) { at -> Piece in
+                guard let bytes = read(fd, at..<min(size, at + partSize)) else { return Piece(complete: false) }
+                return bytes.withUnsafeBufferPointer { p in
+                    guard let base = p.baseAddress else { return Piece() }
+                    let feed = memchr(base, 10, p.count).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
+                    return Piece(feeds: lineFeeds(p), firstFeed: feed.map { at + $0 },
+                                 quoted: memchr(base, Int32(UInt8(ascii: "\"")), p.count) != nil)
+                }
+            }
+            guard pieces.allSatisfy({ $0.complete && !$0.quoted }) else { return nil }
+            // A part ends after the first line feed of each piece but the first; `before` counts the feeds ahead.
+            var parts: [Part] = []
+            var begin = start, line = reader.nextLine, before = 0
+            for (j, piece) in pieces.enumerated() {
+                if j > 0, let feed = piece.firstFeed, feed + 1 > begin {
+                    let lines = before + 1 - (line - reader.nextLine)
+                    parts.append(Part(range: begin..<(feed + 1), firstLine: line, lineCount: lines))
+                    begin = feed + 1
+                    line += lines
+                }
+                before += piece.feeds
+            }
+            if begin < size || parts.isEmpty {
+                parts.append(Part(range: begin..<max(begin, size), firstLine: line, lineCount: before - (line - reader.nextLine)))
+            }
+            return (header, parts)
+        }
+
+        /// The bytes of `range` of the file; nil when they could not all be read.
+        private static func read(_ fd: Int32, _ range: Range<Int>) -> [UInt8]? {
+            var complete = true
+            let bytes = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, count in
+                count = 0
+                guard let base = buffer.baseAddress else { return }
+                while count < range.count {
+                    let n = pread(fd, base + count, range.count - count, off_t(range.lowerBound + count))
+                    if n > 0 { count += n } else if n < 0 && errno == EINTR { continue } else { complete = false; return }
+                }
+            }
+            return complete ? bytes : nil
+        }
     }
 
     /// The file's bytes, read once into one array.
@@ -301,6 +410,12 @@ public struct CSVColumns: Sendable {
                 exceptions = Array(repeating: [], count: k)
                 exceptionCounts = Array(repeating: 0, count: k)
                 texts = Array(repeating: [], count: k)
+            }
+
+            /// A part whose bytes could not be read: no rows, one problem.
+            init(failed problem: CSVError, columns k: Int) {
+                self.init(columns: k)
+                problems = [problem]
             }
 
             /// Keeps a cell of number column c that is not a finite number.
