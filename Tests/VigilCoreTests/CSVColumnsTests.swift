@@ -123,6 +123,24 @@ struct CSVColumnsTests {
         #expect(try CSVColumns(path: headerOnly, columns: ["a": .number]).rowCount == 0)
     }
 
+    /// A pipe has no size and no offsets: it is read to its end, as a file that grows.
+    @Test func aPipeIsReadToItsEnd() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-columns-\(UUID().uuidString).fifo").path
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let text = "a,b\n1,2\n3,4\n"
+        let writer = Thread {
+            let fd = open(path, O_WRONLY)
+            guard fd >= 0 else { return }
+            _ = text.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, text.utf8.count) }
+            close(fd)
+        }
+        writer.start()
+        let columns = try CSVColumns(path: path, columns: ["b": .number])
+        #expect(columns.numbers["b"]?.values == [2, 4])
+        #expect(columns.lines == [2, 3])
+    }
+
     @Test func largeFilesReadInPiecesWhole() throws {
         // Above 16 MiB the bytes are read in pieces on all cores, and every part's rows go straight to their place.
         var text = "a,b\n"

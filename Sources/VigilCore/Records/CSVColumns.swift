@@ -151,7 +151,7 @@ public struct CSVColumns: Sendable {
                 return
             }
             let bytes: [UInt8]
-            do { bytes = try CSVColumns.contents(path) } catch { Foundation.close(fd); throw error }
+            do { bytes = try CSVColumns.contents(fd, path: path) } catch { Foundation.close(fd); throw error }
             var reader = CSVReader(source: path, contents: bytes, commentByte: commentByte)
             do { header = try Self.header(&reader, path: path) } catch { Foundation.close(fd); throw error }
             // A comment line can hold anything, so a file with comments is read as one part.
@@ -182,12 +182,13 @@ public struct CSVColumns: Sendable {
             return head.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         }
 
-        /// The header and the parts of a file with no quote after its header, cut after the first line feed of
-        /// each piece of `partSize` bytes; nil when the file has a quote, its header does not end in its first
-        /// 64 KiB, or a piece came back short.
+        /// The header and the parts of a regular file with no quote after its header, cut after the first line
+        /// feed of each piece of `partSize` bytes; nil when the file is not a regular file or has a quote, its
+        /// header does not end in its first 64 KiB, or a piece came back short.
         private static func plainParts(_ fd: Int32, path: String, partSize: Int) throws -> ([String], [Part])? {
+            // A pipe or device has no size to cut by (and no offsets to read at): it is read whole, to its end.
             var status = stat()
-            guard fstat(fd, &status) == 0 else { return nil }
+            guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
             let size = max(0, Int(status.st_size))
             guard let head = read(fd, 0..<min(size, 1 << 16)) else { return nil }
             var reader = CSVReader(source: path, contents: head)
@@ -247,6 +248,11 @@ public struct CSVColumns: Sendable {
             throw CSVTableError(problems: [CSVError(source: path, line: 0, reason: "cannot open the file (missing or not readable)")])
         }
         defer { close(fd) }
+        return try contents(fd, path: path)
+    }
+
+    /// The bytes of the open file `fd` from its start (a pipe's from where it is) to its end, in one array.
+    static func contents(_ fd: Int32, path: String) throws -> [UInt8] {
         var status = stat()
         let size = fstat(fd, &status) == 0 ? max(0, Int(status.st_size)) : 0
         var failure: Int32 = 0
