@@ -114,6 +114,29 @@ struct GLMReferenceTests {
         #expect(problem.design.names == ["intercept", "grade[b]", "grade[c]", "mixed[1]", "mixed[none]", "x"])
     }
 
+    /// A pipe is refused with a reason (the data set is read more than once), not read as an empty file. A
+    /// directory first: were the check gone, it fails at once, where opening the pipe would wait for a writer.
+    @Test func aDataSetThatIsNotARegularFileIsRefused() throws {
+        func refusal(_ path: String) -> String? {
+            do {
+                _ = try GLMDataSet.load(path: path, family: .poisson, response: "y", covariates: ["x"])
+            } catch let error as DataSetError where error.description.contains("not a regular file") {
+                return error.description
+            } catch {}
+            return nil
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-data-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        guard refusal(directory.path) != nil else {
+            Issue.record("a directory was not refused as not a regular file")
+            return
+        }
+        let fifo = directory.appendingPathComponent("data.csv").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(refusal(fifo) != nil)
+    }
+
     @Test func blockSizeDoesNotChangeTheFit() throws {
         var small = GLMControl()
         small.blockSize = 7

@@ -34,6 +34,13 @@ public enum GLMDataSet {
                             commentByte: UInt8? = nil, timings: ((String, Double) -> Void)? = nil) throws -> GLMProblem {
         var clock = Stopwatch()
         func lap(_ step: String) { timings?(step, clock.lap()) }
+        // The file is read more than once (its first row, its columns, a categorical column again): a pipe
+        // would give its rows to the first read only.
+        var status = stat()
+        if stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+            throw DataSetError(problems: ["\(path): not a regular file (a pipe, a device or a directory): the data set is read more than once; "
+                + "write it to a file and give that file to --data"])
+        }
         if trials != nil && !family.isProportion {
             throw DataSetError(problems: ["--trials gives events out of n: the family must be binomial or beta_binomial"])
         }
