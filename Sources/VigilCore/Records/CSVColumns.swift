@@ -32,8 +32,12 @@ public struct CSVColumns: Sendable {
     /// about `partSize` bytes, so the cuts do not depend on the number of cores.
     public init(path: String, columns: [String: Kind], commentByte: UInt8? = nil, limit: Int = 20,
                 exceptionLimit: Int = 20, partSize: Int = 1 << 21) throws {
-        let input = try Input(path: path, commentByte: commentByte, partSize: max(1, partSize))
-        defer { input.close() }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw CSVTableError(problems: [CSVError(source: path, line: 0, reason: "cannot open the file (missing or not readable)")])
+        }
+        defer { close(fd) }
+        let input = try Input(fd, path: path, commentByte: commentByte, partSize: max(1, partSize))
         let header = input.header
         let wanted = columns.keys.sorted()
         var indices: [Int] = []
@@ -134,26 +138,16 @@ public struct CSVColumns: Sendable {
         private let whole: [UInt8]?
         private let file: Int32
 
-        /// The file stays open until `close`, for the parts' reads (up to its size when it was opened).
-        init(path: String, commentByte: UInt8?, partSize: Int) throws {
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else {
-                throw CSVTableError(problems: [CSVError(source: path, line: 0, reason: "cannot open the file (missing or not readable)")])
-            }
+        /// `fd` stays open, and is the caller's, while the parts are read (up to the file's size at the start).
+        init(_ fd: Int32, path: String, commentByte: UInt8?, partSize: Int) throws {
             file = fd
-            let plain: ([String], [Part])?
-            do { plain = commentByte == nil ? try Self.plainParts(fd, path: path, partSize: partSize) : nil } catch {
-                Foundation.close(fd)
-                throw error
-            }
-            if let (header, parts) = plain {
+            if commentByte == nil, let (header, parts) = try Self.plainParts(fd, path: path, partSize: partSize) {
                 (self.header, self.parts, whole) = (header, parts, nil)
                 return
             }
-            let bytes: [UInt8]
-            do { bytes = try CSVColumns.contents(fd, path: path) } catch { Foundation.close(fd); throw error }
+            let bytes = try CSVColumns.contents(fd, path: path)
             var reader = CSVReader(source: path, contents: bytes, commentByte: commentByte)
-            do { header = try Self.header(&reader, path: path) } catch { Foundation.close(fd); throw error }
+            header = try Self.header(&reader, path: path)
             // A comment line can hold anything, so a file with comments is read as one part.
             parts = commentByte == nil
                 ? CSVColumns.cut(bytes, from: reader.consumedBytes, firstLine: reader.nextLine, partSize: partSize)
@@ -161,8 +155,6 @@ public struct CSVColumns: Sendable {
                         lineCount: bytes.withUnsafeBufferPointer { lineFeeds(UnsafeBufferPointer(rebasing: $0[reader.consumedBytes...])) })]
             whole = bytes
         }
-
-        func close() { _ = Foundation.close(file) }
 
         /// `body` on part p's bytes and the part within them; nil when its bytes could not all be read.
         func withPart<R>(_ p: Int, _ body: ([UInt8], Part) -> R) -> R? {
@@ -208,12 +200,14 @@ public struct CSVColumns: Sendable {
                 }
             }
             guard pieces.allSatisfy({ $0.complete && !$0.quoted }) else { return nil }
-            // A part ends after the first line feed of each piece but the first; `before` counts the feeds ahead.
+            // A part ends after the first line feed of each piece but the first (never before the previous part's
+            // end, which is inside the piece before); `before` counts the feeds of the pieces ahead.
             var parts: [Part] = []
-            var begin = start, line = reader.nextLine, before = 0
+            let first = reader.nextLine
+            var begin = start, line = first, before = 0
             for (j, piece) in pieces.enumerated() {
-                if j > 0, let feed = piece.firstFeed, feed + 1 > begin {
-                    let lines = before + 1 - (line - reader.nextLine)
+                if j > 0, let feed = piece.firstFeed {
+                    let lines = before + 1 - (line - first)
                     parts.append(Part(range: begin..<(feed + 1), firstLine: line, lineCount: lines))
                     begin = feed + 1
                     line += lines
@@ -221,21 +215,17 @@ public struct CSVColumns: Sendable {
                 before += piece.feeds
             }
             if begin < size || parts.isEmpty {
-                parts.append(Part(range: begin..<max(begin, size), firstLine: line, lineCount: before - (line - reader.nextLine)))
+                parts.append(Part(range: begin..<size, firstLine: line, lineCount: before - (line - first)))
             }
             return (header, parts)
         }
 
         /// The bytes of `range` of the file; nil when they could not all be read.
         private static func read(_ fd: Int32, _ range: Range<Int>) -> [UInt8]? {
-            var complete = true
+            var complete = false
             let bytes = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, count in
-                count = 0
-                guard let base = buffer.baseAddress else { return }
-                while count < range.count {
-                    let n = pread(fd, base + count, range.count - count, off_t(range.lowerBound + count))
-                    if n > 0 { count += n } else if n < 0 && errno == EINTR { continue } else { complete = false; return }
-                }
+                complete = buffer.baseAddress.map { readFully(fd, into: $0, range) } ?? range.isEmpty
+                count = complete ? range.count : 0
             }
             return complete ? bytes : nil
         }
@@ -294,18 +284,22 @@ public struct CSVColumns: Sendable {
             let target = DisjointRows([buffer])
             let read = Parallel.map(Array(stride(from: 0, to: size, by: piece))) { start -> Bool in
                 guard let base = target.buffers[0].baseAddress else { return false }
-                var at = start
-                let end = min(size, start + piece)
-                while at < end {
-                    let n = pread(fd, base + at, end - at, off_t(at))
-                    if n > 0 { at += n } else if n < 0 && errno == EINTR { continue } else { return false }
-                }
-                return true
+                return readFully(fd, into: base + start, start..<min(size, start + piece))
             }
             complete = read.allSatisfy { $0 }
             count = complete ? size : 0
         }
         return complete ? bytes : nil
+    }
+
+    /// Reads `range` of the file into `target` by `pread`; false when it came back short or failed.
+    private static func readFully(_ fd: Int32, into target: UnsafeMutablePointer<UInt8>, _ range: Range<Int>) -> Bool {
+        var done = 0
+        while done < range.count {
+            let n = pread(fd, target + done, range.count - done, off_t(range.lowerBound + done))
+            if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return false }
+        }
+        return true
     }
 
     struct Part: Sendable {
