@@ -61,7 +61,7 @@ public struct CSVColumns: Sendable {
             read = Parallel.map(Array(parts.indices)) { p in
                 input.withPart(p) { bytes, part in plan.read(bytes, part, into: rows, base: bases[p], capacity: capacities[p]) }
                     ?? Plan.Result(failed: CSVError(source: path, line: parts[p].firstLine,
-                                                    reason: "cannot read the file (it changed while it was read)"), columns: plan.indices.count)
+                                                    reason: "cannot read all of the file (a read failed or came back short)"), columns: plan.indices.count)
             }
             // Parts with fewer records than lines (blank or refused lines) leave gaps, closed here.
             var kept = 0

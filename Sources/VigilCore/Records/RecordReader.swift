@@ -117,7 +117,7 @@ public struct RecordReader: Sendable {
 
     /// The rows of a part of a CSV, records and rejections in file order (a worker's share of a file or body);
     /// `lines`: the part's line feeds, room for its rows at once.
-    func rows(_ csv: inout CSVReader, layout: Layout, lines: Int = 0) -> [ReadAhead.Row] {
+    func rows(_ csv: inout CSVReader, layout: Layout, lines: Int) -> [ReadAhead.Row] {
         var rows: [ReadAhead.Row] = []
         rows.reserveCapacity(lines + 1)
         readCSVRows(reader: &csv, layout: layout, accept: { rows.append(.record($0)) }, reject: { rows.append(.rejected($0)) })
