@@ -24,10 +24,12 @@ let package = Package(
     targets: [
         // BLAS (OpenBLAS) and LAPACKE: apt-get install libopenblas-dev liblapacke-dev
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+        // Kernels BLAS lacks (the weighted Gram matrix of IRLS), in C for the CPU's vector instructions.
+        .target(name: "CKernels"),
         // Every thread and parallel map (@Sendable closures in, values out), and the stopwatch that times them.
         .target(name: "VigilThreads"),
-        // Pure numerics: no I/O. Only LinearAlgebra/ touches CLAPACK's pointers.
-        .target(name: "VigilStats", dependencies: ["CLAPACK", "VigilThreads"]),
+        // Pure numerics: no I/O. Only LinearAlgebra/ touches CLAPACK's and CKernels' pointers.
+        .target(name: "VigilStats", dependencies: ["CLAPACK", "CKernels", "VigilThreads"]),
         // Domain: records and their readers, model configs, the engine, alerts.
         .target(name: "VigilCore", dependencies: [
             "VigilStats", "VigilThreads",

@@ -161,6 +161,25 @@ struct GLMReferenceTests {
         }
     }
 
+    /// The weighted-Gram kernel and BLAS on the √w-scaled block accumulate the same problems: the same fits to
+    /// rounding, in the same number of iterations, down to the route each design takes.
+    @Test func theGramKernelFitsAsBLASDoes() throws {
+        try #require(LinearAlgebra.hasWeightedGram, "this CPU lacks AVX2/FMA: IRLS uses BLAS")
+        var blas = GLMControl()
+        blas.usesWeightedGram = false
+        let separated = Case(data: "glm-separated-data.csv", fit: "glm-separated-binomial-fit.csv", family: .binomial,
+                             response: "ssi", offset: nil, covariates: ["age", "risk"])
+        for c in Self.cases + [separated] {
+            let a = try Self.fit(c), b = try Self.fit(c, control: blas)
+            #expect(a.iterations == b.iterations && a.aliasedNames == b.aliasedNames, "\(c.fit)")
+            expectClose(a.deviance, b.deviance, relative: 1e-9, absolute: 1e-12, "\(c.fit) deviance")
+            for (x, y) in zip(a.coefficients, b.coefficients) {
+                expectClose(x.estimate ?? 0, y.estimate ?? 0, relative: 1e-9, absolute: 1e-12, "\(c.fit) \(x.name)")
+                expectClose(x.standardError ?? 0, y.standardError ?? 0, relative: 1e-8, "\(c.fit) \(x.name) SE")
+            }
+        }
+    }
+
     /// A baseline fit skips the null model: the same estimates, no null deviance.
     @Test func withoutTheNullModelTheEstimatesAreTheSame() throws {
         var noNull = GLMControl()

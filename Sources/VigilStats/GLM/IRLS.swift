@@ -12,6 +12,9 @@ public struct GLMControl: Sendable {
     var alwaysQR = false
     /// Skip accumulating the problem of a pass that likely ends the fit (tests compare with and without).
     var skipsLikelyLastProblem = true
+    /// Accumulate XᵀWX and XᵀWz by vigil's weighted-Gram kernel where the CPU has it, else by BLAS on the
+    /// √w-scaled block (tests compare the two).
+    var usesWeightedGram = true
     /// Whether to fit the null model for the null deviance; a caller that reports no deviance (a baseline fit)
     /// skips it, and the fit's `nullDeviance` is NaN.
     public var fitsNullModel = true
@@ -234,11 +237,16 @@ struct IRLS<F: Family>: Sendable {
         let response = problem.response
         let offset = problem.offset
         let weights = problem.weights
-        // In the QR route the block carries √w·z as its last column.
-        var block = Matrix(rows: blockSize, columns: route == .qr ? p + 1 : p)
+        // The kernel accumulates the Gram matrix of [X | z] under w: XᵀWX, and XᵀWz in its last column.
+        let kernel = route == .gram && control.usesWeightedGram && LinearAlgebra.hasWeightedGram
+        // In the QR route the block carries √w·z as its last column, for the kernel z.
+        var block = Matrix(rows: blockSize, columns: route == .qr || kernel ? p + 1 : p)
+        var augmented = Matrix(rows: kernel ? p + 1 : 0, columns: kernel ? p + 1 : 0)
         var eta = [Double](repeating: 0, count: blockSize)
         var scaledResponse = [Double](repeating: 0, count: blockSize)
         var rootWeight = [Double](repeating: 0, count: blockSize)
+        var weight = [Double](repeating: 0, count: kernel ? blockSize : 0)
+        var workingResponse = [Double](repeating: 0, count: kernel ? blockSize : 0)
         var derivative = [Double](repeating: 0, count: blockSize)
         var fitted = [Double](repeating: 0, count: rows.count)
         var result = Pass(gram: Matrix(rows: route == .gram ? p : 0, columns: route == .gram ? p : 0),
@@ -278,20 +286,39 @@ struct IRLS<F: Family>: Sendable {
                 let prior = weights?[start + i] ?? 1
                 let w = prior * d * d / family.variance(mu)
                 let off = offset?[start + i] ?? 0
-                let sw = w.squareRoot()
-                rootWeight[i] = sw
-                scaledResponse[i] = (eta[i] - off + (y - mu) / d) * sw
+                let z = eta[i] - off + (y - mu) / d
+                if kernel {
+                    weight[i] = w
+                    workingResponse[i] = z
+                } else {
+                    let sw = w.squareRoot()
+                    rootWeight[i] = sw
+                    scaledResponse[i] = z * sw
+                }
             }
-            design.fill(&block, rows: start..<end, scaledBy: rootWeight)
-            switch route {
-            case .gram:
-                LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
-                LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
-            case .qr:
-                for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
-                do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
+            if kernel {
+                design.fill(&block, rows: start..<end)
+                for i in 0..<count { block.elements[p * blockSize + i] = workingResponse[i] }
+                _ = LinearAlgebra.accumulateWeightedGram(block, rows: count, weights: weight, into: &augmented)
+            } else {
+                design.fill(&block, rows: start..<end, scaledBy: rootWeight)
+                switch route {
+                case .gram:
+                    LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
+                    LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
+                case .qr:
+                    for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
+                    do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
+                }
             }
             start = end
+        }
+        if kernel {
+            // XᵀWX is the upper p × p of the augmented Gram matrix, XᵀWz its last column.
+            for k in 0..<p {
+                for j in 0...k { result.gram.elements[j + k * p] = augmented.elements[j + k * (p + 1)] }
+                result.rhs[k] = augmented.elements[k + p * (p + 1)]
+            }
         }
         result.fitted = [fitted]
         return result

@@ -1,3 +1,4 @@
+import CKernels
 import CLAPACK
 #if canImport(Glibc)
 import Glibc
@@ -54,6 +55,27 @@ public enum LinearAlgebra {
                             ap.baseAddress, blas(max(1, a.rows)), 1.0, cp.baseAddress, blas(n))
             }
         }
+    }
+
+    /// Whether `accumulateWeightedGram` runs on this CPU (x86-64 with AVX2 and FMA).
+    public static let hasWeightedGram = vigil_weighted_gram_available()
+
+    /// `C += A[0..<rows, :]ᵀ · diag(w) · A[0..<rows, :]`, upper triangle only, by vigil's own kernel (BLAS has
+    /// no weighted rank-k update): XᵀWX, and XᵀWz in the last column when z is A's last column. Returns false,
+    /// C untouched, when the CPU lacks the kernel (`hasWeightedGram`).
+    public static func accumulateWeightedGram(_ a: Matrix, rows: Int, weights w: [Double], into c: inout Matrix) -> Bool {
+        precondition(rows <= a.rows && w.count >= rows && c.rows == a.columns && c.columns == a.columns)
+        guard hasWeightedGram else { return false }
+        guard rows > 0, a.columns > 0 else { return true }
+        a.elements.withUnsafeBufferPointer { ap in
+            w.withUnsafeBufferPointer { wp in
+                c.elements.withUnsafeMutableBufferPointer { cp in
+                    vigil_weighted_gram(Int32(a.columns), Int32(rows), ap.baseAddress, Int32(max(1, a.rows)),
+                                        wp.baseAddress, cp.baseAddress, Int32(c.rows))
+                }
+            }
+        }
+        return true
     }
 
     /// `A · B` (dgemm).

@@ -1,0 +1,16 @@
+// Hand-written kernels where BLAS has no routine of the shape vigil needs. Only
+// Sources/VigilStats/LinearAlgebra calls them.
+#ifndef VIGIL_CKERNELS_H
+#define VIGIL_CKERNELS_H
+
+#include <stdbool.h>
+
+/// Whether this CPU runs `vigil_weighted_gram` (x86-64 with AVX2 and FMA); when not, callers use BLAS.
+bool vigil_weighted_gram_available(void);
+
+/// C += Aᵀ · diag(w) · A on the upper triangle: c[j + k·ldc] += Σᵢ w[i]·a[i + j·lda]·a[i + k·lda] for
+/// 0 ≤ j ≤ k < n over rows 0 ≤ i < rows; A is column-major with leading dimension lda ≥ rows. The lower
+/// triangle of C is not touched. Does nothing when `vigil_weighted_gram_available()` is false.
+void vigil_weighted_gram(int n, int rows, const double *a, int lda, const double *w, double *c, int ldc);
+
+#endif
