@@ -26,7 +26,8 @@ let package = Package(
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
         // Kernels BLAS lacks (the weighted Gram matrix of IRLS), in C for the CPU's vector instructions.
         .target(name: "CKernels"),
-        // Every thread and parallel map (@Sendable closures in, values out), and the stopwatch that times them.
+        // Every thread and parallel map (@Sendable closures in, values out), the lock shared values live behind,
+        // and the stopwatch that times them.
         .target(name: "VigilThreads"),
         // Pure numerics: no I/O. Only LinearAlgebra/ touches CLAPACK's and CKernels' pointers.
         .target(name: "VigilStats", dependencies: ["CLAPACK", "CKernels", "VigilThreads"]),
@@ -65,7 +66,7 @@ let package = Package(
         .executableTarget(name: "vigil-fuzz", dependencies: ["VigilCore", "VigilDaemon"]),
         .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
                     resources: [.copy("References")]),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], resources: [.copy("Replay")]),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilThreads"], resources: [.copy("Replay")]),
         .testTarget(name: "vigilTests", dependencies: ["vigil", "VigilCore", "VigilDaemon",
                                                      .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import Synchronization
 import VigilCore
 import VigilStats
+import VigilThreads
 
 struct FitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -111,7 +111,7 @@ extension GLMFit.FamilyKind: ExpressibleByArgument {}
 
 /// Seconds per step of a fit, summed over repeats (NB2 alternates IRLS and θ), in the order first seen.
 final class StepTimes: Sendable {
-    private let steps = Mutex<[(step: String, seconds: Double)]>([])
+    private let steps = Locked<[(step: String, seconds: Double)]>([])
 
     func add(_ step: String, _ seconds: Double) {
         steps.withLock { all in

@@ -17,6 +17,10 @@ struct GLMReferenceTests {
         var testDescription: String { fit }
     }
 
+    /// A separated logistic baseline (R stops after 25 iterations, estimates in the thousands).
+    static let separated = Case(data: "glm-separated-data.csv", fit: "glm-separated-binomial-fit.csv", family: .binomial,
+                                response: "ssi", offset: nil, covariates: ["age", "risk"])
+
     static let cases: [Case] = [
         Case(data: "glm-quine-data.csv", fit: "glm-quine-negbin-fit.csv", family: .negbin, response: "Days",
              offset: nil, covariates: ["Eth", "Sex", "Age", "Lrn"]),
@@ -151,9 +155,7 @@ struct GLMReferenceTests {
     @Test func skippingTheLastProblemChangesNothing() throws {
         var accumulateAll = GLMControl()
         accumulateAll.skipsLikelyLastProblem = false
-        let separated = Case(data: "glm-separated-data.csv", fit: "glm-separated-binomial-fit.csv", family: .binomial,
-                             response: "ssi", offset: nil, covariates: ["age", "risk"])
-        for c in Self.cases + [separated] {
+        for c in Self.cases + [Self.separated] {
             let a = try Self.fit(c), b = try Self.fit(c, control: accumulateAll)
             #expect(a.estimates == b.estimates, "\(c.fit)")
             #expect(a.deviance == b.deviance && a.nullDeviance == b.nullDeviance, "\(c.fit)")
@@ -167,9 +169,7 @@ struct GLMReferenceTests {
         try #require(LinearAlgebra.hasWeightedGram, "this CPU lacks AVX2/FMA: IRLS uses BLAS")
         var blas = GLMControl()
         blas.usesWeightedGram = false
-        let separated = Case(data: "glm-separated-data.csv", fit: "glm-separated-binomial-fit.csv", family: .binomial,
-                             response: "ssi", offset: nil, covariates: ["age", "risk"])
-        for c in Self.cases + [separated] {
+        for c in Self.cases + [Self.separated] {
             let a = try Self.fit(c), b = try Self.fit(c, control: blas)
             #expect(a.iterations == b.iterations && a.aliasedNames == b.aliasedNames, "\(c.fit)")
             expectClose(a.deviance, b.deviance, relative: 1e-9, absolute: 1e-12, "\(c.fit) deviance")
@@ -209,8 +209,7 @@ struct GLMReferenceTests {
     /// A separated logistic baseline: R stops after 25 iterations with two warnings and estimates in the
     /// thousands; vigil takes the same path and says the same.
     @Test func separatedLogisticFollowsR() throws {
-        let c = Case(data: "glm-separated-data.csv", fit: "glm-separated-binomial-fit.csv", family: .binomial,
-                     response: "ssi", offset: nil, covariates: ["age", "risk"])
+        let c = Self.separated
         let fit = try Self.fit(c)
         let table = try Reference.table(c.fit)
         let names = table.column("name")!, values = table.column("value")!, kinds = table.column("kind")!

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import VigilStats
+import VigilThreads
 
 /// Per-series thresholds (`per_series: true`, or a model's false-alarm budget), solved at each series' own
 /// expected count and kept by (model, fit, detector, E on a 2% grid, target). Every tenth grid level is a
@@ -27,9 +27,9 @@ final class SeriesThresholds: Sendable {
         var seconds = 0.0
     }
 
-    private let solved = Mutex<[Key: Double?]>([:])
-    private let nodes = Mutex<[Key: Double?]>([:])
-    private let work = Mutex(Work())
+    private let solved = Locked<[Key: Double?]>([:])
+    private let nodes = Locked<[Key: Double?]>([:])
+    private let work = Locked(Work())
 
     static let levelsPerNode = 10
 

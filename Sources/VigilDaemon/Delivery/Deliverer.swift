@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
-import Synchronization
 import VigilCore
+import VigilThreads
 
 /// Delivers the outbox (SPEC §3): one worker per sink takes that sink's oldest pending event, tries it, and
 /// records the outcome before it takes the next, so each sink sees its events in commit order. A failed try
@@ -124,7 +124,7 @@ final class Wakeup: Sendable {
         var stopped = false
         var waiter: CheckedContinuation<Void, Never>?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var stopped: Bool { state.withLock { $0.stopped } }
 

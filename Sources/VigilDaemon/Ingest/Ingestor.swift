@@ -95,9 +95,9 @@ public final class Ingestor: @unchecked Sendable {
     private var started = false
     private var lastCheckpoint = Date()
     private var reported: [String: (fits: Int, status: ModelStatus)] = [:]
-    private let modelStatus = Mutex<[JSON]>([])
+    private let modelStatus = Locked<[JSON]>([])
     /// Why the last commit failed for a cause of the machine (disk full, I/O), until one succeeds again.
-    private let storageFailure = Mutex<String?>(nil)
+    private let storageFailure = Locked<String?>(nil)
 
     private let acceptedCounter = Counter(label: "vigil_records_accepted_total")
     private let unchangedCounter = Counter(label: "vigil_records_unchanged_total")

@@ -6,9 +6,9 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 import VigilCore
+import VigilThreads
 
 /// `vigil run` (SPEC §4): the services of one `ServiceGroup` — delivery, the engine's ingest thread, the spool
 /// watcher, the HTTP server and the systemd controller (reload on SIGHUP, watchdog, `STOPPING=1`). SIGTERM
@@ -140,8 +140,8 @@ struct FeedMappings: Sendable {
 
 /// A value shared between services and replaced whole (the column mappings on reload, readiness).
 final class Shared<Value: Sendable>: Sendable {
-    private let state: Mutex<Value>
-    init(_ value: Value) { state = Mutex(value) }
+    private let state: Locked<Value>
+    init(_ value: Value) { state = Locked(value) }
     var value: Value {
         get { state.withLock { $0 } }
         set { state.withLock { $0 = newValue } }

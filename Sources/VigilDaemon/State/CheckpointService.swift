@@ -2,7 +2,6 @@ import Foundation
 import VigilThreads
 import ServiceLifecycle
 import GRDBSQLite
-import Synchronization
 
 /// Copies the write-ahead log into the database once a second on a connection and thread of its own (a
 /// passive checkpoint: it never waits for, nor blocks, the writer). Under steady writes such a checkpoint
@@ -16,7 +15,7 @@ final class CheckpointService: Service, @unchecked Sendable {
     private let interval: Double
     private let stopping = NSCondition()
     private var stop = false
-    private let ended = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let ended = Locked<CheckedContinuation<Void, Never>?>(nil)
 
     init(store: StateStore, every seconds: Double = 1) throws {
         connection = try store.checkpointConnection()

@@ -2,7 +2,6 @@ import Foundation
 import VigilThreads
 import GRDB
 import GRDBSQLite
-import Synchronization
 import VigilStats
 import VigilCore
 

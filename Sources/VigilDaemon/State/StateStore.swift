@@ -2,7 +2,6 @@ import Foundation
 import VigilThreads
 import GRDB
 import GRDBSQLite
-import Synchronization
 import VigilStats
 import VigilCore
 
@@ -20,7 +19,7 @@ public final class StateStore: Sendable {
     public let path: String
     let pool: DatabasePool
     /// The committed rows of `shapes`.
-    let shapes: Mutex<ShapeTable>
+    let shapes: Locked<ShapeTable>
 
     struct ShapeTable {
         var ids: [[String]: Int] = [:]
@@ -41,7 +40,7 @@ public final class StateStore: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
-        shapes = Mutex(try pool.read(Self.loadShapes))
+        shapes = Locked(try pool.read(Self.loadShapes))
     }
 
     /// A connection of its own for the background checkpoints (`CheckpointService`).
