@@ -246,7 +246,6 @@ struct IRLS<F: Family>: Sendable {
         var scaledResponse = [Double](repeating: 0, count: blockSize)
         var rootWeight = [Double](repeating: 0, count: blockSize)
         var weight = [Double](repeating: 0, count: kernel ? blockSize : 0)
-        var workingResponse = [Double](repeating: 0, count: kernel ? blockSize : 0)
         var derivative = [Double](repeating: 0, count: blockSize)
         var fitted = [Double](repeating: 0, count: rows.count)
         var result = Pass(gram: Matrix(rows: route == .gram ? p : 0, columns: route == .gram ? p : 0),
@@ -289,7 +288,7 @@ struct IRLS<F: Family>: Sendable {
                 let z = eta[i] - off + (y - mu) / d
                 if kernel {
                     weight[i] = w
-                    workingResponse[i] = z
+                    block.elements[p * blockSize + i] = z   // `fill` below writes only the first p columns
                 } else {
                     let sw = w.squareRoot()
                     rootWeight[i] = sw
@@ -298,7 +297,6 @@ struct IRLS<F: Family>: Sendable {
             }
             if kernel {
                 design.fill(&block, rows: start..<end)
-                for i in 0..<count { block.elements[p * blockSize + i] = workingResponse[i] }
                 _ = LinearAlgebra.accumulateWeightedGram(block, rows: count, weights: weight, into: &augmented)
             } else {
                 design.fill(&block, rows: start..<end, scaledBy: rootWeight)
