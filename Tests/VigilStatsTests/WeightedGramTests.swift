@@ -52,4 +52,16 @@ struct WeightedGramTests {
             for j in 0...k { #expect(c[j, k].isNaN == (k == n - 1), "(\(j), \(k))") }
         }
     }
+
+    /// Sizes that do not fit are refused, C left as it was, instead of a trap or a read past A or w.
+    @Test func sizesThatDoNotFitAreRefused() {
+        let a = Self.matrix(rows: 8, columns: 3, seed: 3)   // 11 rows held
+        var c = Matrix(rows: 3, columns: 3, repeating: 0.5)
+        #expect(!LinearAlgebra.accumulateWeightedGram(a, rows: 12, weights: Array(repeating: 1, count: 12), into: &c))
+        #expect(!LinearAlgebra.accumulateWeightedGram(a, rows: 8, weights: Array(repeating: 1, count: 7), into: &c))
+        var wrong = Matrix(rows: 2, columns: 2)
+        #expect(!LinearAlgebra.accumulateWeightedGram(a, rows: 8, weights: Array(repeating: 1, count: 8), into: &wrong))
+        #expect(c.elements.allSatisfy { $0 == 0.5 } && wrong.elements.allSatisfy { $0 == 0 })
+        #expect(LinearAlgebra.accumulateWeightedGram(a, rows: 8, weights: Array(repeating: 1, count: 8), into: &c))
+    }
 }

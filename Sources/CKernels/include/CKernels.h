@@ -10,7 +10,8 @@ bool vigil_weighted_gram_available(void);
 
 /// C += Aᵀ · diag(w) · A on the upper triangle: c[j + k·ldc] += Σᵢ w[i]·a[i + j·lda]·a[i + k·lda] for
 /// 0 ≤ j ≤ k < n over rows 0 ≤ i < rows; A is column-major with leading dimension lda ≥ rows. The lower
-/// triangle of C is not touched. Does nothing when `vigil_weighted_gram_available()` is false.
+/// triangle of C is not touched. Call it only when `vigil_weighted_gram_available()` is true (the CPU would
+/// not run its instructions); LinearAlgebra asks once per process.
 void vigil_weighted_gram(int n, int rows, const double *a, int lda, const double *w, double *c, int ldc);
 
 #endif

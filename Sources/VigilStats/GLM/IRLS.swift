@@ -120,6 +120,8 @@ struct IRLS<F: Family>: Sendable {
         var gram: Matrix
         var rhs: [Double]
         var qr: TallSkinnyQR?
+        /// False when the weighted-Gram kernel refused a block: the pass's XᵀWX is incomplete.
+        var gramAccumulated = true
         var fitted: [[Double]] = []
     }
 
@@ -209,6 +211,7 @@ struct IRLS<F: Family>: Sendable {
     /// and the working weights' least-squares problem by `route`, summed over segments in order.
     private func pass(coefficients: [Double]?, _ segments: RowSegments, _ route: Route, accumulate: Bool = true) throws -> Pass {
         let parts = segments.map { _, rows in self.pass(coefficients: coefficients, rows: rows, route, accumulate: accumulate) }
+        guard parts.allSatisfy(\.gramAccumulated) else { throw GLMError.numerical("the weighted Gram matrix could not be accumulated") }
         var total = Pass(devianceSum: parts[0].devianceSum, gram: parts[0].gram, rhs: parts[0].rhs, qr: parts[0].qr)
         total.valid = parts[0].valid
         for part in parts.dropFirst() {
@@ -243,8 +246,8 @@ struct IRLS<F: Family>: Sendable {
         var block = Matrix(rows: blockSize, columns: route == .qr || kernel ? p + 1 : p)
         var augmented = Matrix(rows: kernel ? p + 1 : 0, columns: kernel ? p + 1 : 0)
         var eta = [Double](repeating: 0, count: blockSize)
-        var scaledResponse = [Double](repeating: 0, count: blockSize)
-        var rootWeight = [Double](repeating: 0, count: blockSize)
+        var scaledResponse = [Double](repeating: 0, count: kernel ? 0 : blockSize)
+        var rootWeight = [Double](repeating: 0, count: kernel ? 0 : blockSize)
         var weight = [Double](repeating: 0, count: kernel ? blockSize : 0)
         var derivative = [Double](repeating: 0, count: blockSize)
         var fitted = [Double](repeating: 0, count: rows.count)
@@ -297,7 +300,9 @@ struct IRLS<F: Family>: Sendable {
             }
             if kernel {
                 design.fill(&block, rows: start..<end)
-                _ = LinearAlgebra.accumulateWeightedGram(block, rows: count, weights: weight, into: &augmented)
+                if !LinearAlgebra.accumulateWeightedGram(block, rows: count, weights: weight, into: &augmented) {
+                    result.gramAccumulated = false
+                }
             } else {
                 design.fill(&block, rows: start..<end, scaledBy: rootWeight)
                 switch route {

@@ -62,10 +62,10 @@ public enum LinearAlgebra {
 
     /// `C += A[0..<rows, :]ᵀ · diag(w) · A[0..<rows, :]`, upper triangle only, by vigil's own kernel (BLAS has
     /// no weighted rank-k update): XᵀWX, and XᵀWz in the last column when z is A's last column. Returns false,
-    /// C untouched, when the CPU lacks the kernel (`hasWeightedGram`).
+    /// C untouched, when the CPU lacks the kernel (`hasWeightedGram`) or the sizes do not fit A, w and C.
     public static func accumulateWeightedGram(_ a: Matrix, rows: Int, weights w: [Double], into c: inout Matrix) -> Bool {
-        precondition(rows <= a.rows && w.count >= rows && c.rows == a.columns && c.columns == a.columns)
-        guard hasWeightedGram else { return false }
+        guard hasWeightedGram, rows >= 0, rows <= a.rows, w.count >= rows, c.rows == a.columns, c.columns == a.columns,
+              a.elements.count <= Int(Int32.max) else { return false }
         guard rows > 0, a.columns > 0 else { return true }
         a.elements.withUnsafeBufferPointer { ap in
             w.withUnsafeBufferPointer { wp in
