@@ -12,17 +12,20 @@ bool vigil_weighted_gram_available(void) {
 // streamed column fill the 16 AVX2 registers, and each loaded vector feeds 3 or 4 FMAs. dsyrk on the
 // √w-scaled block, with OpenBLAS's packing for 31 columns, did half the work per second.
 __attribute__((target("avx2,fma")))
-static void tile(int n, int rows, const double *a, int lda, const double *w, double *c, int ldc, int j0, int k0) {
+static void tile(int n, int rows, const double *const *a, const double *w, double *c, int ldc, int j0, int k0,
+                 const double *ahead, int ahead_rows) {
     // Columns past the last are read as the last (finite whenever A is) and their sums dropped below:
     // every tile keeps the one code path.
     const double *x[3], *y[4];
-    for (int t = 0; t < 3; t++) x[t] = a + (long)(j0 + t < n ? j0 + t : n - 1) * lda;
-    for (int t = 0; t < 4; t++) y[t] = a + (long)(k0 + t < n ? k0 + t : n - 1) * lda;
+    for (int t = 0; t < 3; t++) x[t] = a[j0 + t < n ? j0 + t : n - 1];
+    for (int t = 0; t < 4; t++) y[t] = a[k0 + t < n ? k0 + t : n - 1];
     __m256d s[3][4];
     for (int r = 0; r < 3; r++)
         for (int t = 0; t < 4; t++) s[r][t] = _mm256_setzero_pd();
     int i = 0;
     for (; i + 4 <= rows; i += 4) {
+        // One cache line of the next block's column every 8 rows: the column is in cache when it is read.
+        if (ahead && (i & 7) == 0 && i < ahead_rows) _mm_prefetch((const char *)(ahead + i), _MM_HINT_T1);
         __m256d wv = _mm256_loadu_pd(w + i);
         __m256d u0 = _mm256_mul_pd(wv, _mm256_loadu_pd(x[0] + i));
         __m256d u1 = _mm256_mul_pd(wv, _mm256_loadu_pd(x[1] + i));
@@ -52,18 +55,23 @@ static void tile(int n, int rows, const double *a, int lda, const double *w, dou
         }
 }
 
-void vigil_weighted_gram(int n, int rows, const double *a, int lda, const double *w, double *c, int ldc) {
+void vigil_weighted_gram(int n, int rows, const double *const *a, const double *w, double *c, int ldc,
+                         const double *const *ahead, int ahead_columns, int ahead_rows) {
     if (n <= 0 || rows <= 0) return;
+    // Tile t fetches the next block's column t: there are more tiles than columns once n > 2.
+    int t = 0;
     for (int j0 = 0; j0 < n; j0 += 3)
-        for (int k0 = j0; k0 < n; k0 += 4) tile(n, rows, a, lda, w, c, ldc, j0, k0);
+        for (int k0 = j0; k0 < n; k0 += 4, t++)
+            tile(n, rows, a, w, c, ldc, j0, k0, ahead && t < ahead_columns ? ahead[t] : 0, ahead_rows);
 }
 
 #else
 
 bool vigil_weighted_gram_available(void) { return false; }
 
-void vigil_weighted_gram(int n, int rows, const double *a, int lda, const double *w, double *c, int ldc) {
-    (void)n; (void)rows; (void)a; (void)lda; (void)w; (void)c; (void)ldc;
+void vigil_weighted_gram(int n, int rows, const double *const *a, const double *w, double *c, int ldc,
+                         const double *const *ahead, int ahead_columns, int ahead_rows) {
+    (void)ahead; (void)ahead_columns; (void)ahead_rows; (void)n; (void)rows; (void)a; (void)w; (void)c; (void)ldc;
 }
 
 #endif

@@ -88,10 +88,25 @@ public struct DesignMatrix: Sendable {
         DesignMatrix(rowCount: rowCount, names: ["intercept"], columns: [.intercept])
     }
 
+    /// `body` with a pointer to each numeric column's stored values (nil for the intercept and the indicator
+    /// columns, which are not stored as doubles): a kernel reads those rows in place, without a copy.
+    public func withStoredColumns<R>(_ body: ([UnsafePointer<Double>?]) throws -> R) rethrows -> R {
+        func nest(_ j: Int, _ pointers: [UnsafePointer<Double>?]) throws -> R {
+            guard j < columns.count else { return try body(pointers) }
+            guard case let .numeric(values) = columns[j] else { return try nest(j + 1, pointers + [nil]) }
+            return try values.withUnsafeBufferPointer { v in
+                try nest(j + 1, pointers + [values.count == rowCount ? v.baseAddress : nil])
+            }
+        }
+        return try nest(0, [])
+    }
+
     /// Writes rows `range` into the first `range.count` rows and first `columnCount` columns of `block`
     /// (column-major, `block.rows` ≥ count), each row multiplied by `scale[i]` when given (√w for IRLS: the
-    /// copy and the weighting in one pass over the block).
-    public func fill(_ block: inout Matrix, rows range: Range<Int>, scaledBy scale: [Double]? = nil) {
+    /// copy and the weighting in one pass over the block). Columns with a pointer in `stored` (from
+    /// `withStoredColumns`) are not written: a kernel reads them in place.
+    public func fill(_ block: inout Matrix, rows range: Range<Int>, scaledBy scale: [Double]? = nil,
+                     except stored: [UnsafePointer<Double>?] = []) {
         let ld = block.rows
         // IRLS sizes the block and the scale from this design, so these bounds never cut anything.
         let count = max(0, min(range.count, ld, scale?.count ?? ld, rowCount - range.lowerBound))
@@ -102,7 +117,7 @@ public struct DesignMatrix: Sendable {
         block.elements.withUnsafeMutableBufferPointer { out in
             guard let base = out.baseAddress else { return }
             Self.withScale(scale) { s in
-                for j in 0..<width {
+                for j in 0..<width where j >= stored.count || stored[j] == nil {
                     let o = base + j * ld
                     switch columns[j] {
                     case .intercept:

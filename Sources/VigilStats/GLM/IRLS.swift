@@ -255,66 +255,79 @@ struct IRLS<F: Family>: Sendable {
                           rhs: [Double](repeating: 0, count: route == .gram ? p : 0),
                           qr: route == .qr ? TallSkinnyQR(columns: p + 1, blockRows: blockSize) : nil)
 
-        var start = rows.lowerBound
-        while start < rows.upperBound {
-            let end = min(rows.upperBound, start + blockSize)
-            let count = end - start
-            if let coefficients {
-                design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta)
-                if let offset {
-                    for i in 0..<count { eta[i] += offset[start + i] }
-                }
-            } else {
-                for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i], weight: weights?[start + i] ?? 1)) }
-            }
-            var valid = true
-            let first = start - rows.lowerBound
-            for i in 0..<count {
-                let (mu, d) = link.meanAndDerivative(eta[i])
-                fitted[first + i] = mu
-                derivative[i] = d
-                valid = valid && family.isValidMean(mu)
-                family.addDeviance(response[start + i], mu, prior: weights?[start + i] ?? 1, to: &result.devianceSum)
-            }
-            result.valid = result.valid && valid
-            guard accumulate else {
-                start = end
-                continue
-            }
-            // Working weights and responses in a loop of their own: without the link's mean (an exp for log and
-            // logit) between them, the divisions and square roots of successive rows overlap.
-            for i in 0..<count {
-                let y = response[start + i], mu = fitted[first + i], d = derivative[i]
-                let prior = weights?[start + i] ?? 1
-                let w = prior * d * d / family.variance(mu)
-                let off = offset?[start + i] ?? 0
-                let z = eta[i] - off + (y - mu) / d
-                if kernel {
-                    weight[i] = w
-                    block.elements[p * blockSize + i] = z   // `fill` below writes only the first p columns
+        // The kernel reads the design's numeric columns in place; the block holds the other columns and z.
+        design.withStoredColumns { stored in
+            var start = rows.lowerBound
+            while start < rows.upperBound {
+                let end = min(rows.upperBound, start + blockSize)
+                let count = end - start
+                if let coefficients {
+                    design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta)
+                    if let offset {
+                        for i in 0..<count { eta[i] += offset[start + i] }
+                    }
                 } else {
-                    let sw = w.squareRoot()
-                    rootWeight[i] = sw
-                    scaledResponse[i] = z * sw
+                    for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i], weight: weights?[start + i] ?? 1)) }
                 }
+                var valid = true
+                let first = start - rows.lowerBound
+                for i in 0..<count {
+                    let (mu, d) = link.meanAndDerivative(eta[i])
+                    fitted[first + i] = mu
+                    derivative[i] = d
+                    valid = valid && family.isValidMean(mu)
+                    family.addDeviance(response[start + i], mu, prior: weights?[start + i] ?? 1, to: &result.devianceSum)
+                }
+                result.valid = result.valid && valid
+                guard accumulate else {
+                    start = end
+                    continue
+                }
+                // Working weights and responses in a loop of their own: without the link's mean (an exp for log and
+                // logit) between them, the divisions and square roots of successive rows overlap.
+                block.elements.withUnsafeMutableBufferPointer { values in
+                    // z goes straight into the block's last column: `fill` below writes only the first p.
+                    let zColumn = kernel ? values.baseAddress.map { $0 + p * blockSize } : nil
+                    for i in 0..<count {
+                        let y = response[start + i], mu = fitted[first + i], d = derivative[i]
+                        let prior = weights?[start + i] ?? 1
+                        let w = prior * d * d / family.variance(mu)
+                        let off = offset?[start + i] ?? 0
+                        let z = eta[i] - off + (y - mu) / d
+                        if let zColumn {
+                            weight[i] = w
+                            zColumn[i] = z
+                        } else {
+                            let sw = w.squareRoot()
+                            rootWeight[i] = sw
+                            scaledResponse[i] = z * sw
+                        }
+                    }
+                }
+                if kernel {
+                    design.fill(&block, rows: start..<end, except: stored)
+                    let accumulated = block.elements.withUnsafeBufferPointer { b in
+                        guard let b = b.baseAddress else { return false }
+                        let columns = (0...p).map { j in (j < p ? stored[j].map { $0 + start } : nil) ?? b + j * blockSize }
+                        let aheadRows = min(rows.upperBound, end + blockSize) - end
+                        let ahead = aheadRows > 0 ? stored.compactMap { $0.map { $0 + end } } : []
+                        return LinearAlgebra.accumulateWeightedGram(columns: columns, rows: count, weights: weight, into: &augmented,
+                                                                    ahead: ahead, aheadRows: aheadRows)
+                    }
+                    if !accumulated { result.gramAccumulated = false }
+                } else {
+                    design.fill(&block, rows: start..<end, scaledBy: rootWeight)
+                    switch route {
+                    case .gram:
+                        LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
+                        LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
+                    case .qr:
+                        for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
+                        do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
+                    }
+                }
+                start = end
             }
-            if kernel {
-                design.fill(&block, rows: start..<end)
-                if !LinearAlgebra.accumulateWeightedGram(block, rows: count, weights: weight, into: &augmented) {
-                    result.gramAccumulated = false
-                }
-            } else {
-                design.fill(&block, rows: start..<end, scaledBy: rootWeight)
-                switch route {
-                case .gram:
-                    LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
-                    LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
-                case .qr:
-                    for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
-                    do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
-                }
-            }
-            start = end
         }
         if kernel {
             // XᵀWX is the upper p × p of the augmented Gram matrix, XᵀWz its last column.

@@ -64,15 +64,33 @@ public enum LinearAlgebra {
     /// no weighted rank-k update): XᵀWX, and XᵀWz in the last column when z is A's last column. Returns false,
     /// C untouched, when the CPU lacks the kernel (`hasWeightedGram`) or the sizes do not fit A, w and C.
     public static func accumulateWeightedGram(_ a: Matrix, rows: Int, weights w: [Double], into c: inout Matrix) -> Bool {
-        guard hasWeightedGram, rows >= 0, rows <= a.rows, w.count >= rows, c.rows == a.columns, c.columns == a.columns,
-              a.elements.count <= Int(Int32.max) else { return false }
-        guard rows > 0, a.columns > 0 else { return true }
-        a.elements.withUnsafeBufferPointer { ap in
-            w.withUnsafeBufferPointer { wp in
-                c.elements.withUnsafeMutableBufferPointer { cp in
-                    vigil_weighted_gram(Int32(a.columns), Int32(rows), ap.baseAddress, Int32(max(1, a.rows)),
-                                        wp.baseAddress, cp.baseAddress, Int32(c.rows))
-                }
+        guard rows >= 0, rows <= a.rows else { return false }
+        return a.elements.withUnsafeBufferPointer { ap in
+            // An A that holds no values has no columns to point at, and none are read.
+            guard let base = ap.baseAddress else {
+                return hasWeightedGram && c.rows == a.columns && c.columns == a.columns && w.count >= rows
+            }
+            return accumulateWeightedGram(columns: (0..<a.columns).map { base + $0 * a.rows }, rows: rows, weights: w, into: &c)
+        }
+    }
+
+    /// The same with A given as its columns, each wherever it is held: `columns[j]` points at column j's
+    /// first value, and `rows` values from it must be readable (the caller's invariant). IRLS passes the
+    /// design's stored columns in place, so a block is not copied before it is summed, and the next block's
+    /// columns as `ahead` (`aheadRows` readable from each), which the kernel brings into cache meanwhile.
+    public static func accumulateWeightedGram(columns: [UnsafePointer<Double>], rows: Int, weights w: [Double],
+                                              into c: inout Matrix, ahead: [UnsafePointer<Double>] = [],
+                                              aheadRows: Int = 0) -> Bool {
+        let n = columns.count
+        guard hasWeightedGram, rows >= 0, rows <= Int(Int32.max), w.count >= rows, c.rows == n, c.columns == n,
+              c.elements.count <= Int(Int32.max), ahead.count <= Int(Int32.max),
+              (0...Int(Int32.max)).contains(aheadRows) else { return false }
+        guard rows > 0, n > 0 else { return true }
+        let pointers = columns.map { Optional($0) }, next = ahead.map { Optional($0) }
+        w.withUnsafeBufferPointer { wp in
+            c.elements.withUnsafeMutableBufferPointer { cp in
+                vigil_weighted_gram(Int32(n), Int32(rows), pointers, wp.baseAddress, cp.baseAddress, Int32(n),
+                                    next, Int32(next.count), Int32(aheadRows))
             }
         }
         return true
