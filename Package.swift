@@ -24,7 +24,8 @@ let package = Package(
     targets: [
         // BLAS (OpenBLAS) and LAPACKE: apt-get install libopenblas-dev liblapacke-dev
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
-        // Kernels BLAS lacks (the weighted Gram matrix of IRLS), in C for the CPU's vector instructions.
+        // Kernels in C: what BLAS lacks (the weighted Gram matrix of IRLS), for the CPU's vector instructions,
+        // and the number cells of plain CSV, a word at a time.
         .target(name: "CKernels"),
         // Every thread and parallel map (@Sendable closures in, values out), the lock shared values live behind,
         // and the stopwatch that times them.
@@ -33,7 +34,7 @@ let package = Package(
         .target(name: "VigilStats", dependencies: ["CLAPACK", "CKernels", "VigilThreads"]),
         // Domain: records and their readers, model configs, the engine, alerts.
         .target(name: "VigilCore", dependencies: [
-            "VigilStats", "VigilThreads",
+            "VigilStats", "VigilThreads", "CKernels",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

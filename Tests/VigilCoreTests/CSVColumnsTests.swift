@@ -91,6 +91,55 @@ struct CSVColumnsTests {
         }
     }
 
+    /// A table read for number columns only takes `vigil_csv_numbers` for its runs of plain rows and the
+    /// one-pass reader for each row it stops at: every kind of cell, blank line, short row, skipped text, a
+    /// part with UTF-8 and a last line without a line feed give the streaming reader's rows, values and problems.
+    @Test func numberOnlyReadsLikeTheStreamingReader() throws {
+        let cells = ["0", "-7.5", " 3 ", "1e-3", "", "+3", "12345678901234567", "0.1", "-0", "7.", ".5", "-.25", "-", ".",
+                     "1.2.3", "--1", "123456789012345", "1234567890123456", "0.000000000000001", "n/a", "-98765.4321",
+                     "00012", "4\t", "99999999", "-0.0"]
+        var text = "id,x,note,y\n", keptText = text
+        var short: [Int] = [], line = 1
+        for i in 0..<600 {
+            let x = cells[i % cells.count]
+            let y = i % 19 == 0 ? "NA" : "\(Double(i) / 8)"
+            if i % 97 == 0 { text += "F\(i),\(x)\n"; line += 1; short.append(line); continue }
+            if i % 43 == 0 { text += "\n"; keptText += "\n"; line += 1 }
+            let note = i == 333 ? "caf\u{E9}" : (i % 7 == 0 ? "" : "note \(i)")
+            let row = "F\(i),\(x),\(note),\(y)\n"
+            text += row
+            keptText += row
+            line += 1
+        }
+        text += "F600,5,last,-1.5"   // the last line without a line feed
+        keptText += "F600,5,last,-1.5"
+        let path = try write(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let kept = try write(keptText)
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        let table = try CSVTable(path: kept)
+        for partSize in [1, 9, 100, 1000, 1 << 21] {
+            do {
+                _ = try CSVColumns(path: path, columns: ["x": .number, "y": .number], limit: 100, partSize: partSize)
+                Issue.record("short rows were not reported")
+            } catch let error as CSVTableError {
+                #expect(error.problems.map(\.line) == short, "part size \(partSize)")
+            }
+            let columns = try CSVColumns(path: kept, columns: ["x": .number, "y": .number], exceptionLimit: 1000, partSize: partSize)
+            #expect(columns.lines == table.lines, "part size \(partSize)")
+            for name in ["x", "y"] {
+                let read = try #require(columns.numbers[name])
+                let written = table.column(name) ?? []
+                #expect(read.values.count == written.count)
+                for (v, t) in zip(read.values, written) {
+                    let reference = Double(t.trimmingSpaces).flatMap { $0.isFinite ? $0 : nil }
+                    #expect(reference.map { $0 == v && $0.sign == v.sign } ?? v.isNaN, "\(name): \(t) read as \(v)")
+                }
+                #expect(read.exceptions.map(\.text) == written.filter { Double($0.trimmingSpaces) == nil }, "\(name)")
+            }
+        }
+    }
+
     @Test func problemsNameTheirLinesInFileOrder() throws {
         let path = try write("a,b\n1,2\n3\n4,\"open\n5,6\n")
         defer { try? FileManager.default.removeItem(atPath: path) }

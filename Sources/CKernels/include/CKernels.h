@@ -1,5 +1,6 @@
-// Hand-written kernels where BLAS has no routine of the shape vigil needs. Only
-// Sources/VigilStats/LinearAlgebra calls them.
+// Hand-written kernels: where BLAS has no routine of the shape vigil needs (called only by
+// Sources/VigilStats/LinearAlgebra), and the number cells of a plain CSV part (called only by
+// Sources/VigilCore/Records/CSVColumns).
 #ifndef VIGIL_CKERNELS_H
 #define VIGIL_CKERNELS_H
 
@@ -16,5 +17,20 @@ bool vigil_weighted_gram_available(void);
 /// instructions); LinearAlgebra asks once per process.
 void vigil_weighted_gram(int n, int rows, const double *const *a, const double *w, double *c, int ldc,
                          const double *const *ahead, int ahead_columns, int ahead_rows);
+
+/// How far `vigil_csv_numbers` read: the offset of the first row it did not take, and how many it took.
+typedef struct {
+    long next;
+    long rows;
+} vigil_csv_progress;
+
+/// Reads rows from p[begin] on, up to `end` and at most `row_limit` of them, while each row is exactly
+/// `field_count` cells ended by commas and a line feed (or the end) and each cell i with slots[i] ≥ 0 is an
+/// optional minus then 1 to 15 digits with at most one point: its value goes to columns[slots[i]][row]. Cells
+/// with slots[i] < 0 are passed over. Stops before the first row that is anything else (a blank line, another
+/// field count, any other number cell, a quote, carriage return or byte above ASCII), which the caller reads
+/// its own way; values of that row may already be written.
+vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long end, int field_count, const int *slots,
+                                     double *const *columns, long row_limit);
 
 #endif
