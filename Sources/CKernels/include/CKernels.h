@@ -1,6 +1,6 @@
 // Hand-written kernels: where BLAS has no routine of the shape vigil needs (called only by
-// Sources/VigilStats/LinearAlgebra), and the number cells of a plain CSV part (called only by
-// Sources/VigilCore/Records/CSVColumns).
+// Sources/VigilStats/LinearAlgebra), and scans of CSV bytes: its line feeds, and the number cells of a plain
+// part (called only by Sources/VigilCore/Records).
 #ifndef VIGIL_CKERNELS_H
 #define VIGIL_CKERNELS_H
 
@@ -32,5 +32,8 @@ typedef struct {
 /// its own way; values of that row may already be written.
 vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long end, int field_count, const int *slots,
                                      double *const *columns, long row_limit);
+
+/// How many of the n bytes at p are `byte`, 64 at a time.
+long vigil_count_byte(const unsigned char *p, long n, unsigned char byte);
 
 #endif

@@ -349,20 +349,10 @@ public struct CSVColumns: Sendable {
         }
     }
 
-    /// The line feeds in `p`, eight bytes at a time: a byte of v = word ^ 0x0A… is zero exactly where the
-    /// high bit of ~(((v & 0x7F…) + 0x7F…) | v | 0x7F…) is set.
+    /// The line feeds in `p`.
     static func lineFeeds(_ p: UnsafeBufferPointer<UInt8>) -> Int {
         guard let base = p.baseAddress else { return 0 }
-        let raw = UnsafeRawPointer(base)
-        let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, feeds: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
-        var count = 0, i = 0
-        while i + 8 <= p.count {
-            let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ feeds
-            count &+= (~(((v & low) &+ low) | v | low)).nonzeroBitCount
-            i += 8
-        }
-        while i < p.count { count &+= p[i] == 10 ? 1 : 0; i += 1 }
-        return count
+        return vigil_count_byte(base, p.count, 10)
     }
 
     /// Cuts by `RecordCutter`, which follows quoted fields across line feeds.

@@ -115,3 +115,20 @@ vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long en
 stop:
     return (vigil_csv_progress){row, rows};
 }
+
+long vigil_count_byte(const unsigned char *p, long n, unsigned char byte) {
+    long count = 0, i = 0;
+#if defined(__SSE2__)
+    __m128i target = _mm_set1_epi8((char)byte);
+    for (; i + 64 <= n; i += 64) {
+        uint64_t bits = 0;
+        for (int k = 0; k < 4; k++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + i + 16 * k));
+            bits |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, target)) << (16 * k);
+        }
+        count += __builtin_popcountll(bits);
+    }
+#endif
+    for (; i < n; i++) count += p[i] == byte;
+    return count;
+}
