@@ -59,6 +59,7 @@ public struct CSVColumns: Sendable {
         var read: [Plan.Result] = []
         let columnValues = Self.columns(plan.kinds.map { $0 == .number ? total : 0 }) { buffers in
             let rows = DisjointRows(buffers)
+            _ = Parallel.map(Array(buffers.indices)) { c in prefault(UnsafeMutableRawBufferPointer(rows.buffers[c])) }
             read = Parallel.map(Array(parts.indices)) { p in
                 input.withPart(p) { bytes, part in plan.read(bytes, part, into: rows, base: bases[p], capacity: capacities[p]) }
                     ?? Plan.Result(failed: CSVError(source: path, line: parts[p].firstLine,
@@ -593,4 +594,17 @@ public struct CSVColumns: Sendable {
             return v
         }
     }
+}
+
+/// Maps the pages of `buffer` before it is written (Linux's MADV_POPULATE_WRITE, from 5.14; elsewhere nothing):
+/// one call maps a column of a million doubles, where writing it would fault 2,000 times, each a trip through
+/// the kernel. Only advice: when refused, the writes fault the pages in as before.
+func prefault(_ buffer: UnsafeMutableRawBufferPointer) {
+    #if os(Linux)
+    let page = 4096
+    guard let base = buffer.baseAddress else { return }
+    let start = (Int(bitPattern: base) + page - 1) & ~(page - 1), end = (Int(bitPattern: base) + buffer.count) & ~(page - 1)
+    guard end > start, let first = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(first, end - start, 23)   // MADV_POPULATE_WRITE
+    #endif
 }

@@ -144,15 +144,31 @@ public struct DesignMatrix: Sendable {
         }
     }
 
-    /// η = Xβ for rows `range` into `eta[0..<range.count]`, straight from the stored columns.
-    public func linearPredictor(rows range: Range<Int>, coefficients beta: [Double], into eta: inout [Double]) {
+    /// η = Xβ for rows `range` into `eta[0..<range.count]`, straight from the stored columns. Numeric columns
+    /// with a pointer in `stored` (from `withStoredColumns`) are summed four to a pass over η: one load and
+    /// store of η per four products instead of per one.
+    public func linearPredictor(rows range: Range<Int>, coefficients beta: [Double], into eta: inout [Double],
+                                stored: [UnsafePointer<Double>?] = []) {
         // IRLS sizes eta and β from this design, so these bounds never cut anything.
         let count = max(0, min(range.count, eta.count, rowCount - range.lowerBound))
         let start = range.lowerBound
         eta.withUnsafeMutableBufferPointer { out in
             guard let o = out.baseAddress, count > 0 else { return }
             for i in 0..<count { o[i] = 0 }
-            for (column, b) in zip(columns, beta) {
+            var terms: [(values: UnsafePointer<Double>, b: Double)] = []
+            for (j, b) in beta.enumerated() where j < stored.count && j < columns.count {
+                if let values = stored[j] { terms.append((values + start, b)) }
+            }
+            var t = 0
+            while t + 4 <= terms.count {
+                let (v0, b0) = terms[t], (v1, b1) = terms[t + 1], (v2, b2) = terms[t + 2], (v3, b3) = terms[t + 3]
+                for i in 0..<count { o[i] += (v0[i] * b0 + v1[i] * b1) + (v2[i] * b2 + v3[i] * b3) }
+                t += 4
+            }
+            for (v, b) in terms[t...] {
+                for i in 0..<count { o[i] += v[i] * b }
+            }
+            for (j, (column, b)) in zip(columns, beta).enumerated() where j >= stored.count || stored[j] == nil {
                 switch column {
                 case .intercept:
                     for i in 0..<count { o[i] += b }

@@ -262,7 +262,7 @@ struct IRLS<F: Family>: Sendable {
                 let end = min(rows.upperBound, start + blockSize)
                 let count = end - start
                 if let coefficients {
-                    design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta)
+                    design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta, stored: stored)
                     if let offset {
                         for i in 0..<count { eta[i] += offset[start + i] }
                     }
