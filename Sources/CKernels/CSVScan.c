@@ -77,7 +77,7 @@ static inline __attribute__((always_inline)) int number(const unsigned char *p, 
 }
 
 vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long end, int field_count, const int *slots,
-                                     double *const *columns, long row_limit) {
+                                     double *const *columns, long first_row, long row_limit) {
     long rows = 0, row = begin, cell = begin, limit = end;   // limit: the first odd byte
     int f = 0;
     if (field_count < 1 || row_limit < 1) return (vigil_csv_progress){begin, 0};
@@ -91,7 +91,7 @@ vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long en
             if (k > limit) goto stop;
             if (feed && f == 0 && k == cell) goto stop;   // a blank line
             int c = slots[f];
-            if (c >= 0 && !number(p, cell, k, &columns[c][rows])) goto stop;
+            if (c >= 0 && !number(p, cell, k, &columns[c][first_row + rows])) goto stop;
             cell = k + 1;
             if (!feed) {
                 if (++f == field_count) goto stop;   // too many fields
@@ -107,7 +107,7 @@ vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long en
     // The last line, without a line feed.
     if (cell < end && f == field_count - 1 && limit == end) {
         int c = slots[f];
-        if (c < 0 || number(p, cell, end, &columns[c][rows])) {
+        if (c < 0 || number(p, cell, end, &columns[c][first_row + rows])) {
             rows += 1;
             row = end;
         }

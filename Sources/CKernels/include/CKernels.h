@@ -26,12 +26,13 @@ typedef struct {
 
 /// Reads rows from p[begin] on, up to `end` and at most `row_limit` of them, while each row is exactly
 /// `field_count` cells ended by commas and a line feed (or the end) and each cell i with slots[i] ≥ 0 is an
-/// optional minus then 1 to 15 digits with at most one point: its value goes to columns[slots[i]][row]. Cells
+/// optional minus then 1 to 15 digits with at most one point: its value goes to columns[slots[i]][first_row + r]
+/// for the r-th row taken. Cells
 /// with slots[i] < 0 are passed over. Stops before the first row that is anything else (a blank line, another
 /// field count, any other number cell, a quote, carriage return or byte above ASCII), which the caller reads
 /// its own way; values of that row may already be written.
 vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long end, int field_count, const int *slots,
-                                     double *const *columns, long row_limit);
+                                     double *const *columns, long first_row, long row_limit);
 
 /// How many of the n bytes at p are `byte`, 64 at a time.
 long vigil_count_byte(const unsigned char *p, long n, unsigned char byte);

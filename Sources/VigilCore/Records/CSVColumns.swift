@@ -496,6 +496,8 @@ public struct CSVColumns: Sendable {
             // `vigil_csv_numbers`, a word at a time; each row it stops at is read below, then it goes on.
             let numberSlots = isNumber.allSatisfy({ $0 }) && out.buffers.allSatisfy({ $0.baseAddress != nil })
                 ? slots.map { Int32($0) } : nil
+            let numberColumns = out.buffers.map { $0.baseAddress.map { $0 + out.base } }
+            var pause = 0
             var result = Result(columns: k)
             result.lines.reserveCapacity(out.capacity)
             var plain = true
@@ -514,12 +516,15 @@ public struct CSVColumns: Sendable {
                     return true
                 }
                 rows: while i < end {
-                    if let numberSlots, let base = p.baseAddress {
-                        let columns = out.buffers.map { $0.baseAddress.map { $0 + out.base + r } }
-                        let taken = vigil_csv_numbers(base, i, end, Int32(fieldCount), numberSlots, columns, out.capacity - r)
+                    if let numberSlots, let base = p.baseAddress, pause == 0 {
+                        let taken = vigil_csv_numbers(base, i, end, Int32(fieldCount), numberSlots, numberColumns, r, out.capacity - r)
                         result.lines.append(contentsOf: line..<(line + taken.rows))
                         (i, r, line) = (taken.next, r + taken.rows, line + taken.rows)
+                        // Rows it stops at at once (a column in another notation) are left to this loop for a while.
+                        if taken.rows == 0 { pause = 16 }
                         guard i < end else { break rows }
+                    } else if pause > 0 {
+                        pause -= 1
                     }
                     if p[i] == lf { i += 1; line += 1; continue }   // a blank line
                     guard r < out.capacity else { plain = false; break rows }
