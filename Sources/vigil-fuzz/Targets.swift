@@ -9,6 +9,9 @@ enum FuzzTarget: String, CaseIterable {
     case csv
     /// An NDJSON feed, likewise.
     case ndjson
+    /// A table read as `vigil fit` reads its data (`CSVColumns`, its C scanner included): the header's first
+    /// three columns asked for as numbers, the file in one part and in parts of 7 bytes.
+    case columns
     /// A model file: parsed, and when it parses, made into an engine (detectors built, thresholds calibrated).
     case model
     /// A daemon config.
@@ -42,6 +45,7 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .csv: Self.readThroughEveryMapping(bytes, format: .csv)
         case .ndjson: Self.readThroughEveryMapping(bytes, format: .ndjson)
+        case .columns: Self.readColumns(bytes)
         case .model:
             if case let .success(model) = ModelConfigParser.parse(data: bytes, file: "fuzz.yaml") {
                 _ = Engine(models: [model]).firingAlerts
@@ -64,6 +68,24 @@ enum FuzzTarget: String, CaseIterable {
             if Self.verbose {
                 let problems = engine.models.compactMap(\.problem)
                 print("\(records.count) records, \(outcome.events.count) events; \(problems.isEmpty ? "all fitted" : problems.joined(separator: "; "))")
+            }
+        }
+    }
+
+    /// The table reader takes a path (it reads parts with `pread`): each input is written to this file first.
+    private static let columnsFile = FileManager.default.temporaryDirectory
+        .appendingPathComponent("vigil-fuzz-columns-\(getpid()).csv").path
+
+    private static func readColumns(_ bytes: [UInt8]) {
+        guard FileManager.default.createFile(atPath: columnsFile, contents: Data(bytes)),
+              let header = try? CSVColumns(path: columnsFile, columns: [:]).header else { return }
+        let wanted = Dictionary(header.prefix(3).map { ($0, CSVColumns.Kind.number) }, uniquingKeysWith: { first, _ in first })
+        for partSize in [1 << 21, 7] {
+            do {
+                let table = try CSVColumns(path: columnsFile, columns: wanted, partSize: partSize)
+                if verbose { print("part size \(partSize): \(table.rowCount) rows of \(wanted.keys.sorted())") }
+            } catch {
+                if verbose { print("part size \(partSize): \(error)") }
             }
         }
     }

@@ -111,11 +111,16 @@ struct LineWriterTests {
 
         let trace = directory + "/trace.csv"
         large(trace, mode: 0o640)
-        let previous = status(trace).st_ino
+        // Held open here, the old file's inode cannot be freed and numbered again for the new file.
+        let previous = open(trace, O_RDONLY)
+        defer { close(previous) }
         try write("new trace\n", to: trace)
         #expect(try text(trace) == "new trace\n")
         #expect(status(trace).st_mode & 0o7777 == 0o640)
-        #expect(status(trace).st_ino != previous)   // a new file, not the old one truncated
+        var old = stat()
+        #expect(fstat(previous, &old) == 0)
+        // A new file; the old one unlinked whole, not truncated.
+        #expect(status(trace).st_ino != old.st_ino && old.st_nlink == 0 && old.st_size == off_t(LineWriter.backgroundRemovalSize))
 
         let linked = directory + "/linked.csv", other = directory + "/other-name.csv"
         large(linked, mode: 0o644)
