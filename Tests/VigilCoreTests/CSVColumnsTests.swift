@@ -39,52 +39,61 @@ struct CSVColumnsTests {
         }
     }
 
+    /// A file of `header` then `count` rows: row i is `short(i)` (a short row, reported, on lines `short`) when i is
+    /// a multiple of `shortEvery`, else `row(i)`, with a blank line before it when i is a multiple of `blankEvery`;
+    /// then `last` without a line feed. `kept` is the same file without the short rows.
+    private func table(header: String, count: Int, shortEvery: Int, blankEvery: Int, last: String,
+                       row: (Int) -> String, short: (Int) -> String) throws -> (path: String, kept: String, short: [Int]) {
+        var text = header, keptText = header
+        var shortLines: [Int] = [], line = 1
+        for i in 0..<count {
+            if i % shortEvery == 0 { text += short(i); line += 1; shortLines.append(line); continue }
+            if i % blankEvery == 0 { text += "\n"; keptText += "\n"; line += 1 }
+            text += row(i)
+            keptText += row(i)
+            line += 1
+        }
+        return (try write(text + last), try write(keptText + last), shortLines)
+    }
+
+    /// A number column read as the streaming reader's texts say: each value (NaN where the text is no finite
+    /// number, signs kept) and the texts of the exceptions.
+    private func expectNumbers(_ read: CSVColumns.Numbers, as written: [String], _ name: String) {
+        #expect(read.values.count == written.count, "\(name)")
+        for (v, t) in zip(read.values, written) {
+            let reference = Double(t.trimmingSpaces).flatMap { $0.isFinite ? $0 : nil }
+            #expect(reference.map { $0 == v && $0.sign == v.sign } ?? v.isNaN, "\(name): \(t) read as \(v)")
+        }
+        #expect(read.exceptions.map(\.text) == written.filter { Double($0.trimmingSpaces) == nil }, "\(name)")
+    }
+
     /// Parts without quotes or carriage returns take the one-pass reader: the same rows, values, exceptions
     /// and problems as the streaming reader, a part with a quote, a carriage return or UTF-8 among them read the
     /// general way. With a quote the file is read whole and cut by the quote-following cutter; without one it
     /// is read in pieces, cut after their first line feeds (lines longer than a piece included).
     @Test(arguments: [true, false]) func plainPartsReadLikeTheStreamingReader(quoted: Bool) throws {
-        // `text` has short rows (on lines `short`); `keptText` is the same file without them.
-        var text = quoted ? "id,x,y,z\n" : "\u{FEFF}id,x,y,z\r\n", keptText = text
-        var short: [Int] = [], line = 1
-        for i in 0..<400 {
-            let x = ["\(i)", "-\(i).5", " \(i) ", "1e-\(i % 5)", "", "+3", "12345678901234567", "0.1", "-0", "7."][i % 10]
+        func x(_ i: Int) -> String { ["\(i)", "-\(i).5", " \(i) ", "1e-\(i % 5)", "", "+3", "12345678901234567", "0.1", "-0", "7."][i % 10] }
+        let files = try table(header: quoted ? "id,x,y,z\n" : "\u{FEFF}id,x,y,z\r\n", count: 400, shortEvery: 53, blankEvery: 41,
+                              last: "F400,4,5,6", row: { i in
             let y = i % 17 == 0 ? "n/a" : "\(Double(i) / 8)"
-            if i % 53 == 0 { text += "F\(i),\(x)\n"; line += 1; short.append(line); continue }
-            if i % 41 == 0 { text += "\n"; keptText += "\n"; line += 1 }
             let id = i == 250 ? (quoted ? "\"F,\(i)\"" : "F·\(i)") : (i == 300 ? String(repeating: "L", count: 1500) : "F\(i)")
-            let row = "\(id),\(x),\(y),\(i % 3)\(!quoted && i % 29 == 0 ? "\r" : "")\n"
-            text += row
-            keptText += row
-            line += 1
-        }
-        text += "F400,4,5,6"   // the last line without a line feed
-        keptText += "F400,4,5,6"
-        let path = try write(text)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let kept = try write(keptText)
-        defer { try? FileManager.default.removeItem(atPath: kept) }
-        let table = try CSVTable(path: kept)
+            return "\(id),\(x(i)),\(y),\(i % 3)\(!quoted && i % 29 == 0 ? "\r" : "")\n"
+        }, short: { i in "F\(i),\(x(i))\n" })
+        defer { try? FileManager.default.removeItem(atPath: files.path); try? FileManager.default.removeItem(atPath: files.kept) }
+        let table = try CSVTable(path: files.kept)
         for partSize in [1, 9, 100, 1000, 1 << 21] {
             do {
-                _ = try CSVColumns(path: path, columns: ["x": .number], limit: 100, partSize: partSize)
+                _ = try CSVColumns(path: files.path, columns: ["x": .number], limit: 100, partSize: partSize)
                 Issue.record("short rows were not reported")
             } catch let error as CSVTableError {
-                #expect(error.problems.map(\.line) == short, "part size \(partSize)")
+                #expect(error.problems.map(\.line) == files.short, "part size \(partSize)")
             }
-            let columns = try CSVColumns(path: kept, columns: ["x": .number, "y": .number, "id": .text, "z": .text],
+            let columns = try CSVColumns(path: files.kept, columns: ["x": .number, "y": .number, "id": .text, "z": .text],
                                          exceptionLimit: 1000, partSize: partSize)
             #expect(columns.lines == table.lines, "part size \(partSize)")
             #expect(columns.texts["id"] == table.column("id"))
             #expect(columns.texts["z"] == table.column("z"))
-            let x = try #require(columns.numbers["x"])
-            let written = table.column("x") ?? []
-            #expect(x.values.count == written.count)
-            for (v, t) in zip(x.values, written) {
-                let reference = Double(t.trimmingSpaces).flatMap { $0.isFinite ? $0 : nil }
-                #expect(reference.map { $0 == v && $0.sign == v.sign } ?? v.isNaN, "\(t) read as \(v)")
-            }
-            #expect(x.exceptions.map(\.text) == written.filter { Double($0.trimmingSpaces) == nil })
+            expectNumbers(try #require(columns.numbers["x"]), as: table.column("x") ?? [], "x")
             let y = try #require(columns.numbers["y"])
             #expect(y.exceptionCount == (table.column("y") ?? []).filter { $0 == "n/a" }.count)
             #expect(y.exceptions.map(\.row) == (table.column("y") ?? []).indices.filter { table.column("y")?[$0] == "n/a" })
@@ -98,45 +107,24 @@ struct CSVColumnsTests {
         let cells = ["0", "-7.5", " 3 ", "1e-3", "", "+3", "12345678901234567", "0.1", "-0", "7.", ".5", "-.25", "-", ".",
                      "1.2.3", "--1", "123456789012345", "1234567890123456", "0.000000000000001", "n/a", "-98765.4321",
                      "00012", "4\t", "99999999", "-0.0"]
-        var text = "id,x,note,y\n", keptText = text
-        var short: [Int] = [], line = 1
-        for i in 0..<600 {
-            let x = cells[i % cells.count]
+        let files = try table(header: "id,x,note,y\n", count: 600, shortEvery: 97, blankEvery: 43, last: "F600,5,last,-1.5",
+                              row: { i in
             let y = i % 19 == 0 ? "NA" : "\(Double(i) / 8)"
-            if i % 97 == 0 { text += "F\(i),\(x)\n"; line += 1; short.append(line); continue }
-            if i % 43 == 0 { text += "\n"; keptText += "\n"; line += 1 }
             let note = i == 333 ? "caf\u{E9}" : (i % 7 == 0 ? "" : "note \(i)")
-            let row = "F\(i),\(x),\(note),\(y)\n"
-            text += row
-            keptText += row
-            line += 1
-        }
-        text += "F600,5,last,-1.5"   // the last line without a line feed
-        keptText += "F600,5,last,-1.5"
-        let path = try write(text)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let kept = try write(keptText)
-        defer { try? FileManager.default.removeItem(atPath: kept) }
-        let table = try CSVTable(path: kept)
+            return "F\(i),\(cells[i % cells.count]),\(note),\(y)\n"
+        }, short: { i in "F\(i),\(cells[i % cells.count])\n" })
+        defer { try? FileManager.default.removeItem(atPath: files.path); try? FileManager.default.removeItem(atPath: files.kept) }
+        let table = try CSVTable(path: files.kept)
         for partSize in [1, 9, 100, 1000, 1 << 21] {
             do {
-                _ = try CSVColumns(path: path, columns: ["x": .number, "y": .number], limit: 100, partSize: partSize)
+                _ = try CSVColumns(path: files.path, columns: ["x": .number, "y": .number], limit: 100, partSize: partSize)
                 Issue.record("short rows were not reported")
             } catch let error as CSVTableError {
-                #expect(error.problems.map(\.line) == short, "part size \(partSize)")
+                #expect(error.problems.map(\.line) == files.short, "part size \(partSize)")
             }
-            let columns = try CSVColumns(path: kept, columns: ["x": .number, "y": .number], exceptionLimit: 1000, partSize: partSize)
+            let columns = try CSVColumns(path: files.kept, columns: ["x": .number, "y": .number], exceptionLimit: 1000, partSize: partSize)
             #expect(columns.lines == table.lines, "part size \(partSize)")
-            for name in ["x", "y"] {
-                let read = try #require(columns.numbers[name])
-                let written = table.column(name) ?? []
-                #expect(read.values.count == written.count)
-                for (v, t) in zip(read.values, written) {
-                    let reference = Double(t.trimmingSpaces).flatMap { $0.isFinite ? $0 : nil }
-                    #expect(reference.map { $0 == v && $0.sign == v.sign } ?? v.isNaN, "\(name): \(t) read as \(v)")
-                }
-                #expect(read.exceptions.map(\.text) == written.filter { Double($0.trimmingSpaces) == nil }, "\(name)")
-            }
+            for name in ["x", "y"] { expectNumbers(try #require(columns.numbers[name]), as: table.column(name) ?? [], name) }
         }
     }
 
