@@ -52,8 +52,8 @@ static inline void masks(const unsigned char *p, long base, long end, uint64_t *
 }
 
 // The cell p[s..<k] (k at its delimiter or the end) when it is an optional minus then 1 to 15 digits with at most
-// one point: its value, Double(mantissa) / 10^fraction, exact by Clinger's fast path and the same as
-// CSVColumns' byte loop. Returns 0 for any other cell. (Reading the cell as one word and combining its digits
+// one point: its value, Double(mantissa) / 10^fraction, exact by Clinger's fast path (the double `strtod`
+// gives). Returns 0 for any other cell. (Reading the cell as one word and combining its digits
 // by multiplications was slower: its chain of dependent steps is longer than this loop's predicted branches.)
 static inline __attribute__((always_inline)) int number(const unsigned char *p, long s, long k, double *value) {
     int negative = s < k && p[s] == '-';
@@ -76,8 +76,22 @@ static inline __attribute__((always_inline)) int number(const unsigned char *p, 
     return 1;
 }
 
-vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long end, int field_count, const int *slots,
-                                     double *const *columns, long first_row, long row_limit) {
+bool vigil_csv_decimal(const unsigned char *p, long n, double *value) { return number(p, 0, n, value); }
+
+// Cell f of a row, p[cell..<k]: a number into its column, a text's bounds into its list, or passed over.
+// 0 when it is a number column's cell that is not a plain decimal.
+static inline int take(const unsigned char *p, long cell, long k, int slot, double *const *columns,
+                       long *const *texts, long row, long text_row) {
+    if (slot >= 0) return number(p, cell, k, &columns[slot][row]);
+    if (slot < -1) {
+        texts[-2 - slot][2 * text_row] = cell;
+        texts[-2 - slot][2 * text_row + 1] = k;
+    }
+    return 1;
+}
+
+vigil_csv_progress vigil_csv_plain_rows(const unsigned char *p, long begin, long end, int field_count, const int *slots,
+                                        double *const *columns, long *const *texts, long first_row, long row_limit) {
     long rows = 0, row = begin, cell = begin, limit = end;   // limit: the first odd byte
     int f = 0;
     if (field_count < 1 || row_limit < 1) return (vigil_csv_progress){begin, 0};
@@ -90,8 +104,7 @@ vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long en
             int feed = p[k] == '\n';
             if (k > limit) goto stop;
             if (feed && f == 0 && k == cell) goto stop;   // a blank line
-            int c = slots[f];
-            if (c >= 0 && !number(p, cell, k, &columns[c][first_row + rows])) goto stop;
+            if (!take(p, cell, k, slots[f], columns, texts, first_row + rows, rows)) goto stop;
             cell = k + 1;
             if (!feed) {
                 if (++f == field_count) goto stop;   // too many fields
@@ -105,12 +118,9 @@ vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long en
         if (limit < end) goto stop;
     }
     // The last line, without a line feed.
-    if (cell < end && f == field_count - 1 && limit == end) {
-        int c = slots[f];
-        if (c < 0 || number(p, cell, end, &columns[c][first_row + rows])) {
-            rows += 1;
-            row = end;
-        }
+    if (cell < end && f == field_count - 1 && limit == end && take(p, cell, end, slots[f], columns, texts, first_row + rows, rows)) {
+        rows += 1;
+        row = end;
     }
 stop:
     return (vigil_csv_progress){row, rows};

@@ -10,7 +10,7 @@ enum FuzzTarget: String, CaseIterable {
     /// An NDJSON feed, likewise.
     case ndjson
     /// A table read as `vigil fit` reads its data (`CSVColumns`, its C scanner included): the header's first
-    /// three columns asked for as numbers, the file in one part and in parts of 7 bytes.
+    /// three columns asked for as numbers and its fourth as text, the file in one part and in parts of 7 bytes.
     case columns
     /// A model file: parsed, and when it parses, made into an engine (detectors built, thresholds calibrated).
     case model
@@ -79,7 +79,8 @@ enum FuzzTarget: String, CaseIterable {
     private static func readColumns(_ bytes: [UInt8]) {
         guard FileManager.default.createFile(atPath: columnsFile, contents: Data(bytes)),
               let header = try? CSVColumns(path: columnsFile, columns: [:]).header else { return }
-        let wanted = Dictionary(header.prefix(3).map { ($0, CSVColumns.Kind.number) }, uniquingKeysWith: { first, _ in first })
+        let kinds = header.prefix(4).enumerated().map { ($1, $0 < 3 ? CSVColumns.Kind.number : .text) }
+        let wanted = Dictionary(kinds, uniquingKeysWith: { first, _ in first })
         for partSize in [1 << 21, 7] {
             do {
                 let table = try CSVColumns(path: columnsFile, columns: wanted, partSize: partSize)

@@ -100,9 +100,9 @@ struct CSVColumnsTests {
         }
     }
 
-    /// A table read for number columns only takes `vigil_csv_numbers` for its runs of plain rows and the
-    /// one-pass reader for each row it stops at: every kind of cell, blank line, short row, skipped text, a
-    /// part with UTF-8 and a last line without a line feed give the streaming reader's rows, values and problems.
+    /// A table's runs of plain rows are read by `vigil_csv_plain_rows` and each row it stops at by the one-pass
+    /// reader: every kind of number cell, blank line, short row, skipped text, a part with UTF-8 and a last line
+    /// without a line feed give the streaming reader's rows, values and problems.
     @Test func numberOnlyReadsLikeTheStreamingReader() throws {
         let cells = ["0", "-7.5", " 3 ", "1e-3", "", "+3", "12345678901234567", "0.1", "-0", "7.", ".5", "-.25", "-", ".",
                      "1.2.3", "--1", "123456789012345", "1234567890123456", "0.000000000000001", "n/a", "-98765.4321",

@@ -18,21 +18,26 @@ bool vigil_weighted_gram_available(void);
 void vigil_weighted_gram(int n, int rows, const double *const *a, const double *w, double *c, int ldc,
                          const double *const *ahead, int ahead_columns, int ahead_rows);
 
-/// How far `vigil_csv_numbers` read: the offset of the first row it did not take, and how many it took.
+/// How far `vigil_csv_plain_rows` read: the offset of the first row it did not take, and how many it took.
 typedef struct {
     long next;
     long rows;
 } vigil_csv_progress;
 
 /// Reads rows from p[begin] on, up to `end` and at most `row_limit` of them, while each row is exactly
-/// `field_count` cells ended by commas and a line feed (or the end) and each cell i with slots[i] ≥ 0 is an
-/// optional minus then 1 to 15 digits with at most one point: its value goes to columns[slots[i]][first_row + r]
-/// for the r-th row taken. Cells
-/// with slots[i] < 0 are passed over. Stops before the first row that is anything else (a blank line, another
-/// field count, any other number cell, a quote, carriage return or byte above ASCII), which the caller reads
-/// its own way; values of that row may already be written.
-vigil_csv_progress vigil_csv_numbers(const unsigned char *p, long begin, long end, int field_count, const int *slots,
-                                     double *const *columns, long first_row, long row_limit);
+/// `field_count` cells ended by commas and a line feed (or the end), with no quote, carriage return or byte
+/// above ASCII, and each number cell is a plain decimal (`vigil_csv_decimal`). Cell i of the r-th row taken:
+/// slots[i] ≥ 0, a number, goes to columns[slots[i]][first_row + r]; slots[i] ≤ −2, a text, has its offsets
+/// (start, end) written to texts[−2 − slots[i]][2r], [2r + 1]; slots[i] = −1 is passed over. Stops before
+/// the first row that is anything else, which the caller reads its own way; values of that row may already
+/// be written.
+vigil_csv_progress vigil_csv_plain_rows(const unsigned char *p, long begin, long end, int field_count, const int *slots,
+                                        double *const *columns, long *const *texts, long first_row, long row_limit);
+
+/// Whether the n bytes at p are a plain decimal — an optional minus, then 1 to 15 digits with at most one point —
+/// and then its value, Double(mantissa) / 10^fraction (exact by Clinger's fast path). The one rule for number
+/// cells of `CSVColumns`: `vigil_csv_plain_rows` reads its cells by it too.
+bool vigil_csv_decimal(const unsigned char *p, long n, double *value);
 
 /// How many of the n bytes at p are `byte`, 64 at a time.
 long vigil_count_byte(const unsigned char *p, long n, unsigned char byte);

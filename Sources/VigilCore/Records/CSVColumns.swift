@@ -481,22 +481,24 @@ public struct CSVColumns: Sendable {
         }
 
         /// A part with no quote, carriage return or byte above ASCII, in one pass over its bytes: each line
-        /// split at commas, number cells read as they are scanned (plain decimals by Clinger's fast path, as
-        /// `Layout.decimal`; any other cell by `number`). nil when the part holds one of those bytes, for
-        /// `readGeneral`: the two give the same rows, values and problems.
+        /// split at commas, number cells read by `number` as they are found. nil when the part holds one of
+        /// those bytes, for `readGeneral`: the two give the same rows, values and problems.
         func readPlain(_ p: UnsafeBufferPointer<UInt8>, _ part: Part, _ out: Destination) -> Result? {
             let k = indices.count
             let comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n"), quote = UInt8(ascii: "\""), cr = UInt8(ascii: "\r")
-            let dot = UInt8(ascii: "."), minus = UInt8(ascii: "-")
-            let powersOfTen = Layout.powersOfTen
             var slots = [Int](repeating: -1, count: fieldCount)
             for (c, index) in indices.enumerated() { slots[index] = c }
             let isNumber = kinds.map { $0 == .number }
-            // When every column read is a number, runs of rows whose cells are all plain numbers are read by
-            // `vigil_csv_numbers`, a word at a time; each row it stops at is read below, then it goes on.
-            let numberSlots = isNumber.allSatisfy({ $0 }) && out.buffers.allSatisfy({ $0.baseAddress != nil })
-                ? slots.map { Int32($0) } : nil
+            // Runs of plain rows are read by `vigil_csv_plain_rows`: number cells into their columns, text cells
+            // as offsets, made into strings here. Each row it stops at is read below, then it goes on.
+            let scanSlots = zip(isNumber, out.buffers).allSatisfy({ !$0 || $1.baseAddress != nil })
+                ? slots.map { c in Int32(c < 0 ? -1 : (isNumber[c] ? c : -2 - c)) } : nil
             let numberColumns = out.buffers.map { $0.baseAddress.map { $0 + out.base } }
+            let textColumns = (0..<k).filter { !isNumber[$0] }
+            let bounds = UnsafeMutablePointer<Int>.allocate(capacity: max(1, textColumns.count * 2 * out.capacity))
+            defer { bounds.deallocate() }
+            var textBounds = [UnsafeMutablePointer<Int>?](repeating: nil, count: k)
+            for (t, c) in textColumns.enumerated() { textBounds[c] = bounds + t * 2 * out.capacity }
             var pause = 0
             var result = Result(columns: k)
             result.lines.reserveCapacity(out.capacity)
@@ -516,8 +518,16 @@ public struct CSVColumns: Sendable {
                     return true
                 }
                 rows: while i < end {
-                    if let numberSlots, let base = p.baseAddress, pause == 0 {
-                        let taken = vigil_csv_numbers(base, i, end, Int32(fieldCount), numberSlots, numberColumns, r, out.capacity - r)
+                    if let scanSlots, let base = p.baseAddress, pause == 0 {
+                        let taken = vigil_csv_plain_rows(base, i, end, Int32(fieldCount), scanSlots, numberColumns, textBounds,
+                                                         r, out.capacity - r)
+                        for c in textColumns {
+                            guard let cells = textBounds[c] else { continue }
+                            for row in 0..<taken.rows {
+                                let cell = Bytes(rebasing: p[cells[2 * row]..<cells[2 * row + 1]])
+                                result.texts[c].append(String(decoding: Layout.trimmed(cell), as: UTF8.self))
+                            }
+                        }
                         result.lines.append(contentsOf: line..<(line + taken.rows))
                         (i, r, line) = (taken.next, r + taken.rows, line + taken.rows)
                         // Rows it stops at at once (a column in another notation) are left to this loop for a while.
@@ -533,37 +543,17 @@ public struct CSVColumns: Sendable {
                     while true {
                         let c = f < fieldCount ? slots[f] : -1
                         var j = i
-                        if c >= 0 && isNumber[c] {
-                            var m: UInt64 = 0, fraction = 0
-                            let negative = j < end && p[j] == minus
-                            if negative { j += 1 }
-                            let first = j
-                            while j < end, case let d = p[j] &- 48, d < 10 { m = m &* 10 &+ UInt64(d); j += 1 }
-                            if j < end && p[j] == dot {
-                                j += 1
-                                let point = j
-                                while j < end, case let d = p[j] &- 48, d < 10 { m = m &* 10 &+ UInt64(d); j += 1 }
-                                fraction = j - point
-                            }
-                            let digits = j - first - (fraction > 0 || (j > first && p[j - 1] == dot) ? 1 : 0)
-                            if digits > 0, digits <= 15, j == end || p[j] == comma || p[j] == lf {
-                                let v = fraction > 0 ? Double(m) / powersOfTen[fraction] : Double(m)
-                                out.set(c, r, negative ? -v : v)
+                        guard fieldEnd(&j) else { plain = false; break rows }
+                        if c >= 0 {
+                            let cell = Bytes(rebasing: p[i..<j])
+                            if !isNumber[c] {
+                                result.texts[c].append(String(decoding: Layout.trimmed(cell), as: UTF8.self))
+                            } else if let v = Self.number(Layout.trimmed(cell)) {
+                                out.set(c, r, v)
                             } else {
-                                guard fieldEnd(&j) else { plain = false; break rows }
-                                let cell = Bytes(rebasing: p[i..<j])
-                                if let v = Self.number(Layout.trimmed(cell)) {
-                                    out.set(c, r, v)
-                                } else {
-                                    out.set(c, r, .nan)
-                                    result.exception(c, row: r, cell, limit: exceptionLimit)
-                                    excepted.append(c)
-                                }
-                            }
-                        } else {
-                            guard fieldEnd(&j) else { plain = false; break rows }
-                            if c >= 0 {
-                                result.texts[c].append(String(decoding: Layout.trimmed(Bytes(rebasing: p[i..<j])), as: UTF8.self))
+                                out.set(c, r, .nan)
+                                result.exception(c, row: r, cell, limit: exceptionLimit)
+                                excepted.append(c)
                             }
                         }
                         f += 1
@@ -591,10 +581,11 @@ public struct CSVColumns: Sendable {
             return result
         }
 
-        /// A finite number: plain decimals (signed or not) from the bytes, anything else as `Double(String)`.
+        /// A finite number: plain decimals (signed or not) by the rule `vigil_csv_plain_rows` reads them by
+        /// (`vigil_csv_decimal`), anything else as `Double(String)`.
         static func number(_ bytes: Bytes) -> Double? {
-            if let v = Layout.decimal(bytes) { return v }
-            if bytes.count > 1, bytes[0] == UInt8(ascii: "-"), let v = Layout.decimal(Bytes(rebasing: bytes[1...])) { return -v }
+            var v = 0.0
+            if let base = bytes.baseAddress, vigil_csv_decimal(base, bytes.count, &v) { return v }
             guard !bytes.isEmpty, let v = Double(String(decoding: bytes, as: UTF8.self)), v.isFinite else { return nil }
             return v
         }
@@ -606,7 +597,7 @@ public struct CSVColumns: Sendable {
 /// the kernel. Only advice: when refused, the writes fault the pages in as before.
 func prefault(_ buffer: UnsafeMutableRawBufferPointer) {
     #if os(Linux)
-    let page = 4096
+    let page = max(1, sysconf(Int32(_SC_PAGESIZE)))
     guard let base = buffer.baseAddress else { return }
     let start = (Int(bitPattern: base) + page - 1) & ~(page - 1), end = (Int(bitPattern: base) + buffer.count) & ~(page - 1)
     guard end > start, let first = UnsafeMutableRawPointer(bitPattern: start) else { return }

@@ -148,7 +148,7 @@ public struct DesignMatrix: Sendable {
     /// with a pointer in `stored` (from `withStoredColumns`) are summed four to a pass over η: one load and
     /// store of η per four products instead of per one.
     public func linearPredictor(rows range: Range<Int>, coefficients beta: [Double], into eta: inout [Double],
-                                stored: [UnsafePointer<Double>?] = []) {
+                                stored: [UnsafePointer<Double>?]) {
         // IRLS sizes eta and β from this design, so these bounds never cut anything.
         let count = max(0, min(range.count, eta.count, rowCount - range.lowerBound))
         let start = range.lowerBound
