@@ -30,7 +30,7 @@ let package = Package(
         // Every thread and parallel map (@Sendable closures in, values out), the lock shared values live behind,
         // and the stopwatch that times them.
         .target(name: "VigilThreads"),
-        // Pure numerics: no I/O. Only LinearAlgebra/ touches CLAPACK's and CKernels' pointers.
+        // Pure numerics: no I/O. Only LinearAlgebra/ and IRLS touch CLAPACK's and CKernels' pointers.
         .target(name: "VigilStats", dependencies: ["CLAPACK", "CKernels", "VigilThreads"]),
         // Domain: records and their readers, model configs, the engine, alerts.
         .target(name: "VigilCore", dependencies: [
@@ -65,7 +65,7 @@ let package = Package(
         ]),
         // libFuzzer targets over the readers and parsers (scripts/fuzz); without -DFUZZING it replays inputs.
         .executableTarget(name: "vigil-fuzz", dependencies: ["VigilCore", "VigilDaemon"]),
-        .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore"],
+        .testTarget(name: "VigilStatsTests", dependencies: ["VigilStats", "VigilCore", "CKernels"],
                     resources: [.copy("References")]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilThreads"], resources: [.copy("Replay")]),
         .testTarget(name: "vigilTests", dependencies: ["vigil", "VigilCore", "VigilDaemon",

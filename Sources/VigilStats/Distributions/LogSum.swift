@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Σ ln xᵢ by one logarithm at the end: the arguments' binary exponents are summed apart and their significands
@@ -31,6 +32,17 @@ public struct LogSum: Sendable {
         exponent += Self.unbiasedExponent(x) + Self.unbiasedExponent(y)
         significand *= Self.significand(x) * Self.significand(y)
         if significand >= 0x1p512 { renormalize() }
+    }
+
+    /// Adds the `count` arguments at x: the product of their positive normal numbers by CKernels' vectorized loop,
+    /// the logarithms of the others one by one.
+    public mutating func add(_ x: UnsafePointer<Double>, count: Int) {
+        var product = 1.0, productExponent = 0
+        let abnormal = vigil_log_product(count, x, &product, &productExponent)
+        add(product)
+        exponent += productExponent
+        guard abnormal > 0 else { return }
+        for i in 0..<count where (x[i].bitPattern >> 52) &- 1 >= 0x7FE { others += Foundation.log(x[i]) }
     }
 
     private mutating func renormalize() {

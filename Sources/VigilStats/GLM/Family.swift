@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// An exponential-family distribution with its link, as statsmodels' `Family` and R's `family` objects:
@@ -6,12 +7,12 @@ public protocol Family: Sendable {
     /// Name as R prints it ("poisson", "binomial", "Negative Binomial(2.31)").
     var name: String { get }
     var link: Link { get }
-    func variance(_ mu: Double) -> Double
+    /// Link, variance function and θ as IRLS's row kernel takes them (`vigil_family`).
+    var kernel: vigil_family { get }
     /// Unit deviance d(y, μ); the deviance is Σ d.
     func unitDeviance(_ y: Double, _ mu: Double) -> Double
     /// Starting mean (R's `family$initialize`).
     func initialMean(_ y: Double) -> Double
-    func isValidMean(_ mu: Double) -> Bool
     /// Log density of one observation.
     func logLikelihood(_ y: Double, _ mu: Double) -> Double
     /// Starting mean of a row with prior weight w (R's `family$initialize` with `weights`).
@@ -20,17 +21,29 @@ public protocol Family: Sendable {
     func logLikelihood(_ y: Double, _ mu: Double, weight: Double) -> Double
     /// Adds a row's prior·d(y, μ) to `sum`.
     func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum)
+    /// Adds `count` rows' prior·d(y, μ) to `sum` (prior nil: weight 1); `scratch` holds `count` doubles for the
+    /// family's use.
+    func addDeviances(_ y: UnsafePointer<Double>, _ mu: UnsafePointer<Double>, prior: UnsafePointer<Double>?, count: Int,
+                      scratch: UnsafeMutablePointer<Double>, to sum: inout DevianceSum)
     /// The deviance `sum` holds: its terms and, for a family that puts logarithms into its slots, those weighed.
     func deviance(_ sum: DevianceSum) -> Double
 }
 
 extension Family {
+    /// V(μ), by the kernel's formula.
+    @inline(__always) public func variance(_ mu: Double) -> Double { vigil_family_variance(kernel, mu) }
+    /// Whether μ is in the family's range, by the kernel's rule.
+    @inline(__always) public func isValidMean(_ mu: Double) -> Bool { vigil_family_valid_mean(kernel, mu) }
     public func initialMean(_ y: Double, weight: Double) -> Double { initialMean(y) }
     public func logLikelihood(_ y: Double, _ mu: Double, weight: Double) -> Double { weight * logLikelihood(y, mu) }
     @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
         sum.terms += prior * unitDeviance(y, mu)
     }
     public func deviance(_ sum: DevianceSum) -> Double { sum.terms }
+    public func addDeviances(_ y: UnsafePointer<Double>, _ mu: UnsafePointer<Double>, prior: UnsafePointer<Double>?, count: Int,
+                             scratch: UnsafeMutablePointer<Double>, to sum: inout DevianceSum) {
+        for i in 0..<count { addDeviance(y[i], mu[i], prior: prior?[i] ?? 1, to: &sum) }
+    }
 }
 
 /// A deviance summed over rows. Most unit deviances are a count's multiple of a logarithm (−2 ln μ for a 0/1
@@ -71,12 +84,11 @@ public struct PoissonFamily: Family {
     public init() {}
     public var name: String { "poisson" }
     public var link: Link { .log }
-    @inline(__always) public func variance(_ mu: Double) -> Double { mu }
+    public var kernel: vigil_family { vigil_family(link: VIGIL_LINK_LOG, variance: VIGIL_VARIANCE_POISSON, theta: 0) }
     @inline(__always) public func unitDeviance(_ y: Double, _ mu: Double) -> Double {
         2 * (yLogY(y, mu) - (y - mu))
     }
     public func initialMean(_ y: Double) -> Double { y + 0.1 }
-    @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }
     /// A count k below 64 has unit deviance 2k·ln(k/μ) − 2(k − μ): slot k holds k/μ.
     @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
         guard let k = DevianceSum.slot(y, prior: prior, below: 64) else { sum.terms += prior * unitDeviance(y, mu); return }
@@ -95,14 +107,13 @@ public struct NegativeBinomialFamily: Family {
     public init(theta: Double) { self.theta = theta }
     public var name: String { "Negative Binomial(\(theta))" }
     public var link: Link { .log }
-    @inline(__always) public func variance(_ mu: Double) -> Double { mu + mu * mu / theta }
+    public var kernel: vigil_family { vigil_family(link: VIGIL_LINK_LOG, variance: VIGIL_VARIANCE_NEGATIVE_BINOMIAL, theta: theta) }
     @inline(__always) public func unitDeviance(_ y: Double, _ mu: Double) -> Double {
         // For y = 0 the first term is 0 (and most HAI counts are 0): skip its log.
         let first = y > 0 ? y * Foundation.log(max(1, y) / mu) : 0
         return 2 * (first - (y + theta) * Foundation.log((y + theta) / (mu + theta)))
     }
     public func initialMean(_ y: Double) -> Double { y == 0 ? 1.0 / 6 : y }
-    @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 }
     /// A count k below 32 has unit deviance 2k·ln(k/μ) − 2(k + θ)·ln((k + θ)/(μ + θ)): slot k holds k/μ, slot
     /// 32 + k holds (k + θ)/(μ + θ).
     @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
@@ -126,16 +137,30 @@ public struct BinomialFamily: Family {
     public init() {}
     public var name: String { "binomial" }
     public var link: Link { .logit }
-    @inline(__always) public func variance(_ mu: Double) -> Double { mu * (1 - mu) }
+    public var kernel: vigil_family { vigil_family(link: VIGIL_LINK_LOGIT, variance: VIGIL_VARIANCE_BINOMIAL, theta: 0) }
     @inline(__always) public func unitDeviance(_ y: Double, _ mu: Double) -> Double {
         2 * (yLogY(y, mu) + yLogY(1 - y, 1 - mu))
     }
     public func initialMean(_ y: Double) -> Double { (y + 0.5) / 2 }
-    @inline(__always) public func isValidMean(_ mu: Double) -> Bool { mu.isFinite && mu > 0 && mu < 1 }
     /// A 0/1 outcome's unit deviance is −2 ln(1 − μ) or −2 ln μ: slot y holds the argument.
     @inline(__always) public func addDeviance(_ y: Double, _ mu: Double, prior: Double, to sum: inout DevianceSum) {
         guard let k = DevianceSum.slot(y, prior: prior, below: 2) else { sum.terms += prior * unitDeviance(y, mu); return }
         sum.logs[k].add(k == 1 ? mu : 1 - mu)
+    }
+    /// The 0/1 rows of weight 1 put their arguments into slot 0 (a row of another kind puts 1 there, ln 1 = 0),
+    /// whose product CKernels' vectorized loop takes a block at a time.
+    public func addDeviances(_ y: UnsafePointer<Double>, _ mu: UnsafePointer<Double>, prior: UnsafePointer<Double>?, count: Int,
+                             scratch: UnsafeMutablePointer<Double>, to sum: inout DevianceSum) {
+        for i in 0..<count {
+            let outcome = y[i], weight = prior?[i] ?? 1
+            if weight == 1 && (outcome == 0 || outcome == 1) {
+                scratch[i] = outcome == 1 ? mu[i] : 1 - mu[i]
+            } else {
+                scratch[i] = 1
+                addDeviance(outcome, mu[i], prior: weight, to: &sum)
+            }
+        }
+        sum.logs[0].add(scratch, count: count)
     }
     public func deviance(_ sum: DevianceSum) -> Double { sum.weighed { _ in -2 } }
     public func logLikelihood(_ y: Double, _ mu: Double) -> Double {

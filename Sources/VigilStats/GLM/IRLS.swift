@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import VigilThreads
 
@@ -248,87 +249,89 @@ struct IRLS<F: Family>: Sendable {
         var eta = [Double](repeating: 0, count: blockSize)
         var scaledResponse = [Double](repeating: 0, count: kernel ? 0 : blockSize)
         var rootWeight = [Double](repeating: 0, count: kernel ? 0 : blockSize)
-        var weight = [Double](repeating: 0, count: kernel ? blockSize : 0)
-        var derivative = [Double](repeating: 0, count: blockSize)
+        var weight = [Double](repeating: 0, count: blockSize)
+        var devianceArguments = [Double](repeating: 0, count: blockSize)
         var fitted = [Double](repeating: 0, count: rows.count)
+        var devianceSum = DevianceSum()
+        var valid = true
         var result = Pass(gram: Matrix(rows: route == .gram ? p : 0, columns: route == .gram ? p : 0),
                           rhs: [Double](repeating: 0, count: route == .gram ? p : 0),
                           qr: route == .qr ? TallSkinnyQR(columns: p + 1, blockRows: blockSize) : nil)
 
         // The kernel reads the design's numeric columns in place; the block holds the other columns and z.
-        design.withStoredColumns { stored in
-            var start = rows.lowerBound
-            while start < rows.upperBound {
-                let end = min(rows.upperBound, start + blockSize)
-                let count = end - start
-                if let coefficients {
-                    design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta, stored: stored)
-                    if let offset {
-                        for i in 0..<count { eta[i] += offset[start + i] }
+        Self.withRows(response, weights, offset) { y, prior, offsets in
+            design.withStoredColumns { stored in
+                var start = rows.lowerBound
+                while start < rows.upperBound {
+                    let end = min(rows.upperBound, start + blockSize)
+                    let count = end - start
+                    if let coefficients {
+                        design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta, stored: stored)
+                        if let offsets {
+                            for i in 0..<count { eta[i] += offsets[start + i] }
+                        }
+                    } else {
+                        for i in 0..<count { eta[i] = link.eta(family.initialMean(y[start + i], weight: prior?[start + i] ?? 1)) }
                     }
-                } else {
-                    for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i], weight: weights?[start + i] ?? 1)) }
-                }
-                var valid = true
-                let first = start - rows.lowerBound
-                for i in 0..<count {
-                    let (mu, d) = link.meanAndDerivative(eta[i])
-                    fitted[first + i] = mu
-                    derivative[i] = d
-                    valid = valid && family.isValidMean(mu)
-                    family.addDeviance(response[start + i], mu, prior: weights?[start + i] ?? 1, to: &result.devianceSum)
-                }
-                result.valid = result.valid && valid
-                guard accumulate else {
-                    start = end
-                    continue
-                }
-                // Working weights and responses in a loop of their own: without the link's mean (an exp for log and
-                // logit) between them, the divisions and square roots of successive rows overlap.
-                block.elements.withUnsafeMutableBufferPointer { values in
-                    // z goes straight into the block's last column: `fill` below writes only the first p.
-                    let zColumn = kernel ? values.baseAddress.map { $0 + p * blockSize } : nil
-                    for i in 0..<count {
-                        let y = response[start + i], mu = fitted[first + i], d = derivative[i]
-                        let prior = weights?[start + i] ?? 1
-                        let w = prior * d * d / family.variance(mu)
-                        let off = offset?[start + i] ?? 0
-                        let z = eta[i] - off + (y - mu) / d
-                        if let zColumn {
-                            weight[i] = w
-                            zColumn[i] = z
-                        } else {
-                            let sw = w.squareRoot()
-                            rootWeight[i] = sw
-                            scaledResponse[i] = z * sw
+                    let first = start - rows.lowerBound
+                    // μ, and when the problem is accumulated w and z: z straight into the block's last column for the
+                    // weighted-Gram kernel (`fill` below writes only the first p), else into scaledResponse.
+                    fitted.withUnsafeMutableBufferPointer { mu in
+                        guard let mu = mu.baseAddress.map({ $0 + first }) else { return }
+                        block.elements.withUnsafeMutableBufferPointer { values in
+                            scaledResponse.withUnsafeMutableBufferPointer { scaled in
+                                weight.withUnsafeMutableBufferPointer { w in
+                                    let z = accumulate ? (kernel ? values.baseAddress.map { $0 + p * blockSize } : scaled.baseAddress) : nil
+                                    valid = vigil_irls_rows(family.kernel, count, eta, y.baseAddress.map { $0 + start }, prior.map { $0 + start },
+                                                            offsets.map { $0 + start }, mu, z == nil ? nil : w.baseAddress, z) && valid
+                                }
+                            }
+                        }
+                        devianceArguments.withUnsafeMutableBufferPointer { scratch in
+                            guard let y = y.baseAddress, let scratch = scratch.baseAddress else { return }
+                            family.addDeviances(y + start, mu, prior: prior.map { $0 + start }, count: count, scratch: scratch,
+                                                to: &devianceSum)
                         }
                     }
-                }
-                if kernel {
-                    design.fill(&block, rows: start..<end, except: stored)
-                    let accumulated = block.elements.withUnsafeBufferPointer { b in
-                        guard let b = b.baseAddress else { return false }
-                        let columns = (0...p).map { j in (j < p ? stored[j].map { $0 + start } : nil) ?? b + j * blockSize }
-                        let aheadRows = min(rows.upperBound, end + blockSize) - end
-                        let ahead = aheadRows > 0 ? stored.compactMap { $0.map { $0 + end } } : []
-                        return LinearAlgebra.accumulateWeightedGram(columns: columns, rows: count, weights: weight, into: &augmented,
-                                                                    ahead: ahead, aheadRows: aheadRows)
+                    guard accumulate else {
+                        start = end
+                        continue
                     }
-                    if !accumulated { result.gramAccumulated = false }
-                } else {
-                    design.fill(&block, rows: start..<end, scaledBy: rootWeight)
-                    switch route {
-                    case .gram:
-                        LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
-                        LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
-                    case .qr:
-                        for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
-                        do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
+                    if !kernel {
+                        for i in 0..<count {
+                            let sw = weight[i].squareRoot()
+                            rootWeight[i] = sw
+                            scaledResponse[i] *= sw
+                        }
                     }
+                    if kernel {
+                        design.fill(&block, rows: start..<end, except: stored)
+                        let accumulated = block.elements.withUnsafeBufferPointer { b in
+                            guard let b = b.baseAddress else { return false }
+                            let columns = (0...p).map { j in (j < p ? stored[j].map { $0 + start } : nil) ?? b + j * blockSize }
+                            let aheadRows = min(rows.upperBound, end + blockSize) - end
+                            let ahead = aheadRows > 0 ? stored.compactMap { $0.map { $0 + end } } : []
+                            return LinearAlgebra.accumulateWeightedGram(columns: columns, rows: count, weights: weight, into: &augmented,
+                                                                        ahead: ahead, aheadRows: aheadRows)
+                        }
+                        if !accumulated { result.gramAccumulated = false }
+                    } else {
+                        design.fill(&block, rows: start..<end, scaledBy: rootWeight)
+                        switch route {
+                        case .gram:
+                            LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
+                            LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
+                        case .qr:
+                            for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
+                            do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
+                        }
+                    }
+                    start = end
                 }
-                start = end
             }
         }
+        result.devianceSum = devianceSum
+        result.valid = valid
         if kernel {
             // XᵀWX is the upper p × p of the augmented Gram matrix, XᵀWz its last column.
             for k in 0..<p {
@@ -338,5 +341,15 @@ struct IRLS<F: Family>: Sendable {
         }
         result.fitted = [fitted]
         return result
+    }
+
+    /// The response, prior weights and offset as pointers for one pass (nil where the problem has none).
+    private static func withRows<R>(_ response: [Double], _ weights: [Double]?, _ offset: [Double]?,
+                                    _ body: (UnsafeBufferPointer<Double>, UnsafePointer<Double>?, UnsafePointer<Double>?) -> R) -> R {
+        func optional(_ values: [Double]?, _ body: (UnsafePointer<Double>?) -> R) -> R {
+            guard let values else { return body(nil) }
+            return values.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
+        return response.withUnsafeBufferPointer { y in optional(weights) { prior in optional(offset) { body(y, prior, $0) } } }
     }
 }

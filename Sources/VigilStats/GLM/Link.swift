@@ -1,23 +1,17 @@
+import CKernels
 import Foundation
 
-/// Link functions with R's numerical guards (`make.link`, `binomial()`'s C code in R's stats package).
+/// Link functions with R's numerical guards (`make.link`, `binomial()`'s C code in R's stats package). The
+/// formulas are CKernels' `vigil_link_mean`, which IRLS's row kernel vectorizes; here they take libm's `exp`.
 public enum Link: String, Sendable, Codable {
     case log
     case logit
 
-    private static let epsilon = Double.ulpOfOne
-    private static let threshold = 30.0
+    /// The link as the row kernel names it.
+    var kernel: vigil_link { self == .log ? VIGIL_LINK_LOG : VIGIL_LINK_LOGIT }
 
     /// μ = g⁻¹(η)
-    @inline(__always) public func mean(_ eta: Double) -> Double {
-        switch self {
-        case .log:
-            return max(Foundation.exp(eta), Self.epsilon)
-        case .logit:
-            let t = eta < -Self.threshold ? Self.epsilon : (eta > Self.threshold ? 1 / Self.epsilon : Foundation.exp(eta))
-            return t / (1 + t)
-        }
-    }
+    @inline(__always) public func mean(_ eta: Double) -> Double { meanAndDerivative(eta).mean }
 
     /// η = g(μ)
     @inline(__always) public func eta(_ mu: Double) -> Double {
@@ -29,28 +23,11 @@ public enum Link: String, Sendable, Codable {
 
     /// μ and dμ/dη at η together (one `exp` for both).
     @inline(__always) public func meanAndDerivative(_ eta: Double) -> (mean: Double, derivative: Double) {
-        switch self {
-        case .log:
-            let m = max(Foundation.exp(eta), Self.epsilon)
-            return (m, m)
-        case .logit:
-            // Beyond the guards as `mean` and `derivative`; within them the same operations on one exp(η).
-            if eta < -Self.threshold || eta > Self.threshold { return (mean(eta), Self.epsilon) }
-            let e = Foundation.exp(eta)
-            let onePlus = 1 + e
-            return (e / onePlus, e / (onePlus * onePlus))
-        }
+        var mean = 0.0, derivative = 0.0
+        vigil_link_mean(kernel, eta, Foundation.exp(vigil_link_exp_argument(kernel, eta)), &mean, &derivative)
+        return (mean, derivative)
     }
 
     /// dμ/dη at η
-    @inline(__always) public func derivative(_ eta: Double) -> Double {
-        switch self {
-        case .log:
-            return max(Foundation.exp(eta), Self.epsilon)
-        case .logit:
-            if eta > Self.threshold || eta < -Self.threshold { return Self.epsilon }
-            let e = Foundation.exp(eta)
-            return e / ((1 + e) * (1 + e))
-        }
-    }
+    @inline(__always) public func derivative(_ eta: Double) -> Double { meanAndDerivative(eta).derivative }
 }
