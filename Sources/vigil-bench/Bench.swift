@@ -76,9 +76,10 @@ struct Bench {
             return
         }
         if fitOnly {
-            try FitBench.run(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
-                             admissions: Admissions(count: max(1000, Int(1_000_000 * scale)), seed: 7),
-                             dataDir: dataDir, external: external)
+            let disagreements = try FitBench.run(panel: NationalPanel(facilities: max(10, Int(6000 * scale)), months: 120, seed: 20261122),
+                                                 admissions: Admissions(count: max(1000, Int(1_000_000 * scale)), seed: 7),
+                                                 dataDir: dataDir, external: external)
+            if !disagreements.isEmpty { exit(1) }
             return
         }
         if calibrationOnly {
@@ -159,7 +160,7 @@ struct Bench {
                 + "\(ps.map { e(maxRelative(v.fit.estimates, $0.estimates)) } ?? "—") |")
         }
         print("")
-        try FitBench.run(panel: panel, admissions: admissions, dataDir: dataDir, external: external)
+        let disagreements = try FitBench.run(panel: panel, admissions: admissions, dataDir: dataDir, external: external)
 
         // 5. Detectors
         print("## Detector updates (1 thread)\n")
@@ -174,6 +175,10 @@ struct Bench {
 
         // 7. Per-series thresholds and budgets on the same panel
         try calibrationSection(panel: panel, dataDir: dataDir)
+        if !disagreements.isEmpty {
+            FileHandle.standardError.write(Data("vigil-bench: \(disagreements.joined(separator: "; "))\n".utf8))
+            exit(1)
+        }
     }
 
     static func replaySection(panel: NationalPanel, dataDir: String, external: Bool) throws {

@@ -19,7 +19,13 @@ enum FitBench {
         var median: Double { seconds.isEmpty ? .nan : seconds.sorted()[seconds.count / 2] }
     }
 
-    static func run(panel: NationalPanel, admissions: Admissions, dataDir: String, external: Bool, repeats: Int = 3) throws {
+    /// The estimates must agree with R's to this relative difference (issue 14's "same estimates").
+    static let agreement = 1e-6
+
+    /// Prints the table; returns the fits whose estimates disagree with R's beyond `agreement` (or that vigil
+    /// did not finish), for the caller to fail on — a ratio for a wrong answer is no result.
+    @discardableResult
+    static func run(panel: NationalPanel, admissions: Admissions, dataDir: String, external: Bool, repeats: Int = 3) throws -> [String] {
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         let nbPath = absolute("\(dataDir)/fit-nb.csv"), logit5 = absolute("\(dataDir)/fit-logit-5.csv")
         let logit30 = absolute("\(dataDir)/fit-logit-30.csv")
@@ -55,6 +61,7 @@ enum FitBench {
         print("## `vigil fit`, whole process (CSV to answer; median of \(repeats) runs, each its own process)\n")
         print("| fit | file | vigil s | R s | R / vigil | statsmodels s | statsmodels / vigil | max rel. Δβ vs R | vs statsmodels |")
         print("|---|---|---|---|---|---|---|---|---|")
+        var disagreements: [String] = []
         for w in workloads {
             var mine = Timed(), theirs = Timed(), snake = Timed()
             let rPath = "\(dataDir)/fit-\(w.name).R", pyPath = "\(dataDir)/fit-\(w.name).py"
@@ -80,11 +87,18 @@ enum FitBench {
             let ratio = { (t: Timed) in t.seconds.isEmpty ? "—" : Bench.f(t.median / mine.median, 1) + "×" }
             let seconds = { (t: Timed) in t.seconds.isEmpty ? "—" : Bench.f(t.median, 2) }
             let delta = { (t: Timed) in t.estimates.isEmpty ? "—" : Bench.e(Bench.maxRelative(mine.estimates, t.estimates)) }
+            if mine.seconds.count < repeats {
+                disagreements.append("\(w.name): vigil failed in \(repeats - mine.seconds.count) of \(repeats) runs")
+            } else if !theirs.estimates.isEmpty, !(Bench.maxRelative(mine.estimates, theirs.estimates) <= agreement) {
+                disagreements.append("\(w.name): estimates differ from R's by \(delta(theirs)) (relative), more than \(agreement)")
+            }
             print("| \(w.label) | \(rows) rows × \(mine.estimates.count), \(Bench.f(Double(size) / 1e6, 1)) MB | \(Bench.f(mine.median, 3)) | "
                 + "\(seconds(theirs)) | \(ratio(theirs)) | \(seconds(snake)) | \(ratio(snake)) | \(delta(theirs)) | \(delta(snake)) |")
             FileHandle.standardError.write(Data("fit \(w.name): vigil \(mine.seconds), R \(theirs.seconds), statsmodels \(snake.seconds)\n".utf8))
         }
         print("")
+        for d in disagreements { print("**Not a result:** \(d).\n") }
+        return disagreements
     }
 
     static let rSetup = """
