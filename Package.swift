@@ -24,8 +24,8 @@ let package = Package(
     targets: [
         // BLAS (OpenBLAS) and LAPACKE: apt-get install libopenblas-dev liblapacke-dev
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
-        // Kernels in C: what BLAS lacks (the weighted Gram matrix of IRLS), for the CPU's vector instructions,
-        // and the number cells of plain CSV, a word at a time.
+        // Kernels in C: what BLAS lacks (the weighted Gram matrix of IRLS), IRLS's per-row formulas, for the
+        // CPU's vector instructions, and the number cells of plain CSV.
         .target(name: "CKernels"),
         // Every thread and parallel map (@Sendable closures in, values out), the lock shared values live behind,
         // and the stopwatch that times them.

@@ -48,7 +48,7 @@ public struct Expectation: Sendable {
         guard case let .linear(predictor, logit) = form, !predictor.seasonal.isEmpty else { return factor }
         let s = predictor.seasonalEta(day: day)
         guard logit else { return factor * Foundation.exp(s) }
-        return 1 / (1 + Foundation.exp(-(Foundation.log(factor / (1 - factor)) + s)))
+        return Link.logit.mean(Link.logit.eta(factor) + s)
     }
 
     /// Whether E is read per record and summed over a period's records (`supplied`), not computed from
@@ -65,7 +65,8 @@ public struct Expectation: Sendable {
         case let .mean(m): return .success(m)
         case let .rate(r): return .success(r)
         case let .linear(predictor, logit):
-            return predictor.eta(covariates).map { eta in logit ? 1 / (1 + Foundation.exp(-eta)) : Foundation.exp(eta) }
+            // The fit's link with R's guards, as `predict(fit, type = "response")`.
+            return predictor.eta(covariates).map { eta in (logit ? Link.logit : Link.log).mean(eta) }
         case let .supplied(column):
             return LinearPredictor.number(covariates, column).flatMap { e in
                 // E = 0 would make z undefined and every event infinitely surprising.
