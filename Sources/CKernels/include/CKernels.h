@@ -105,7 +105,8 @@ double vigil_exp(double x);
 
 /// One block of IRLS rows (R's `glm.fit` loop body): μ and dμ/dη from the linear predictor η, and, when w and
 /// z are not NULL, the working weight w = prior·(dμ/dη)²/V(μ) and working response z = η − offset + (y − μ)/(dμ/dη).
-/// prior and offset may be NULL (1 and 0). Returns whether every μ is in the family's range.
+/// prior and offset may be NULL (1 and 0); every other array holds n values (the caller's invariant; IRLS passes
+/// one block of rows). Returns whether every μ is in the family's range.
 bool vigil_irls_rows(vigil_family family, long n, const double *eta, const double *y, const double *prior,
                      const double *offset, double *mu, double *w, double *z);
 
