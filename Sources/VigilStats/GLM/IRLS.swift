@@ -238,18 +238,16 @@ struct IRLS<F: Family>: Sendable {
         let p = design.columnCount
         let blockSize = min(control.blockSize, rows.count)
         let link = family.link
-        let response = problem.response
-        let offset = problem.offset
-        let weights = problem.weights
         // The kernel accumulates the Gram matrix of [X | z] under w: XᵀWX, and XᵀWz in its last column.
         let kernel = route == .gram && control.usesWeightedGram && LinearAlgebra.hasWeightedGram
-        // In the QR route the block carries √w·z as its last column, for the kernel z.
-        var block = Matrix(rows: blockSize, columns: route == .qr || kernel ? p + 1 : p)
+        // In the QR route the block carries √w·z as its last column.
+        var block = Matrix(rows: blockSize, columns: route == .qr ? p + 1 : p)
         var augmented = Matrix(rows: kernel ? p + 1 : 0, columns: kernel ? p + 1 : 0)
+        // A block's η, w, z, √w (for BLAS and the QR) and the family's deviance scratch; never empty arrays.
         var eta = [Double](repeating: 0, count: blockSize)
-        var scaledResponse = [Double](repeating: 0, count: blockSize)
-        var rootWeight = [Double](repeating: 0, count: blockSize)
         var weight = [Double](repeating: 0, count: blockSize)
+        var working = [Double](repeating: 0, count: blockSize)
+        var rootWeight = [Double](repeating: 0, count: blockSize)
         var devianceArguments = [Double](repeating: 0, count: blockSize)
         var fitted = [Double](repeating: 0, count: rows.count)
         var devianceSum = DevianceSum()
@@ -258,75 +256,62 @@ struct IRLS<F: Family>: Sendable {
                           rhs: [Double](repeating: 0, count: route == .gram ? p : 0),
                           qr: route == .qr ? TallSkinnyQR(columns: p + 1, blockRows: blockSize) : nil)
 
-        // The kernel reads the design's numeric columns in place; the block holds the other columns and z.
-        Self.withRows(response, weights, offset) { y, prior, offsets in
-            design.withStoredColumns { stored in
-                var start = rows.lowerBound
-                while start < rows.upperBound {
-                    let end = min(rows.upperBound, start + blockSize)
-                    let count = end - start
-                    if let coefficients {
-                        design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta, stored: stored)
-                        if let offsets {
-                            for i in 0..<count { eta[i] += offsets[start + i] }
+        Self.withRows(problem.response, problem.weights, problem.offset) { response, weights, offsets in
+            fitted.withUnsafeMutableBufferPointer { fittedRows in
+                // The kernel reads the design's numeric columns in place; the block holds the other columns.
+                design.withStoredColumns { stored in
+                    var start = rows.lowerBound
+                    while start < rows.upperBound {
+                        let end = min(rows.upperBound, start + blockSize)
+                        let count = end - start
+                        let y = response.baseAddress.map { $0 + start }, prior = weights.map { $0 + start }
+                        let offset = offsets.map { $0 + start }
+                        let mu = fittedRows.baseAddress.map { $0 + start - rows.lowerBound }
+                        if let coefficients {
+                            design.linearPredictor(rows: start..<end, coefficients: coefficients, into: &eta, stored: stored)
+                            if let offset {
+                                for i in 0..<count { eta[i] += offset[i] }
+                            }
+                        } else {
+                            for i in 0..<count { eta[i] = link.eta(family.initialMean(response[start + i], weight: prior?[i] ?? 1)) }
                         }
-                    } else {
-                        for i in 0..<count { eta[i] = link.eta(family.initialMean(y[start + i], weight: prior?[start + i] ?? 1)) }
-                    }
-                    let first = start - rows.lowerBound
-                    // μ, and when the problem is accumulated w and z: z straight into the block's last column for the
-                    // weighted-Gram kernel (`fill` below writes only the first p), else into scaledResponse.
-                    fitted.withUnsafeMutableBufferPointer { mu in
-                        guard let mu = mu.baseAddress.map({ $0 + first }) else { return }
-                        block.elements.withUnsafeMutableBufferPointer { values in
-                            scaledResponse.withUnsafeMutableBufferPointer { scaled in
-                                weight.withUnsafeMutableBufferPointer { w in
-                                    let z = accumulate ? (kernel ? values.baseAddress.map { $0 + p * blockSize } : scaled.baseAddress) : nil
-                                    valid = vigil_irls_rows(family.kernel, count, eta, y.baseAddress.map { $0 + start }, prior.map { $0 + start },
-                                                            offsets.map { $0 + start }, mu, z == nil ? nil : w.baseAddress, z) && valid
+                        valid = (accumulate
+                            ? vigil_irls_rows(family.kernel, count, eta, y, prior, offset, mu, &weight, &working)
+                            : vigil_irls_rows(family.kernel, count, eta, y, prior, offset, mu, nil, nil)) && valid
+                        if let y, let mu {
+                            family.addDeviances(y, mu, prior: prior, count: count, scratch: &devianceArguments, to: &devianceSum)
+                        }
+                        if accumulate, kernel {
+                            design.fill(&block, rows: start..<end, except: stored)
+                            let accumulated = block.elements.withUnsafeBufferPointer { b in
+                                working.withUnsafeBufferPointer { z in
+                                    guard let b = b.baseAddress, let z = z.baseAddress else { return false }
+                                    let columns = (0..<p).map { j in stored[j].map { $0 + start } ?? b + j * blockSize } + [z]
+                                    let aheadRows = min(rows.upperBound, end + blockSize) - end
+                                    let ahead = aheadRows > 0 ? stored.compactMap { $0.map { $0 + end } } : []
+                                    return LinearAlgebra.accumulateWeightedGram(columns: columns, rows: count, weights: weight,
+                                                                                into: &augmented, ahead: ahead, aheadRows: aheadRows)
                                 }
                             }
+                            if !accumulated { result.gramAccumulated = false }
+                        } else if accumulate {
+                            // BLAS and the QR take √W·X and √W·z.
+                            for i in 0..<count {
+                                rootWeight[i] = weight[i].squareRoot()
+                                working[i] *= rootWeight[i]
+                            }
+                            design.fill(&block, rows: start..<end, scaledBy: rootWeight)
+                            switch route {
+                            case .gram:
+                                LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
+                                LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: working, into: &result.rhs)
+                            case .qr:
+                                for i in 0..<count { block.elements[p * blockSize + i] = working[i] }
+                                do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
+                            }
                         }
-                        devianceArguments.withUnsafeMutableBufferPointer { scratch in
-                            guard let y = y.baseAddress, let scratch = scratch.baseAddress else { return }
-                            family.addDeviances(y + start, mu, prior: prior.map { $0 + start }, count: count, scratch: scratch,
-                                                to: &devianceSum)
-                        }
-                    }
-                    guard accumulate else {
                         start = end
-                        continue
                     }
-                    if !kernel {
-                        for i in 0..<count {
-                            let sw = weight[i].squareRoot()
-                            rootWeight[i] = sw
-                            scaledResponse[i] *= sw
-                        }
-                    }
-                    if kernel {
-                        design.fill(&block, rows: start..<end, except: stored)
-                        let accumulated = block.elements.withUnsafeBufferPointer { b in
-                            guard let b = b.baseAddress else { return false }
-                            let columns = (0...p).map { j in (j < p ? stored[j].map { $0 + start } : nil) ?? b + j * blockSize }
-                            let aheadRows = min(rows.upperBound, end + blockSize) - end
-                            let ahead = aheadRows > 0 ? stored.compactMap { $0.map { $0 + end } } : []
-                            return LinearAlgebra.accumulateWeightedGram(columns: columns, rows: count, weights: weight, into: &augmented,
-                                                                        ahead: ahead, aheadRows: aheadRows)
-                        }
-                        if !accumulated { result.gramAccumulated = false }
-                    } else {
-                        design.fill(&block, rows: start..<end, scaledBy: rootWeight)
-                        switch route {
-                        case .gram:
-                            LinearAlgebra.accumulateGram(block, rows: count, into: &result.gram)
-                            LinearAlgebra.accumulateTransposedProduct(block, rows: count, with: scaledResponse, into: &result.rhs)
-                        case .qr:
-                            for i in 0..<count { block.elements[p * blockSize + i] = scaledResponse[i] }
-                            do { try result.qr?.add(block, rows: count) } catch { result.qr = nil }
-                        }
-                    }
-                    start = end
                 }
             }
         }
