@@ -58,18 +58,23 @@ ALWAYS_INLINE void working(vigil_variance variance, vigil_family family, long n,
     }
 }
 
+// μ and dμ/dη by the family's link.
+ALWAYS_INLINE bool link_means(vigil_family family, long n, const double *eta, double *mu, double *d) {
+    return family.link == VIGIL_LINK_LOG ? means(VIGIL_LINK_LOG, family, n, eta, mu, d)
+                                         : means(VIGIL_LINK_LOGIT, family, n, eta, mu, d);
+}
+
 ALWAYS_INLINE bool rows(vigil_family family, long n, const double *eta, const double *y, const double *prior,
                         const double *offset, double *mu, double *w, double *z, double *scratch) {
-    // dμ/dη goes into w, which the second loop turns into the weight; without w, into a scratch block.
-    double *d = w ? w : scratch;
-    bool valid = true;
-    for (long start = 0; start < n; start += 512) {
-        long count = n - start < 512 ? n - start : 512;
-        double *dd = w ? d + start : d;
-        valid &= family.link == VIGIL_LINK_LOG ? means(VIGIL_LINK_LOG, family, count, eta + start, mu + start, dd)
-                                               : means(VIGIL_LINK_LOGIT, family, count, eta + start, mu + start, dd);
+    if (!w || !z) {
+        // μ alone: dμ/dη goes to a scratch block, 512 rows at a time.
+        bool valid = true;
+        for (long start = 0; start < n; start += 512)
+            valid &= link_means(family, n - start < 512 ? n - start : 512, eta + start, mu + start, scratch);
+        return valid;
     }
-    if (!w || !z) return valid;
+    // dμ/dη goes into w, which `working` turns into the weight.
+    bool valid = link_means(family, n, eta, mu, w);
     switch (family.variance) {
     case VIGIL_VARIANCE_BINOMIAL: working(VIGIL_VARIANCE_BINOMIAL, family, n, eta, y, mu, w, z); break;
     case VIGIL_VARIANCE_POISSON: working(VIGIL_VARIANCE_POISSON, family, n, eta, y, mu, w, z); break;

@@ -17,16 +17,15 @@ ALWAYS_INLINE long log_product(long n, const double *x, double *significand, lon
 #pragma clang fp reassociate(on)
             for (long i = 0; i < count; i++) {
                 uint64_t bits = bits_of(c[i]);
-                // Sign and exponent field: a positive normal number has 1 ... 0x7FE there.
-                int normal = (bits >> 52) - 1 < 0x7FE;
-                product *= normal ? double_of((bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL) : 1.0;
-                exponents += normal ? (int64_t)(bits >> 52) - 1023 : 0;
+                bool normal = vigil_positive_normal(bits);
+                product *= normal ? vigil_significand(bits) : 1.0;
+                exponents += normal ? vigil_unbiased_exponent(bits) : 0;
                 abnormal += !normal;
             }
         }
         uint64_t bits = bits_of(product);
-        total_exponent += exponents + ((int64_t)(bits >> 52) - 1023);
-        total *= double_of((bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL);
+        total_exponent += exponents + vigil_unbiased_exponent(bits);
+        total *= vigil_significand(bits);
         if (total >= 2) {
             total *= 0.5;
             total_exponent += 1;

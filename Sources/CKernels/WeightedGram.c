@@ -1,12 +1,10 @@
 #include "CKernels.h"
+#include "Kernel.h"
+
+bool vigil_weighted_gram_available(void) { return vigil_avx2_fma(); }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-bool vigil_weighted_gram_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 // Tiles of 3 columns j by 4 columns k, four rows at a time: 12 accumulators, 3 weighted columns and one
 // streamed column fill the 16 AVX2 registers, and each loaded vector feeds 3 or 4 FMAs. dsyrk on the
@@ -66,8 +64,6 @@ void vigil_weighted_gram(int n, int rows, const double *const *a, const double *
 }
 
 #else
-
-bool vigil_weighted_gram_available(void) { return false; }
 
 void vigil_weighted_gram(int n, int rows, const double *const *a, const double *w, double *c, int ldc,
                          const double *const *ahead, int ahead_columns, int ahead_rows) {

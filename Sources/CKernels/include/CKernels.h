@@ -6,6 +6,7 @@
 #define VIGIL_CKERNELS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /// Whether this CPU runs `vigil_weighted_gram` (x86-64 with AVX2 and FMA); when not, callers use BLAS.
 bool vigil_weighted_gram_available(void);
@@ -109,6 +110,22 @@ double vigil_exp(double x);
 /// one block of rows). Returns whether every μ is in the family's range.
 bool vigil_irls_rows(vigil_family family, long n, const double *eta, const double *y, const double *prior,
                      const double *offset, double *mu, double *w, double *z);
+
+// ---- A double's parts, as `LogSum` multiplies them: its Swift code and `vigil_log_product` both take these.
+
+/// Whether `bits` are a positive normal number's: sign 0 and an exponent field of 1 ... 0x7FE.
+static inline bool vigil_positive_normal(uint64_t bits) { return (bits >> 52) - 1 < 0x7FE; }
+
+/// The binary exponent of a positive normal number's bits.
+static inline int64_t vigil_unbiased_exponent(uint64_t bits) { return (int64_t)(bits >> 52) - 1023; }
+
+/// The significand of a positive normal number's bits, in [1, 2).
+static inline double vigil_significand(uint64_t bits) {
+    uint64_t b = (bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL;
+    double x;
+    __builtin_memcpy(&x, &b, sizeof x);
+    return x;
+}
 
 /// Π x over the positive normal numbers among the n values at x, as *significand ∈ [1, 2) times 2^*exponent
 /// (the product neither overflows nor underflows; `LogSum` takes its logarithm). Returns how many values were

@@ -115,9 +115,7 @@ struct TraceFormat: Sendable {
         let rows = result.observations.count
         let prefixes = result.steps.indices.map { d in model.heads[d] + facility + model.tail }
         let capacity = prefixes.reduce(0) { $0 + rows * ($1.count + 2 * 33 + 2) + columns.bytes.count }
-        // No rows, no text: and `unsafeUninitializedCapacity: 0` would write the count of the shared empty array.
-        guard capacity > 0 else { return [] }
-        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+        return [UInt8](filling: capacity) { buffer, initialized in
             guard let base = buffer.baseAddress else { initialized = 0; return }
             var out = RawText(base: base, capacity: capacity)
             columns.bytes.withUnsafeBufferPointer { columns in

@@ -120,14 +120,8 @@ public struct CSVColumns: Sendable {
     private static func columns(_ capacities: [Int], _ fill: ([UnsafeMutableBufferPointer<Double>]) -> Int) -> [[Double]] {
         func build(_ buffers: [UnsafeMutableBufferPointer<Double>]) -> (columns: [[Double]], count: Int) {
             guard buffers.count < capacities.count else { return ([], fill(buffers)) }
-            // An empty column is `[]`: initializing one in place writes the count of the standard library's shared
-            // empty array, a data race with any thread that reads an empty array meanwhile.
-            guard capacities[buffers.count] > 0 else {
-                let (rest, count) = build(buffers + [UnsafeMutableBufferPointer(start: nil, count: 0)])
-                return ([[]] + rest, count)
-            }
             var rest: [[Double]] = [], count = 0
-            let column = [Double](unsafeUninitializedCapacity: capacities[buffers.count]) { buffer, initialized in
+            let column = [Double](filling: capacities[buffers.count]) { buffer, initialized in
                 (rest, count) = build(buffers + [buffer])
                 initialized = min(count, buffer.count)
             }
@@ -230,9 +224,8 @@ public struct CSVColumns: Sendable {
 
         /// The bytes of `range` of the file; nil when they could not all be read.
         private static func read(_ fd: Int32, _ range: Range<Int>) -> [UInt8]? {
-            guard !range.isEmpty else { return [] }   // not in place: see `columns`
             var complete = false
-            let bytes = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, count in
+            let bytes = [UInt8](filling: range.count) { buffer, count in
                 complete = buffer.baseAddress.map { readFully(fd, into: $0, range) } ?? range.isEmpty
                 count = complete ? range.count : 0
             }

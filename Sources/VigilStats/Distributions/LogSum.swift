@@ -15,10 +15,9 @@ public struct LogSum: Sendable {
 
     @inline(__always) public mutating func add(_ x: Double) {
         let bits = x.bitPattern
-        // Sign and exponent field: a positive normal number has 1 ... 0x7FE there.
-        guard (bits >> 52) &- 1 < 0x7FE else { others += Foundation.log(x); return }
-        exponent += Self.unbiasedExponent(bits)
-        significand *= Self.significand(bits)
+        guard vigil_positive_normal(bits) else { others += Foundation.log(x); return }
+        exponent += Int(vigil_unbiased_exponent(bits))
+        significand *= vigil_significand(bits)
         // Factors in [1, 2): the product reaches 2⁵¹² after 512 of them at the earliest. Renormalizing only then
         // leaves one multiply per argument on the chain of dependent operations.
         if significand >= 0x1p512 { renormalize() }
@@ -28,9 +27,9 @@ public struct LogSum: Sendable {
     /// (a loop adding one argument a row waits on that chain).
     @inline(__always) public mutating func add(_ a: Double, _ b: Double) {
         let x = a.bitPattern, y = b.bitPattern
-        guard (x >> 52) &- 1 < 0x7FE && (y >> 52) &- 1 < 0x7FE else { add(a); add(b); return }
-        exponent += Self.unbiasedExponent(x) + Self.unbiasedExponent(y)
-        significand *= Self.significand(x) * Self.significand(y)
+        guard vigil_positive_normal(x) && vigil_positive_normal(y) else { add(a); add(b); return }
+        exponent += Int(vigil_unbiased_exponent(x) + vigil_unbiased_exponent(y))
+        significand *= vigil_significand(x) * vigil_significand(y)
         if significand >= 0x1p512 { renormalize() }
     }
 
@@ -42,13 +41,13 @@ public struct LogSum: Sendable {
         add(product)
         exponent += productExponent
         guard abnormal > 0 else { return }
-        for i in 0..<count where (x[i].bitPattern >> 52) &- 1 >= 0x7FE { others += Foundation.log(x[i]) }
+        for i in 0..<count where !vigil_positive_normal(x[i].bitPattern) { others += Foundation.log(x[i]) }
     }
 
     private mutating func renormalize() {
         let bits = significand.bitPattern
-        exponent += Self.unbiasedExponent(bits)
-        significand = Self.significand(bits)
+        exponent += Int(vigil_unbiased_exponent(bits))
+        significand = vigil_significand(bits)
     }
 
     /// Σ ln xᵢ of the arguments added.
@@ -67,10 +66,5 @@ public struct LogSum: Sendable {
         sum.add(other.significand)
         sum.exponent += other.exponent
         sum.others += other.others
-    }
-
-    @inline(__always) private static func unbiasedExponent(_ bits: UInt64) -> Int { Int(truncatingIfNeeded: bits >> 52) - 1023 }
-    @inline(__always) private static func significand(_ bits: UInt64) -> Double {
-        Double(bitPattern: bits & 0x000F_FFFF_FFFF_FFFF | 0x3FF0_0000_0000_0000)
     }
 }

@@ -27,7 +27,4 @@ public enum Link: String, Sendable, Codable {
         vigil_link_mean(kernel, eta, Foundation.exp(vigil_link_exp_argument(kernel, eta)), &mean, &derivative)
         return (mean, derivative)
     }
-
-    /// dμ/dη at η
-    @inline(__always) public func derivative(_ eta: Double) -> Double { meanAndDerivative(eta).derivative }
 }
